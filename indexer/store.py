@@ -1,0 +1,217 @@
+"""The index directory on disk, shared by the writer (`indexer.writer`) and the reader (`search_api`).
+
+    INDEX_DIR/
+      manifest.json   format version, generation, model (name, fingerprint, dimension), chunker
+                      settings, counts, FAISS description; written atomically, last
+      index.sqlite    articles, chunks (text, offsets, vector), chunks_fts (FTS5 over chunk text
+                      and title); WAL mode, one transaction per batch
+      vectors.faiss   the FAISS index over chunk vectors, ids = chunk ids; written atomically
+      .lock           held by the one process allowed to write
+
+SQLite is the source of truth: it holds every chunk's vector too, so the FAISS file is a cache
+that can always be rebuilt without re-embedding. Every committed batch bumps `generation` in the
+database; the manifest records the generation its FAISS file was saved at. If the two differ (a
+run was killed between its last commit and the final save) the FAISS index is rebuilt from the
+database on open, so an interrupted index never answers from stale vectors.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DATABASE = "index.sqlite"
+VECTORS = "vectors.faiss"
+LOCK = ".lock"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    published TEXT NOT NULL,
+    author TEXT NOT NULL,
+    source TEXT NOT NULL,
+    text TEXT NOT NULL,              -- the cleaned text; chunk offsets point into it
+    metadata TEXT NOT NULL,          -- JSON object of the input's other fields
+    content_hash TEXT NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused; also the chunk's FAISS id and its chunks_fts rowid
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    vector BLOB NOT NULL             -- float32, unit length
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, title, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The index directory is missing, damaged, locked or of another format. The message says
+    what to do."""
+
+
+def manifest_path(index_dir: Path) -> Path:
+    return Path(index_dir) / MANIFEST
+
+
+def read_manifest(index_dir: str | Path) -> dict:
+    path = manifest_path(Path(index_dir))
+    if not path.exists():
+        if (Path(index_dir) / DATABASE).exists():
+            raise StoreError(f"{path} is missing but {DATABASE} is there; repair the index with: "
+                             f"article-search index --repair --index {index_dir}")
+        raise StoreError(
+            f"no index at {index_dir} (no {MANIFEST}); create one with: article-search index PATH --index {index_dir}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StoreError(
+            f"{path} is damaged ({exc}); repair it with: article-search index --repair --index {index_dir}") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise StoreError(
+            f"{path} has format version {manifest.get('format_version')!r}; this article-search reads "
+            f"version {FORMAT_VERSION}. Re-index into a new --index directory.")
+    return manifest
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_manifest(index_dir: Path, manifest: dict) -> None:
+    data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+    write_atomically(manifest_path(index_dir), data)
+
+
+def connect(index_dir: str | Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open the index database. Readers open it read-only and see only committed batches."""
+    path = Path(index_dir) / DATABASE
+    if readonly:
+        if not path.exists():
+            raise StoreError(f"{path} is missing; rebuild the index with: article-search index PATH --index {index_dir}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(SCHEMA)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def db_generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def new_faiss_index(dimension: int):
+    """An exact inner-product index (cosine on unit vectors) that maps chunk ids and allows removal."""
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def vectors_from_db(conn: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """All chunk ids and vectors stored in the database, in id order."""
+    rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    vectors = np.zeros((len(rows), dimension), dtype=np.float32)
+    for i, row in enumerate(rows):
+        vectors[i] = np.frombuffer(row[1], dtype=np.float32)
+    return ids, vectors
+
+
+def load_faiss(index_dir: Path, manifest: dict, conn: sqlite3.Connection) -> tuple[object, bool]:
+    """The FAISS index matching the database's committed state, and whether it had to be rebuilt.
+
+    The saved file is used when it was saved at the database's generation and holds as many
+    vectors as the database has chunks; otherwise (an interrupted run, a missing or truncated file)
+    it is rebuilt from the vectors stored in the database.
+    """
+    import faiss
+
+    path = Path(index_dir) / VECTORS
+    generation = db_generation(conn)
+    saved_at = manifest.get("faiss", {}).get("generation")
+    chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    if path.exists() and saved_at == generation:
+        try:
+            index = faiss.read_index(str(path))
+            if index.ntotal == chunk_count and index.d == manifest["dimension"]:
+                return index, False
+        except RuntimeError:
+            pass  # truncated or damaged: rebuilt below
+    index = new_faiss_index(manifest["dimension"])
+    ids, vectors = vectors_from_db(conn, manifest["dimension"])
+    if len(ids):
+        index.add_with_ids(vectors, ids)
+    return index, True
+
+
+def save_faiss(index_dir: Path, index) -> None:
+    import faiss
+
+    data = faiss.serialize_index(index)
+    write_atomically(Path(index_dir) / VECTORS, data.tobytes())
+
+
+@contextmanager
+def write_lock(index_dir: Path):
+    """Hold the index's write lock; a second writer gets a clear error instead of a corrupt index."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    handle = open(Path(index_dir) / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreError(
+            f"another process is writing the index at {index_dir} (lock {Path(index_dir) / LOCK}); "
+            "wait for it to finish and run again") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def check_model(manifest: dict, name: str, model_fingerprint: str, index_dir: Path) -> None:
+    """Refuse a model other than the one the index was built with: its vectors would not compare."""
+    built = manifest["model"]
+    if built["fingerprint"] != model_fingerprint:
+        raise StoreError(
+            f"the index at {index_dir} was built with model '{built['name']}' (fingerprint "
+            f"{built['fingerprint'][:12]}); the model given, '{name}' (fingerprint {model_fingerprint[:12]}), "
+            "embeds differently. Leave out --model to use the index's own, or index into a new --index directory.")

@@ -1,0 +1,301 @@
+"""`IndexWriter`: adds, updates and removes articles in an index directory.
+
+    with IndexWriter("index") as writer:          # creates the index, or opens it for writing
+        summary = writer.add(read_paths(["data/"]))
+        writer.remove(["wn-e8d671d30811"])
+
+Work is committed in batches of about `commit_chunks` passages: each batch is embedded, then written
+in one SQLite transaction (articles, chunks with their vectors, FTS rows) and added to the in-memory
+FAISS index. The FAISS file and manifest are saved when the writer closes. A run that is killed
+keeps every committed batch; the next open rebuilds FAISS from the database (see `indexer.store`),
+and a rerun skips the articles already indexed because their content hash is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .article import Article, normalize_date
+from .chunking import Chunk, Chunker
+from .cleaning import clean_text
+from .embedding import Encoder
+from .readers import Problem
+
+
+@dataclass
+class IndexSummary:
+    """What one `add` did. `problems` are the records skipped, each with where and why."""
+
+    indexed: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    embed_seconds: float = 0.0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        rate = self.chunks / self.seconds if self.seconds else 0.0
+        return (f"{self.indexed} indexed, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{len(self.problems)} skipped; {self.chunks} passages embedded in {self.seconds:.1f} s "
+                f"({rate:.1f} passages/s)")
+
+
+@dataclass
+class _Prepared:
+    article: Article
+    text: str
+    author: str
+    chunks: list[Chunk]
+    content_hash: str
+    is_update: bool
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class IndexWriter:
+    """The one writer of an index directory (others are kept out by a file lock).
+
+    `model` is a sentence-transformers name or path; for an existing index leave it out to use the
+    index's own model (a different one is refused). `encoder` may be passed to share a loaded model.
+    `repair=True` rewrites a missing or damaged manifest from the configuration kept in the database.
+    """
+
+    def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
+                 max_tokens: int | None = None, overlap: int = 1, commit_chunks: int = 256,
+                 repair: bool = False):
+        self.dir = Path(index_dir)
+        self._lock = store.write_lock(self.dir)
+        self._lock.__enter__()
+        try:
+            self._open(model, encoder, max_tokens, overlap, repair)
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        self.commit_chunks = commit_chunks
+
+    def _open(self, model, encoder, max_tokens, overlap, repair) -> None:
+        self.conn = store.connect(self.dir)
+        config_row = self.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        try:
+            self.manifest = store.read_manifest(self.dir)
+        except store.StoreError:
+            if config_row is None and not store.manifest_path(self.dir).exists():
+                self.manifest = None  # a new index
+            elif repair and config_row is not None:
+                self.manifest = json.loads(config_row[0])
+            else:
+                raise
+        if self.manifest is not None:
+            self.encoder = encoder or Encoder(model or self.manifest["model"]["name"])
+            store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
+            settings = self.manifest["chunker"]
+            self.chunker = Chunker(self.encoder.tokenizer, settings["max_tokens"], settings["overlap_sentences"],
+                                   settings["title_tokens"])
+        else:
+            self.encoder = encoder or Encoder(model)
+            limit = self.encoder.max_seq_length
+            self.chunker = Chunker(self.encoder.tokenizer, min(max_tokens or limit, limit), overlap)
+            self.manifest = self._new_manifest()
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
+        self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
+        self._dirty = rebuilt or not store.manifest_path(self.dir).exists()
+
+    def _new_manifest(self) -> dict:
+        return {
+            "format_version": store.FORMAT_VERSION,
+            "created": _now(),
+            "model": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint,
+                      "max_seq_length": self.encoder.max_seq_length},
+            "dimension": self.encoder.dimension,
+            "chunker": self.chunker.settings(),
+            "faiss": {"description": "IDMap2,Flat", "metric": "inner_product", "file": store.VECTORS,
+                      "generation": 0},
+        }
+
+    # -- context manager -------------------------------------------------------------------------
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Save the FAISS index and manifest for everything committed, and release the lock."""
+        if self.conn is None:
+            return
+        try:
+            if self._dirty:
+                self.save()
+        finally:
+            self.conn.close()
+            self.conn = None
+            self._lock.__exit__(None, None, None)
+
+    def save(self) -> None:
+        generation = store.db_generation(self.conn)
+        store.save_faiss(self.dir, self.faiss)
+        counts = self.counts()
+        self.manifest.update(generation=generation, updated=_now(), counts=counts)
+        self.manifest["faiss"]["generation"] = generation
+        store.write_manifest(self.dir, self.manifest)
+        self._dirty = False
+
+    def counts(self) -> dict:
+        articles = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        passages = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return {"articles": articles, "passages": passages, "vectors": int(self.faiss.ntotal)}
+
+    # -- adding ----------------------------------------------------------------------------------
+
+    def add(self, items: Iterable[Article | Problem], progress: bool = False) -> IndexSummary:
+        """Index every `Article` of `items`: new ones are added, changed ones re-embedded, unchanged
+        ones skipped without embedding. `Problem`s (and articles that cannot be indexed) are
+        collected in the summary. Returns the summary; the index is saved at `close()`."""
+        from tqdm import tqdm
+
+        summary = IndexSummary()
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
+        pending: list[_Prepared] = []
+        bar = tqdm(desc="embedding", unit=" chunks", disable=not progress, dynamic_ncols=True)
+        read = 0
+        try:
+            for item in items:
+                read += 1
+                if isinstance(item, Problem):
+                    summary.problems.append(item)
+                    continue
+                if item.id in seen:
+                    summary.problems.append(Problem(
+                        item.origin, f"duplicate id '{item.id}' (first seen at {seen[item.id]}); this copy is skipped"))
+                    continue
+                seen[item.id] = item.origin
+                prepared = self._prepare(item)
+                if prepared is None:
+                    summary.unchanged += 1
+                elif isinstance(prepared, Problem):
+                    summary.problems.append(prepared)
+                else:
+                    pending.append(prepared)
+                    if sum(len(p.chunks) for p in pending) >= self.commit_chunks:
+                        self._commit(pending, summary)
+                        bar.update(sum(len(p.chunks) for p in pending))
+                        bar.set_postfix_str(f"{read} records read")
+                        pending = []
+            self._commit(pending, summary)
+            bar.update(sum(len(p.chunks) for p in pending))
+            bar.set_postfix_str(f"{read} records read")
+        finally:
+            bar.close()
+            summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _prepare(self, article: Article) -> _Prepared | Problem | None:
+        """Clean and chunk one article; None when it is indexed already with the same content."""
+        content_hash = article.content_hash()
+        row = self.conn.execute("SELECT content_hash FROM articles WHERE id = ?", (article.id,)).fetchone()
+        if row and row[0] == content_hash:
+            return None
+        cleaned = clean_text(article.text)
+        if not cleaned.text:
+            return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")
+        chunks = self.chunker.chunk(cleaned.text, article.title)
+        return _Prepared(article, cleaned.text, article.author or cleaned.author, chunks, content_hash, row is not None)
+
+    def _commit(self, batch: list[_Prepared], summary: IndexSummary) -> None:
+        """Embed a batch and write it in one transaction; then bring the FAISS index up to date."""
+        if not batch:
+            return
+        texts = [self.chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
+        t0 = time.perf_counter()
+        vectors = self.encoder.encode(texts)
+        summary.embed_seconds += time.perf_counter() - t0
+        removed: list[int] = []
+        added: list[int] = []
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for p in batch:
+                removed.extend(self._delete_chunks(p.article.id))
+                self._upsert_article(p)
+            row = 0
+            for p in batch:
+                for position, chunk in enumerate(p.chunks):
+                    cursor = self.conn.execute(
+                        "INSERT INTO chunks (article_id, position, start, end, text, tokens, vector) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (p.article.id, position, chunk.start, chunk.end, chunk.text, chunk.tokens,
+                         vectors[row].tobytes()))
+                    self.conn.execute("INSERT INTO chunks_fts (rowid, text, title) VALUES (?, ?, ?)",
+                                      (cursor.lastrowid, chunk.text, p.article.title))
+                    added.append(cursor.lastrowid)
+                    row += 1
+            self._bump_generation()
+        self._apply_to_faiss(removed, np.array(added, dtype=np.int64), vectors)
+        for p in batch:
+            if p.is_update:
+                summary.updated += 1
+            else:
+                summary.indexed += 1
+        summary.chunks += len(texts)
+
+    def _upsert_article(self, p: _Prepared) -> None:
+        a = p.article
+        self.conn.execute(
+            "INSERT INTO articles (id, title, url, published, author, source, text, metadata, content_hash, indexed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET title=excluded.title, "
+            "url=excluded.url, published=excluded.published, author=excluded.author, source=excluded.source, "
+            "text=excluded.text, metadata=excluded.metadata, content_hash=excluded.content_hash, "
+            "indexed_at=excluded.indexed_at",
+            (a.id, a.title, a.url, normalize_date(a.published), p.author, a.source, p.text,
+             json.dumps(a.metadata, ensure_ascii=False), p.content_hash, _now()))
+
+    def _delete_chunks(self, article_id: str) -> list[int]:
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+        if ids:
+            self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+            self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        return ids
+
+    def _bump_generation(self) -> None:
+        self.conn.execute("INSERT INTO meta VALUES ('generation', '1') "
+                          "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def _apply_to_faiss(self, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
+        if removed:
+            self.faiss.remove_ids(np.array(removed, dtype=np.int64))
+        if len(added):
+            self.faiss.add_with_ids(vectors, added)
+        self._dirty = True
+
+    # -- removing --------------------------------------------------------------------------------
+
+    def remove(self, article_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Remove articles and all their passages; returns (removed ids, ids not in the index)."""
+        removed_ids, missing, removed_chunks = [], [], []
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for article_id in article_ids:
+                if self.conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
+                    missing.append(article_id)
+                    continue
+                removed_chunks.extend(self._delete_chunks(article_id))
+                self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                removed_ids.append(article_id)
+            if removed_ids:
+                self._bump_generation()
+        if removed_ids:
+            self._apply_to_faiss(removed_chunks, np.zeros(0, dtype=np.int64), np.zeros((0, self.faiss.d), np.float32))
+        return removed_ids, missing

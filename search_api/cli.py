@@ -1,0 +1,197 @@
+"""The `article-search` command: index, remove, query, related, stats, serve, eval.
+
+Every subcommand has --help. `--index` defaults to $ARTICLE_SEARCH_INDEX, else ./index.
+Exit status is 0 on success; otherwise 1 with a one-line reason on stderr (2 for a usage error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import textwrap
+
+
+def _default_index() -> str:
+    return os.environ.get("ARTICLE_SEARCH_INDEX", "index")
+
+
+def _add_index_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", default=_default_index(), metavar="DIR",
+                        help="index directory (default: $ARTICLE_SEARCH_INDEX, else ./index)")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="article-search",
+        description="Semantic search over a news article archive.",
+        epilog="Example: article-search index data/ && article-search query \"why did the building collapse?\"",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("index", help="add, update or re-index articles from files or folders",
+                            description="Ingest JSONL, CSV, .txt, .md and .html files (folders are walked). "
+                                        "New articles are added, changed ones re-embedded, unchanged ones skipped.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index")
+    _add_index_option(p)
+    p.add_argument("--model", help="sentence-transformers model name or path for a new index "
+                                   "(default: the bundled all-MiniLM-L6-v2); an existing index keeps its own")
+    p.add_argument("--max-tokens", type=_positive_int,
+                   help="passage size limit in word pieces for a new index (default: the model's max_seq_length)")
+    p.add_argument("--overlap", type=int, default=1, help="sentences shared by consecutive passages (default 1)")
+    p.add_argument("--repair", action="store_true",
+                   help="rewrite a missing or damaged manifest and vectors file from the database")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = commands.add_parser("remove", help="remove articles and all their passages")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    _add_index_option(p)
+
+    p = commands.add_parser("query", help="search the index",
+                            description="Search; prints results grouped by article, or the JSON of GET /search.")
+    p.add_argument("text", metavar="TEXT")
+    _add_index_option(p)
+    p.add_argument("-k", type=_positive_int, default=10, help="articles to return (default 10)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many articles (pagination)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--source", help="only articles from this source")
+    p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD)")
+    p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE (YYYY-MM-DD)")
+    p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
+    p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
+
+    p = commands.add_parser("stats", help="counts, model, index type, sizes")
+    _add_index_option(p)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _iso_date(value: str | None, option: str) -> str | None:
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{option} must be an ISO date like 2024-01-16, got '{value}'") from None
+
+
+def cmd_index(args) -> int:
+    from indexer.readers import read_paths
+    from indexer.writer import IndexWriter
+
+    if not args.paths and not args.repair:
+        raise ValueError("give files or folders to index (or --repair to repair the index)")
+    with IndexWriter(args.index, args.model, max_tokens=args.max_tokens, overlap=args.overlap,
+                     repair=args.repair) as writer:
+        try:
+            summary = writer.add(read_paths(args.paths), progress=not args.quiet)
+        except KeyboardInterrupt:
+            print("interrupted: what was committed is kept; run the same command again to finish",
+                  file=sys.stderr)
+            return 130
+        counts = writer.counts()
+    for problem in summary.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"{summary}\nindex {args.index}: {counts['articles']} articles, {counts['passages']} passages")
+    if summary.problems and not (summary.indexed or summary.updated or summary.unchanged):
+        print(f"error: nothing could be indexed from {', '.join(args.paths)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from indexer.writer import IndexWriter
+
+    with IndexWriter(args.index) as writer:
+        removed, missing = writer.remove(args.ids)
+    if removed:
+        print(f"removed {len(removed)} article(s): {', '.join(removed)}")
+    if missing:
+        print(f"error: not in the index: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_results(result) -> None:
+    if not result.results:
+        print(f"no results for '{result.query}'")
+        return
+    for number, hit in enumerate(result.results, start=result.offset + 1):
+        meta = ", ".join(x for x in (hit.source, hit.published, hit.article_id) if x)
+        print(f"{number}. {hit.title or '(untitled)'}  [{hit.score:.4f}]  ({meta})")
+        if hit.url:
+            print(f"   {hit.url}")
+        for passage in hit.passages:
+            text = passage.text
+            # Bold the highlighted sentences for a terminal reader, working backwards so that
+            # earlier offsets stay valid.
+            for start, end in sorted(passage.highlights, reverse=True):
+                s, e = start - passage.start, end - passage.start
+                text = text[:s] + "**" + text[s:e] + "**" + text[e:]
+            print(textwrap.indent(textwrap.fill(" ".join(text.split()), width=100), "   > "))
+        print()
+    print(f"({result.mode}, {result.took_ms:.1f} ms)")
+
+
+def cmd_query(args) -> int:
+    from .searcher import Searcher
+
+    since, until = _iso_date(args.since, "--since"), _iso_date(args.until, "--until")
+    searcher = Searcher(args.index)
+    result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
+                             date_from=since, date_to=until, passages=args.passages)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_results(result)
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from .searcher import Searcher
+
+    stats = Searcher(args.index).stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key in ("articles", "passages", "vectors", "model", "dimension", "index_type", "generation"):
+            print(f"{key:12} {stats[key]}")
+        for name, size in stats["bytes"].items():
+            print(f"{name:12} {size / 1e6:.2f} MB")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "remove": cmd_remove, "query": cmd_query, "stats": cmd_stats}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from indexer.embedding import ModelError
+    from indexer.store import StoreError
+
+    from .searcher import SearchError
+
+    # A broken pipe (piping into `head`) is a normal end, not a traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        return COMMANDS[args.command](args)
+    except (StoreError, ModelError, SearchError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""`Searcher`: the read side of an index directory: dense, lexical and hybrid search, related
+coverage, articles by id, stats. Used by the CLI and the HTTP API alike.
+
+    searcher = Searcher("index")
+    result = searcher.search("what does Russia give North Korea for the shells?", k=5)
+    for hit in result.results:
+        print(hit.score, hit.title, hit.passages[0].text)
+
+The index opens read-only with the model it was built with (from its manifest).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer import store
+from indexer.chunking import split_sentences
+from indexer.embedding import Encoder
+
+from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
+
+MODES = ("hybrid", "dense", "lexical")
+FUSIONS = ("rrf", "linear")
+# Candidates taken from each side before fusing and grouping. Fixed, so that the ranking of a query
+# does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
+# when the pool holds fewer articles than the page needs.
+CANDIDATE_DEPTH = 1000
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class SearchError(ValueError):
+    """A query or parameter the index cannot answer; the message says what to change."""
+
+
+@dataclass
+class PassageHit:
+    text: str
+    start: int
+    end: int
+    score: float
+    highlights: list[list[int]] = field(default_factory=list)
+    chunk_id: int = 0
+
+
+@dataclass
+class ArticleHit:
+    article_id: str
+    title: str
+    url: str
+    source: str
+    author: str
+    published: str
+    score: float
+    passages: list[PassageHit]
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    took_ms: float
+    offset: int
+    results: list[ArticleHit]
+
+    def to_dict(self) -> dict:
+        """The JSON shape of `GET /search` (../shared/API.md)."""
+        data = asdict(self)
+        for hit in data["results"]:
+            for passage in hit["passages"]:
+                passage.pop("chunk_id")
+        return data
+
+
+@dataclass
+class Filters:
+    source: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def sql(self) -> tuple[str, list]:
+        """A WHERE clause over `articles a` and its parameters ("" when nothing is filtered)."""
+        clauses, params = [], []
+        if self.source:
+            clauses.append("a.source = ?")
+            params.append(self.source)
+        if self.date_from:
+            clauses.append("a.published >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            # An ISO date compares as a prefix of a timestamp: "2024-01-16" covers the whole day.
+            clauses.append("substr(a.published, 1, 10) <= ?")
+            params.append(self.date_to)
+        return " AND ".join(clauses), params
+
+    def __bool__(self) -> bool:
+        return bool(self.source or self.date_from or self.date_to)
+
+
+def fts_query(text: str) -> str:
+    """A safe FTS5 MATCH expression for free text: every word quoted (so AND, NOT, NEAR, quotes and
+    punctuation are plain words), any word may match; "" when the text has no words."""
+    words = _WORD.findall(text.lower())
+    return " OR ".join(f'"{word}"' for word in dict.fromkeys(words))
+
+
+class Searcher:
+    """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
+    `model` is only checked against the index's own (a different one is refused)."""
+
+    def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
+                 fusion: str = "rrf", rrf_k: float = 60.0, linear_weight: float = 0.5, title_weight: float = 1.0):
+        self.dir = Path(index_dir)
+        self.manifest = store.read_manifest(self.dir)
+        self.encoder = encoder or Encoder(model or self.manifest["model"]["name"])
+        store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
+        if fusion not in FUSIONS:
+            raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
+        self.fusion, self.rrf_k, self.linear_weight, self.title_weight = fusion, rrf_k, linear_weight, title_weight
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        conn = self._conn()
+        self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
+        self.generation = store.db_generation(conn)
+
+    def _conn(self) -> sqlite3.Connection:
+        """One read-only connection per thread (sqlite3 connections are not for sharing)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = store.connect(self.dir, readonly=True)
+        return conn
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid", *,
+               source: str | None = None, date_from: str | None = None, date_to: str | None = None,
+               passages: int = 3, highlight: bool = True) -> SearchResult:
+        """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
+        best passages and, with `highlight`, the spans of the sentences that best answer the query."""
+        started = time.perf_counter()
+        query = query.strip()
+        if not query:
+            raise SearchError("the query is empty; type some words to search for")
+        if mode not in MODES:
+            raise SearchError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
+        filters = Filters(source or None, date_from or None, date_to or None)
+        need = offset + k
+        query_vector = self.encoder.encode([query])[0] if mode != "lexical" or highlight else None
+        depth = CANDIDATE_DEPTH
+        while True:
+            ranked = self._ranked(query, query_vector, mode, filters, depth)
+            groups = group_by_article(ranked, self._article_of([c for c, _ in ranked]), passages)
+            if len(groups) >= need or depth >= self.faiss.ntotal:
+                break
+            depth *= 4
+        page = groups[offset:need]
+        hits = self._hits(page, query_vector if highlight else None)
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits)
+
+    def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int) -> list[tuple[int, float]]:
+        if mode == "dense":
+            return self.dense(query_vector, depth, filters)
+        if mode == "lexical":
+            return self.lexical(query, depth, filters)
+        dense = self.dense(query_vector, depth, filters)
+        lexical = self.lexical(query, depth, filters)
+        if self.fusion == "linear":
+            return linear_fusion(dense, lexical, self.linear_weight)
+        return reciprocal_rank_fusion([dense, lexical], self.rrf_k)
+
+    def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`)."""
+        import faiss
+
+        with self._lock:
+            index = self.faiss
+        depth = min(depth, index.ntotal)
+        if depth == 0:
+            return []
+        params = None
+        if filters:
+            allowed = self._allowed_chunks(filters)
+            if len(allowed) == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            depth = min(depth, len(allowed))
+        scores, ids = index.search(query_vector.reshape(1, -1), depth, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def lexical(self, query: str, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) of the `depth` best lexical matches."""
+        expression = fts_query(query)
+        if not expression:
+            return []
+        where, params = filters.sql()
+        join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
+        sql = (f"SELECT f.rowid, bm25(chunks_fts, 1.0, ?) AS rank FROM chunks_fts f {join} "
+               f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} ORDER BY rank LIMIT ?")
+        rows = self._conn().execute(sql, [self.title_weight, expression, *params, depth]).fetchall()
+        return [(int(row[0]), -float(row[1])) for row in rows]
+
+    def _allowed_chunks(self, filters: Filters) -> np.ndarray:
+        where, params = filters.sql()
+        rows = self._conn().execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}", params).fetchall()
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def _article_of(self, chunk_ids: list[int]) -> dict[int, str]:
+        if not chunk_ids:
+            return {}
+        conn = self._conn()
+        result: dict[int, str] = {}
+        for i in range(0, len(chunk_ids), 900):  # SQLite's bound-parameter limit
+            part = chunk_ids[i:i + 900]
+            marks = ",".join("?" * len(part))
+            result.update(conn.execute(f"SELECT id, article_id FROM chunks WHERE id IN ({marks})", part).fetchall())
+        return result
+
+    def _hits(self, page, query_vector) -> list[ArticleHit]:
+        conn = self._conn()
+        hits = []
+        for article_id, score, chunk_scores in page:
+            article = conn.execute("SELECT id, title, url, source, author, published FROM articles WHERE id = ?",
+                                   (article_id,)).fetchone()
+            if article is None:
+                continue
+            passages = []
+            for chunk_id, chunk_score in chunk_scores:
+                row = conn.execute("SELECT text, start, end FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+                if row is not None:
+                    passages.append(PassageHit(row["text"], row["start"], row["end"], round(chunk_score, 6),
+                                               chunk_id=chunk_id))
+            if not passages:
+                continue
+            hits.append(ArticleHit(article["id"], article["title"], article["url"], article["source"],
+                                   article["author"], article["published"], round(score, 6), passages))
+        if query_vector is not None:
+            self._highlight(query_vector, [p for hit in hits for p in hit.passages])
+        return hits
+
+    def _highlight(self, query_vector: np.ndarray, passages: list[PassageHit]) -> None:
+        """Mark in each passage the sentence that best answers the query (by the model's cosine),
+        and any other sentence scoring nearly as well, as [start, end] offsets into the article."""
+        spans = [split_sentences(p.text) for p in passages]
+        sentences = [p.text[s:e] for p, sp in zip(passages, spans) for s, e in sp]
+        if not sentences:
+            return
+        scores = self.encoder.encode(sentences) @ query_vector
+        i = 0
+        for passage, sentence_spans in zip(passages, spans):
+            own = scores[i:i + len(sentence_spans)]
+            i += len(sentence_spans)
+            if len(own) == 0:
+                continue
+            best = float(own.max())
+            passage.highlights = [[passage.start + s, passage.start + e]
+                                  for (s, e), score in zip(sentence_spans, own) if score >= best - 0.02]
+
+    # -- articles --------------------------------------------------------------------------------
+
+    def article(self, article_id: str) -> dict | None:
+        """One article's metadata and cleaned text, or None if it is not in the index."""
+        row = self._conn().execute(
+            "SELECT id, title, url, source, author, published, text, metadata, indexed_at FROM articles WHERE id = ?",
+            (article_id,)).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["metadata"] = json.loads(data["metadata"])
+        data["passages"] = self._conn().execute(
+            "SELECT COUNT(*) FROM chunks WHERE article_id = ?", (article_id,)).fetchone()[0]
+        return data
+
+    def stats(self) -> dict:
+        """Counts, model, index type and sizes (the JSON of `article-search stats`)."""
+        conn = self._conn()
+        files = {name: (self.dir / name).stat().st_size for name in (store.DATABASE, store.VECTORS, store.MANIFEST)
+                 if (self.dir / name).exists()}
+        return {
+            "articles": conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0],
+            "passages": conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            "vectors": int(self.faiss.ntotal),
+            "model": self.manifest["model"]["name"],
+            "model_fingerprint": self.manifest["model"]["fingerprint"],
+            "dimension": self.manifest["dimension"],
+            "index_type": self.manifest["faiss"]["description"],
+            "chunker": self.manifest["chunker"],
+            "generation": store.db_generation(conn),
+            "sources": [r[0] for r in conn.execute("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY 1")],
+            "bytes": files,
+            "index_dir": str(self.dir.resolve()),
+        }
