@@ -55,7 +55,7 @@ _DATELINE = (
 # "By Jane Doe" or "By Jane Doe, Reuters": two to five name words, no sentence after them, so that a
 # first sentence such as "By Monday, officials had left." is not taken for a byline.
 _BYLINE = re.compile(
-    r"^(?:by|written by|words by)\s+"
+    r"^(?i:by|written by|words by)\s+"
     r"(?P<name>[A-Z][\w.'’-]*(?:\s+(?:van|von|de|der|da|al|bin|[A-Z][\w.'’-]*)){1,4})"
     r"(?:\s*(?:,|\||-|–|—|and)\s*[^.!?]{0,60})?$",
 )

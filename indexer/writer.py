@@ -107,6 +107,9 @@ class IndexWriter:
             limit = self.encoder.max_seq_length
             self.chunker = Chunker(self.encoder.tokenizer, min(max_tokens or limit, limit), overlap)
             self.manifest = self._new_manifest()
+            # The manifest goes first, so that a run killed before its first save leaves an index
+            # that the next run simply continues.
+            store.write_manifest(self.dir, dict(self.manifest, generation=0))
             with self.conn:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=_positive_int,
                    help="passage size limit in word pieces for a new index (default: the model's max_seq_length)")
     p.add_argument("--overlap", type=int, default=1, help="sentences shared by consecutive passages (default 1)")
+    p.add_argument("--commit-every", type=_positive_int, default=256, metavar="N",
+                   help="commit after about N passages, so an interrupted run keeps its progress (default 256)")
     p.add_argument("--repair", action="store_true",
                    help="rewrite a missing or damaged manifest and vectors file from the database")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -93,7 +95,7 @@ def cmd_index(args) -> int:
     if not args.paths and not args.repair:
         raise ValueError("give files or folders to index (or --repair to repair the index)")
     with IndexWriter(args.index, args.model, max_tokens=args.max_tokens, overlap=args.overlap,
-                     repair=args.repair) as writer:
+                     commit_chunks=args.commit_every, repair=args.repair) as writer:
         try:
             summary = writer.add(read_paths(args.paths), progress=not args.quiet)
         except KeyboardInterrupt:

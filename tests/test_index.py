@@ -1,0 +1,157 @@
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from indexer import store
+from indexer.embedding import Encoder
+from indexer.readers import read_paths
+from indexer.writer import IndexWriter
+from search_api.searcher import Searcher
+
+from conftest import write_jsonl
+
+STORIES = [
+    {"id": "s1", "title": "Harbour bridge to close", "source": "Gazette", "published": "2024-01-10",
+     "text": "The harbour bridge will close for six months of cable repairs. Buses will use the ring road."},
+    {"id": "s2", "title": "Orchestra tours Asia", "source": "Herald", "published": "2024-02-01",
+     "text": "The national orchestra begins a tour of six Asian cities, playing Mahler and Sibelius."},
+    {"id": "s3", "title": "Wheat harvest falls", "source": "Gazette", "published": "2024-03-05",
+     "text": "A dry spring cut the wheat harvest by a fifth, and bread prices are expected to rise."},
+]
+
+
+def db_state(index_dir):
+    conn = sqlite3.connect(index_dir / store.DATABASE)
+    articles = conn.execute("SELECT id, content_hash FROM articles ORDER BY id").fetchall()
+    chunks = conn.execute("SELECT article_id, position, start, end, text FROM chunks ORDER BY article_id, position").fetchall()
+    fts = conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+    conn.close()
+    return articles, chunks, fts
+
+
+def test_incremental_add_change_remove(tmp_path, encoder):
+    index = tmp_path / "index"
+    path = write_jsonl(tmp_path / "a.jsonl", STORIES[:2])
+    with IndexWriter(index, encoder=encoder) as writer:
+        first = writer.add(read_paths([path]))
+    assert (first.indexed, first.updated, first.unchanged) == (2, 0, 0)
+
+    changed = [dict(STORIES[0], text=STORIES[0]["text"] + " The work starts in March."), STORIES[1], STORIES[2]]
+    write_jsonl(path, changed)
+    with IndexWriter(index, encoder=encoder) as writer:
+        second = writer.add(read_paths([path]))
+        assert (second.indexed, second.updated, second.unchanged) == (1, 1, 1)
+        # Only the new and the changed article were embedded.
+        assert second.chunks == 2
+
+    searcher = Searcher(index, encoder=encoder)
+    assert "starts in March" in searcher.article("s1")["text"]
+    stats = searcher.stats()
+    assert stats["articles"] == 3 and stats["passages"] == stats["vectors"] == 3
+
+    with IndexWriter(index, encoder=encoder) as writer:
+        removed, missing = writer.remove(["s2", "nope"])
+    assert (removed, missing) == (["s2"], ["nope"])
+    searcher = Searcher(index, encoder=encoder)
+    assert searcher.article("s2") is None
+    assert searcher.stats()["passages"] == searcher.stats()["vectors"] == 2
+    articles, chunks, fts = db_state(index)
+    assert [a for a, _ in articles] == ["s1", "s3"] and fts == len(chunks) == 2
+    for mode in ("dense", "lexical", "hybrid"):
+        ids = [hit.article_id for hit in searcher.search("orchestra tour Mahler", mode=mode).results]
+        assert "s2" not in ids
+
+
+def test_manifest_records_model_chunker_and_counts(tmp_path, encoder):
+    index = tmp_path / "index"
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add(read_paths([write_jsonl(tmp_path / "a.jsonl", STORIES)]))
+    manifest = json.loads((index / store.MANIFEST).read_text())
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["model"]["fingerprint"] == encoder.fingerprint
+    assert manifest["dimension"] == 384
+    assert manifest["chunker"]["max_tokens"] == 256 and manifest["chunker"]["overlap_sentences"] == 1
+    assert manifest["counts"] == {"articles": 3, "passages": 3, "vectors": 3}
+    assert manifest["faiss"]["generation"] == manifest["generation"] >= 1
+
+
+def test_vectors_in_faiss_and_database_agree(sample_index, encoder):
+    searcher = Searcher(sample_index, encoder=encoder)
+    conn = sqlite3.connect(sample_index / store.DATABASE)
+    for chunk_id, blob in conn.execute("SELECT id, vector FROM chunks ORDER BY random() LIMIT 20"):
+        assert np.allclose(searcher.faiss.reconstruct(chunk_id), np.frombuffer(blob, dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory, encoder):
+    """A genuinely different model: the default one with its word embeddings perturbed, saved to disk."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(encoder.location, device="cpu")
+    with torch.no_grad():
+        embeddings = model[0].auto_model.embeddings.word_embeddings.weight
+        embeddings.add_(torch.randn_like(embeddings) * 0.05)
+    path = tmp_path_factory.mktemp("model") / "perturbed-minilm"
+    model.save(str(path))
+    return path
+
+
+def test_opening_with_another_model_is_refused(writable_index, other_model, encoder):
+    with pytest.raises(store.StoreError, match="was built with model 'sentence-transformers/all-MiniLM-L6-v2'"):
+        IndexWriter(writable_index, str(other_model))
+    with pytest.raises(store.StoreError, match="embeds differently"):
+        Searcher(writable_index, str(other_model))
+    # The refusal left the index intact and unlocked.
+    with IndexWriter(writable_index, encoder=encoder) as writer:
+        assert writer.counts()["articles"] > 0
+
+
+def test_a_second_writer_is_refused_while_one_writes(writable_index, encoder):
+    with IndexWriter(writable_index, encoder=encoder):
+        with pytest.raises(store.StoreError, match="another process is writing"):
+            IndexWriter(writable_index, encoder=encoder)
+
+
+def test_missing_or_truncated_vectors_are_rebuilt_from_the_database(writable_index, encoder):
+    expected = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    vectors = writable_index / store.VECTORS
+    vectors.write_bytes(vectors.read_bytes()[:1000])
+    searcher = Searcher(writable_index, encoder=encoder)
+    assert searcher.rebuilt
+    assert searcher.search("bridge collapse", mode="dense").to_dict()["results"] == expected
+    vectors.unlink()
+    assert Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"] == expected
+
+
+def test_damaged_manifest_is_reported_and_repaired(writable_index, encoder):
+    manifest = writable_index / store.MANIFEST
+    manifest.write_text(manifest.read_text()[:50])
+    with pytest.raises(store.StoreError, match="damaged.*--repair"):
+        Searcher(writable_index, encoder=encoder)
+    with pytest.raises(store.StoreError, match="damaged"):
+        IndexWriter(writable_index, encoder=encoder)
+    with IndexWriter(writable_index, encoder=encoder, repair=True):
+        pass
+    stats = Searcher(writable_index, encoder=encoder).stats()
+    assert stats["passages"] == stats["vectors"] > 0
+
+
+def test_articles_with_nothing_but_boilerplate_and_duplicate_ids_are_reported(tmp_path, encoder):
+    path = write_jsonl(tmp_path / "a.jsonl", [
+        STORIES[0], {"id": "junk", "text": "Read the full article here\n© 2024 Someone. All rights reserved."},
+        dict(STORIES[1], id="s1")])
+    with IndexWriter(tmp_path / "index", encoder=encoder) as writer:
+        summary = writer.add(read_paths([path]))
+    assert summary.indexed == 1
+    messages = [str(p) for p in summary.problems]
+    assert messages[0].startswith(f"{path}:2") and "no text left after removing boilerplate" in messages[0]
+    assert messages[1].startswith(f"{path}:3") and f"duplicate id 's1' (first seen at {path}:1)" in messages[1]
+
+
+def test_a_model_is_never_downloaded(monkeypatch):
+    with pytest.raises(Exception, match="cannot load model 'no-such-org/no-such-model'"):
+        Encoder("no-such-org/no-such-model")

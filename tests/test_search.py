@@ -1,0 +1,105 @@
+import pytest
+
+from search_api.fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
+from search_api.searcher import SearchError, Searcher, fts_query
+
+# Questions written against the first 60 sample articles, worded unlike their headlines.
+QUESTIONS = [
+    ("How many people died when the ten-storey block came down after a gas leak?", "wn-e8d671d30811"),
+    ("Where did teenage girls die while trying to solve puzzles to get out of a locked room?", "wn-e55f7744e3c4"),
+    ("Could oxygen-rich salty water on Mars support sponges?", "wn-62000ef79866"),
+    ("Why were the moai platforms built near drinkable water?", "wn-0f0779876e0a"),
+    ("Which Iranian airline is no longer allowed to fly to Germany?", "wn-c352228c48de"),
+    ("Why do striped animals have fewer biting insects landing on them?", "wn-acc7b169b5f2"),
+    ("How many user records were leaked on Amazon servers?", "wn-ccdde1ed35f7"),
+    ("What happened to the spire of the Paris cathedral?", "wn-fa626d79c339"),
+    ("Which singer and animal rights advocate died in Carmel Valley?", "wn-aeb8f182e060"),
+    ("Which country's parliament voted 66 to 27 for same-sex marriage?", "wn-8687db3e0e4f"),
+]
+
+
+@pytest.fixture(scope="module")
+def searcher(sample_index, encoder):
+    return Searcher(sample_index, encoder=encoder)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_questions_find_the_right_article_first(searcher, mode):
+    top = {q: searcher.search(q, k=3, mode=mode, highlight=False).results[0].article_id for q, _ in QUESTIONS}
+    correct = sum(top[q] == expected for q, expected in QUESTIONS)
+    # Hybrid and dense answer every question; BM25 alone misses paraphrases, as expected of it.
+    assert correct >= (len(QUESTIONS) if mode != "lexical" else 7), top
+
+
+def test_results_are_grouped_by_article_with_offsets_into_the_article_text(searcher):
+    result = searcher.search("Notre Dame roof fire firefighters", k=5, passages=2)
+    assert len({hit.article_id for hit in result.results}) == len(result.results) == 5
+    assert result.took_ms > 0
+    for hit in result.results:
+        article = searcher.article(hit.article_id)
+        assert 1 <= len(hit.passages) <= 2
+        assert hit.score == hit.passages[0].score
+        assert [p.score for p in hit.passages] == sorted((p.score for p in hit.passages), reverse=True)
+        for passage in hit.passages:
+            assert article["text"][passage.start:passage.end] == passage.text
+            assert passage.highlights
+            for start, end in passage.highlights:
+                assert passage.start <= start < end <= passage.end
+    scores = [hit.score for hit in result.results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_highlight_marks_the_answering_sentence(searcher):
+    result = searcher.search("How old was Doris Day when she died?", k=1)
+    hit = result.results[0]
+    text = searcher.article(hit.article_id)["text"]
+    marked = [text[s:e] for p in hit.passages for s, e in p.highlights]
+    assert any("Doris Day died" in sentence or "97" in sentence for sentence in marked), marked
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_pages_are_disjoint_and_add_up_to_one_larger_page(searcher, mode):
+    query = "fire kills people"
+    whole = [h.article_id for h in searcher.search(query, k=12, mode=mode, highlight=False).results]
+    pages = [h.article_id for offset in (0, 4, 8)
+             for h in searcher.search(query, k=4, offset=offset, mode=mode, highlight=False).results]
+    assert len(whole) == 12 and pages == whole
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_filters_return_full_pages_of_matching_articles(searcher, mode):
+    result = searcher.search("people said", k=5, mode=mode, date_from="2019-02-01", date_to="2019-03-31",
+                             highlight=False)
+    assert len(result.results) == 5
+    assert all("2019-02-01" <= hit.published <= "2019-03-31" for hit in result.results)
+    assert searcher.search("fire", mode=mode, source="No Such Source").results == []
+    assert all(h.source == "Wikinews" for h in searcher.search("fire", mode=mode, source="Wikinews").results)
+
+
+@pytest.mark.parametrize("query", ['"unbalanced quote', "NOT AND OR NEAR(", "fire* -kills ^ : ( ) {}", "C++ & Co.",
+                                   "!!!", "日本 地震"])
+def test_free_text_with_operators_and_punctuation_never_raises(searcher, query):
+    for mode in ("lexical", "hybrid"):
+        searcher.search(query, mode=mode, highlight=False)
+
+
+def test_bad_queries_are_clear_errors(searcher):
+    with pytest.raises(SearchError, match="empty"):
+        searcher.search("   ")
+    with pytest.raises(SearchError, match="mode must be one of"):
+        searcher.search("fire", mode="fuzzy")
+
+
+def test_fts_query_quotes_every_word():
+    assert fts_query('fire "NOT" kills-people') == '"fire" OR "not" OR "kills" OR "people"'
+    assert fts_query("?!") == ""
+
+
+def test_fusion_and_grouping_are_deterministic():
+    dense = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    lexical = [(3, 12.0), (4, 9.0)]
+    assert [i for i, _ in reciprocal_rank_fusion([dense, lexical], k=60)] == [3, 1, 2, 4]
+    # min-max: dense 1→1, 2→.5, 3→0; lexical 3→1, 4→0; ties go to the lower id
+    assert [i for i, _ in linear_fusion(dense, lexical, weight=0.5)] == [1, 3, 2, 4]
+    groups = group_by_article([(1, .9), (3, .8), (2, .7), (4, .7), (5, .1)], {1: "a", 2: "a", 3: "b", 4: "c"}, 1)
+    assert groups == [("a", .9, [(1, .9)]), ("b", .8, [(3, .8)]), ("c", .7, [(4, .7)])]
