@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,9 @@ class Encoder:
         self.max_seq_length = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
         self._fingerprint: str | None = None
+        # One encode at a time: torch already uses every core for one batch, and concurrent calls
+        # from server threads would only contend for them.
+        self._encode_lock = threading.Lock()
 
     @property
     def fingerprint(self) -> str:
@@ -100,8 +104,9 @@ class Encoder:
         """Embed `texts`; returns an array of shape (len(texts), dimension), rows of unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        with self._encode_lock:
+            vectors = self.model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)

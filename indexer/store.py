@@ -70,6 +70,10 @@ class StoreError(RuntimeError):
     what to do."""
 
 
+class IndexLocked(StoreError):
+    """Another process holds the index's write lock."""
+
+
 def manifest_path(index_dir: Path) -> Path:
     return Path(index_dir) / MANIFEST
 
@@ -197,7 +201,7 @@ def write_lock(index_dir: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreError(
+        raise IndexLocked(
             f"another process is writing the index at {index_dir} (lock {Path(index_dir) / LOCK}); "
             "wait for it to finish and run again") from None
     try:

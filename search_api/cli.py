@@ -71,6 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
 
+    p = commands.add_parser("related", help="related coverage of one article")
+    p.add_argument("id", metavar="ID")
+    _add_index_option(p)
+    p.add_argument("-k", type=_positive_int, default=10, help="articles to return (default 10)")
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("serve", help="the HTTP API and the search page",
+                            description="Serve the JSON API and the search page. Write routes need "
+                                        "$ARTICLE_SEARCH_API_KEY; without it they are refused.")
+    _add_index_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
     p = commands.add_parser("stats", help="counts, model, index type, sizes")
     _add_index_option(p)
     p.add_argument("--json", action="store_true")
@@ -174,7 +190,43 @@ def cmd_stats(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "remove": cmd_remove, "query": cmd_query, "stats": cmd_stats}
+def cmd_related(args) -> int:
+    from .searcher import Searcher
+
+    searcher = Searcher(args.index)
+    try:
+        hits = searcher.related(args.id, args.k)
+    except KeyError:
+        raise ValueError(f"no article with id '{args.id}' in the index at {args.index}") from None
+    if args.json:
+        print(json.dumps({"article_id": args.id, "results": [vars(h) for h in hits]}, ensure_ascii=False, indent=2))
+        return 0
+    for number, hit in enumerate(hits, start=1):
+        mark = "  [near-duplicate]" if hit.near_duplicate else ""
+        print(f"{number}. {hit.title}  [{hit.score:.4f}]  ({hit.source}, {hit.published}, {hit.article_id}){mark}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import logging
+
+    import uvicorn
+
+    from indexer import store
+
+    from .app import create_app
+
+    store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(args.index, cors_origins=args.cors_origin)
+    print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
+          file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "remove": cmd_remove, "query": cmd_query, "related": cmd_related,
+            "serve": cmd_serve, "stats": cmd_stats}
 
 
 def main(argv: list[str] | None = None) -> int:

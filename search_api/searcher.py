@@ -29,6 +29,10 @@ from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
 MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("rrf", "linear")
+# A related article whose passages match this article's this closely on average is a copy of the
+# same text (syndicated, republished), not other coverage.
+NEAR_DUPLICATE_SCORE = 0.93
+RELATED_DEPTH = 100  # neighbours looked up for each of the article's passages
 # Candidates taken from each side before fusing and grouping. Fixed, so that the ranking of a query
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
@@ -77,6 +81,17 @@ class SearchResult:
             for passage in hit["passages"]:
                 passage.pop("chunk_id")
         return data
+
+
+@dataclass
+class RelatedHit:
+    article_id: str
+    title: str
+    url: str
+    source: str
+    published: str
+    score: float
+    near_duplicate: bool
 
 
 @dataclass
@@ -263,6 +278,44 @@ class Searcher:
             best = float(own.max())
             passage.highlights = [[passage.start + s, passage.start + e]
                                   for (s, e), score in zip(sentence_spans, own) if score >= best - 0.02]
+
+    # -- related coverage ------------------------------------------------------------------------
+
+    def related(self, article_id: str, k: int = 10) -> list[RelatedHit]:
+        """Other articles on the same story or topic, best first, `article_id` itself excluded.
+
+        Passage to passage: each passage of the article looks up its nearest passages; another
+        article scores the mean, over this article's passages, of its best match to each. An article
+        that tells the same story matches most passages; one on the same topic matches only some.
+        Raises KeyError for an article not in the index.
+        """
+        rows = self._conn().execute("SELECT vector FROM chunks WHERE article_id = ? ORDER BY position",
+                                    (article_id,)).fetchall()
+        if not rows:
+            raise KeyError(article_id)
+        vectors = np.stack([np.frombuffer(row[0], dtype=np.float32) for row in rows])
+        with self._lock:
+            index = self.faiss
+        depth = min(RELATED_DEPTH, index.ntotal)
+        scores, ids = index.search(vectors, depth)
+        article_of = self._article_of([int(i) for i in np.unique(ids) if i >= 0])
+        best: dict[str, np.ndarray] = {}
+        for row, (row_scores, row_ids) in enumerate(zip(scores, ids)):
+            for score, chunk_id in zip(row_scores, row_ids):
+                other = article_of.get(int(chunk_id))
+                if other is None or other == article_id:
+                    continue
+                matches = best.setdefault(other, np.zeros(len(vectors), dtype=np.float32))
+                matches[row] = max(matches[row], score)
+        ranked = sorted(((float(m.mean()), other) for other, m in best.items()), key=lambda p: (-p[0], p[1]))[:k]
+        hits = []
+        for score, other in ranked:
+            meta = self._conn().execute("SELECT title, url, source, published FROM articles WHERE id = ?",
+                                        (other,)).fetchone()
+            if meta is not None:
+                hits.append(RelatedHit(other, meta["title"], meta["url"], meta["source"], meta["published"],
+                                       round(score, 6), score >= NEAR_DUPLICATE_SCORE))
+        return hits
 
     # -- articles --------------------------------------------------------------------------------
 

@@ -1,0 +1,74 @@
+"""`LiveIndex`: the server's view of an index directory that may change under it.
+
+Readers get `live.searcher`, an immutable snapshot (a `Searcher` over one saved generation).
+When the directory moves to a new generation, through this server's own writes or an
+`article-search index` run beside it, a new `Searcher` is opened and swapped in with one
+assignment, so a request sees either the old state or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from indexer import store
+from indexer.article import Article
+from indexer.embedding import Encoder
+from indexer.writer import IndexSummary, IndexWriter
+
+from .searcher import Searcher
+
+log = logging.getLogger("article_search")
+
+
+class LiveIndex:
+    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, **searcher_options):
+        self.dir = Path(index_dir)
+        self.searcher_options = searcher_options
+        self.searcher = Searcher(self.dir, encoder=encoder, **searcher_options)
+        self.encoder = self.searcher.encoder
+        self._reload_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._seen = self._manifest_stamp()
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = store.manifest_path(self.dir).stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def refresh(self) -> bool:
+        """Open the directory's new generation if the manifest changed; True when it swapped."""
+        stamp = self._manifest_stamp()
+        if stamp == self._seen or stamp is None:
+            return False
+        with self._reload_lock:
+            if stamp == self._seen:
+                return False
+            old = self.searcher.generation
+            fresh = Searcher(self.dir, encoder=self.encoder, **self.searcher_options)
+            self.searcher, self._seen = fresh, stamp
+        if fresh.generation != old:
+            log.info("index %s changed on disk: generation %s -> %s, %d vectors; now serving it",
+                     self.dir, old, fresh.generation, fresh.faiss.ntotal)
+        return True
+
+    def _writer(self) -> IndexWriter:
+        """A writer for one operation; raises `store.IndexLocked` while another process writes."""
+        return IndexWriter(self.dir, encoder=self.encoder)
+
+    def add(self, articles: list[Article]) -> IndexSummary:
+        """Index `articles`; they are searchable when this returns."""
+        with self._write_lock, self._writer() as writer:
+            summary = writer.add(articles)
+        self.refresh()
+        return summary
+
+    def remove(self, article_id: str) -> bool:
+        """Remove one article; False when it was not in the index."""
+        with self._write_lock, self._writer() as writer:
+            removed, _ = writer.remove([article_id])
+        self.refresh()
+        return bool(removed)

@@ -1,0 +1,133 @@
+"""Pydantic models of every request and response of the HTTP API (../shared/API.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUERY_CHARS = 2000
+
+
+class SearchParams(BaseModel):
+    """The parameters of `GET /search` (query string) and `POST /search` (JSON body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
+    k: int = Field(10, ge=1, le=100, description="articles per page")
+    offset: int = Field(0, ge=0, le=10_000, description="articles to skip (pagination)")
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    source: str | None = Field(None, max_length=200, description="only articles from this source")
+    date_from: dt.date | None = Field(None, description="only articles published on or after this date")
+    date_to: dt.date | None = Field(None, description="only articles published on or before this date")
+    passages: int = Field(3, ge=1, le=10, description="best passages per article")
+    highlight: bool = Field(True, description="mark the sentences that best answer the query")
+
+    @field_validator("q")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is blank; type some words to search for")
+        return value
+
+
+class Passage(BaseModel):
+    text: str
+    start: int = Field(description="offset of the passage in the article's cleaned text")
+    end: int
+    score: float
+    highlights: list[list[int]] = Field(description="[start, end] offsets of the best-answering sentences")
+
+
+class SearchHit(BaseModel):
+    article_id: str
+    title: str
+    url: str
+    source: str
+    author: str
+    published: str
+    score: float
+    passages: list[Passage]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    took_ms: float
+    offset: int
+    results: list[SearchHit]
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    url: str
+    source: str
+    author: str
+    published: str
+    text: str = Field(description="the cleaned text that passage offsets point into")
+    metadata: dict
+    passages: int
+    indexed_at: str
+
+
+class RelatedHit(BaseModel):
+    article_id: str
+    title: str
+    url: str
+    source: str
+    published: str
+    score: float
+    near_duplicate: bool = Field(description="a near-identical copy (syndicated text) rather than other coverage")
+
+
+class RelatedResponse(BaseModel):
+    article_id: str
+    took_ms: float
+    results: list[RelatedHit]
+
+
+class ArticleIn(BaseModel):
+    """One article to index. Fields other than these are kept as metadata."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(None, min_length=1, max_length=512)
+    title: str = Field("", max_length=2000)
+    text: str = Field(min_length=1)
+    url: str = Field("", max_length=4000)
+    published: str = Field("", max_length=100)
+    author: str = Field("", max_length=500)
+    source: str = Field("", max_length=200)
+
+
+class IndexResponse(BaseModel):
+    ids: list[str]
+    indexed: int
+    updated: int
+    unchanged: int
+    passages: int
+    problems: list[str]
+
+
+class DeleteResponse(BaseModel):
+    removed: str
+
+
+class Stats(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    articles: int
+    passages: int
+    vectors: int
+    model: str
+    dimension: int
+    index_type: str
+    generation: int
+
+
+class Health(BaseModel):
+    status: str
+    generation: int | None = None

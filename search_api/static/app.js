@@ -1,0 +1,124 @@
+// The search page: results as you type, highlighted answers, related coverage, filters.
+// Plain DOM, no build step, nothing loaded from elsewhere.
+"use strict";
+
+const PAGE_SIZE = 10;
+const DEBOUNCE_MS = 250;
+const $ = (id) => document.getElementById(id);
+const form = $("search-form"), input = $("q"), list = $("results"), statusLine = $("status"), more = $("more");
+let timer = null, controller = null, offset = 0;
+
+function params() {
+  const p = new URLSearchParams();
+  p.set("q", input.value.trim());
+  p.set("mode", $("mode").value);
+  for (const name of ["source", "date_from", "date_to"]) if ($(name).value) p.set(name, $(name).value);
+  return p;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value; else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// The passage with its highlighted sentences in <strong>; offsets are into the article text.
+function passageNode(passage) {
+  const node = el("p", { class: "passage" });
+  let cursor = 0;
+  const spans = [...passage.highlights].sort((a, b) => a[0] - b[0]);
+  for (const [start, end] of spans) {
+    const s = start - passage.start, e = end - passage.start;
+    if (s < cursor) continue;
+    node.append(passage.text.slice(cursor, s), el("strong", { class: "answer" }, passage.text.slice(s, e)));
+    cursor = e;
+  }
+  node.append(passage.text.slice(cursor));
+  return node;
+}
+
+function resultNode(hit) {
+  const title = hit.url ? el("a", { href: hit.url }, hit.title || "(untitled)") : el("span", {}, hit.title || "(untitled)");
+  const meta = [hit.source, hit.published, hit.author].filter(Boolean).join(" · ");
+  const item = el("li", { class: "result", "data-id": hit.article_id },
+    el("h2", {}, title), el("div", { class: "meta" }, meta));
+  if (hit.passages.length) item.append(passageNode(hit.passages[0]));
+  if (hit.also_published_in && hit.also_published_in.length) {
+    item.append(el("div", { class: "also" }, "Also published in: " +
+      hit.also_published_in.map((a) => a.source || a.article_id).join(", ")));
+  }
+  const button = el("button", { class: "related-link", type: "button", "aria-expanded": "false" }, "Related coverage");
+  button.addEventListener("click", () => toggleRelated(hit.article_id, item, button));
+  item.append(button);
+  return item;
+}
+
+async function toggleRelated(id, item, button) {
+  const open = item.querySelector(".related");
+  if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
+  const box = el("ol", { class: "related" }, el("li", {}, "Loading…"));
+  item.append(box);
+  button.setAttribute("aria-expanded", "true");
+  try {
+    const response = await fetch(`/articles/${encodeURIComponent(id)}/related?k=5`);
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.detail || response.statusText);
+    box.replaceChildren(...(data.results.length ? data.results.map((r) => el("li", {},
+      r.url ? el("a", { href: r.url }, r.title || r.article_id) : r.title,
+      el("span", { class: "meta" }, ` ${[r.source, r.published].filter(Boolean).join(" · ")}`),
+      ...(r.near_duplicate ? [el("span", { class: "tag" }, "same text")] : []))) : [el("li", {}, "No related coverage.")]));
+  } catch (err) {
+    box.replaceChildren(el("li", {}, `Could not load related coverage: ${err.message}`));
+  }
+}
+
+async function search(append = false) {
+  const q = input.value.trim();
+  if (!q) { list.replaceChildren(); statusLine.textContent = ""; more.hidden = true; return; }
+  if (controller) controller.abort();
+  controller = new AbortController();
+  offset = append ? offset + PAGE_SIZE : 0;
+  const p = params();
+  p.set("k", PAGE_SIZE); p.set("offset", offset); p.set("passages", 1);
+  if (!append) history.replaceState(null, "", `/?${params()}`);
+  statusLine.textContent = "Searching…";
+  try {
+    const response = await fetch(`/search?${p}`, { signal: controller.signal });
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.detail || response.statusText);
+    const nodes = data.results.map(resultNode);
+    if (append) list.append(...nodes); else list.replaceChildren(...nodes);
+    statusLine.textContent = data.results.length || append
+      ? `${offset + data.results.length} results shown · ${data.took_ms.toFixed(0)} ms`
+      : `No results for “${q}”.`;
+    more.hidden = data.results.length < PAGE_SIZE;
+  } catch (err) {
+    if (err.name !== "AbortError") statusLine.textContent = `Search failed: ${err.message}`;
+  }
+}
+
+function schedule() { clearTimeout(timer); timer = setTimeout(() => search(false), DEBOUNCE_MS); }
+
+input.addEventListener("input", schedule);
+for (const name of ["mode", "source", "date_from", "date_to"]) $(name).addEventListener("change", () => search(false));
+form.addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); search(false); });
+more.addEventListener("click", () => search(true));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "/" && document.activeElement !== input) { event.preventDefault(); input.focus(); input.select(); }
+  if (event.key === "Escape" && document.activeElement === input) { input.value = ""; search(false); }
+});
+
+(async function init() {
+  const query = new URLSearchParams(location.search);
+  for (const name of ["q", "mode", "date_from", "date_to"]) if (query.get(name)) $(name).value = query.get(name);
+  try {
+    const stats = await (await fetch("/stats")).json();
+    for (const source of stats.sources || []) $("source").append(el("option", { value: source }, source));
+    if (query.get("source")) $("source").value = query.get("source");
+    $("index-info").textContent = `${stats.articles} articles · ${stats.passages} passages · ${stats.model}`;
+  } catch (err) { /* the page still searches without the stats */ }
+  if (input.value) search(false);
+})();
