@@ -100,6 +100,17 @@ class Encoder:
                 self._fingerprint = hashlib.sha256(probe.tobytes()).hexdigest()
         return self._fingerprint
 
+    def encode_with_tokens(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Like `encode`, and also each text's contextual token embeddings (padding removed), from
+        the same forward pass: the indexer pools them into sentence vectors for highlighting."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        with self._encode_lock:
+            outputs = self.model.encode(texts, batch_size=batch_size, output_value=None, normalize_embeddings=True)
+        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs]).astype(np.float32)
+        tokens = [o["token_embeddings"][o["attention_mask"].bool()].float().numpy() for o in outputs]
+        return vectors, tokens
+
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed `texts`; returns an array of shape (len(texts), dimension), rows of unit length."""
         if not texts:

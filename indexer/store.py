@@ -56,7 +56,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     end INTEGER NOT NULL,
     text TEXT NOT NULL,
     tokens INTEGER NOT NULL,
-    vector BLOB NOT NULL             -- float32, unit length
+    vector BLOB NOT NULL,            -- float32, unit length
+    sentences TEXT NOT NULL,         -- JSON [[start, end], ...] of its sentences, relative to the chunk
+    sentence_vectors BLOB NOT NULL   -- int8 (n_sentences x dimension), see indexer.highlights
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(

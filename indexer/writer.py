@@ -24,9 +24,10 @@ import numpy as np
 
 from . import store
 from .article import Article, normalize_date
-from .chunking import Chunk, Chunker
+from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
 from .embedding import Encoder
+from .highlights import pooled_sentence_vectors
 from .readers import Problem
 
 
@@ -224,8 +225,15 @@ class IndexWriter:
             return
         texts = [self.chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
         t0 = time.perf_counter()
-        vectors = self.encoder.encode(texts)
+        vectors, token_embeddings = self.encoder.encode_with_tokens(texts)
         summary.embed_seconds += time.perf_counter() - t0
+        offsets = self.encoder.tokenizer(texts, return_offsets_mapping=True)["offset_mapping"]
+        passages = [c.text for p in batch for c in p.chunks]
+        spans = [split_sentences(passage) for passage in passages]
+        sentence_vectors = [
+            pooled_sentence_vectors(tokens, token_offsets, len(text) - len(passage), passage_spans)
+            for tokens, token_offsets, text, passage, passage_spans
+            in zip(token_embeddings, offsets, texts, passages, spans)]
         removed: list[int] = []
         added: list[int] = []
         with self.conn:
@@ -237,10 +245,10 @@ class IndexWriter:
             for p in batch:
                 for position, chunk in enumerate(p.chunks):
                     cursor = self.conn.execute(
-                        "INSERT INTO chunks (article_id, position, start, end, text, tokens, vector) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO chunks (article_id, position, start, end, text, tokens, vector, sentences, "
+                        "sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (p.article.id, position, chunk.start, chunk.end, chunk.text, chunk.tokens,
-                         vectors[row].tobytes()))
+                         vectors[row].tobytes(), json.dumps(spans[row]), sentence_vectors[row].tobytes()))
                     self.conn.execute("INSERT INTO chunks_fts (rowid, text, title) VALUES (?, ?, ?)",
                                       (cursor.lastrowid, chunk.text, p.article.title))
                     added.append(cursor.lastrowid)

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
-from indexer.chunking import split_sentences
 from indexer.embedding import Encoder
+from indexer.highlights import best_sentences
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
@@ -262,22 +262,20 @@ class Searcher:
         return hits
 
     def _highlight(self, query_vector: np.ndarray, passages: list[PassageHit]) -> None:
-        """Mark in each passage the sentence that best answers the query (by the model's cosine),
-        and any other sentence scoring nearly as well, as [start, end] offsets into the article."""
-        spans = [split_sentences(p.text) for p in passages]
-        sentences = [p.text[s:e] for p, sp in zip(passages, spans) for s, e in sp]
-        if not sentences:
-            return
-        scores = self.encoder.encode(sentences) @ query_vector
-        i = 0
-        for passage, sentence_spans in zip(passages, spans):
-            own = scores[i:i + len(sentence_spans)]
-            i += len(sentence_spans)
-            if len(own) == 0:
+        """Mark in each passage the sentence that best answers the query, and any other scoring
+        nearly as well, as [start, end] offsets into the article. Uses the sentence vectors stored
+        at index time (see `indexer.highlights`): no model call here."""
+        conn = self._conn()
+        dimension = self.manifest["dimension"]
+        for passage in passages:
+            row = conn.execute("SELECT sentences, sentence_vectors FROM chunks WHERE id = ?",
+                               (passage.chunk_id,)).fetchone()
+            if row is None:
                 continue
-            best = float(own.max())
-            passage.highlights = [[passage.start + s, passage.start + e]
-                                  for (s, e), score in zip(sentence_spans, own) if score >= best - 0.02]
+            spans = json.loads(row["sentences"])
+            vectors = np.frombuffer(row["sentence_vectors"], dtype=np.int8).reshape(len(spans), dimension)
+            passage.highlights = [[passage.start + spans[i][0], passage.start + spans[i][1]]
+                                  for i in best_sentences(vectors, query_vector)]
 
     # -- related coverage ------------------------------------------------------------------------
 
