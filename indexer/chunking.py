@@ -84,12 +84,13 @@ class Chunker:
     def settings(self) -> dict:
         """What the manifest records, so an index is always extended with the same chunking."""
         return {"max_tokens": self.max_tokens, "overlap_sentences": self.overlap,
-                "title_tokens": self.title_tokens, "title_context": True}
+                "title_tokens": self.title_tokens}
 
     def context(self, title: str) -> str:
-        """The title line put before each passage when it is embedded, cut to `title_tokens`."""
+        """The title line put before each passage when it is embedded, cut to `title_tokens`
+        (0: no title context)."""
         title = " ".join(title.split())
-        if not title:
+        if not title or self.title_tokens == 0:
             return ""
         encoded = self.tokenizer(title, add_special_tokens=False, return_offsets_mapping=True)
         if len(encoded["input_ids"]) > self.title_tokens:

@@ -44,10 +44,20 @@ CREATE TABLE IF NOT EXISTS articles (
     text TEXT NOT NULL,              -- the cleaned text; chunk offsets point into it
     metadata TEXT NOT NULL,          -- JSON object of the input's other fields
     content_hash TEXT NOT NULL,
-    indexed_at TEXT NOT NULL
+    indexed_at TEXT NOT NULL,
+    minhash BLOB NOT NULL,           -- MinHash signature of the text, see indexer.duplicates
+    duplicate_group TEXT NOT NULL    -- id shared by near-identical copies (its own id when alone)
 );
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_duplicate_group ON articles(duplicate_group);
+CREATE TABLE IF NOT EXISTS minhash_bands (
+    band INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    PRIMARY KEY (band, bucket, article_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS minhash_bands_article ON minhash_bands(article_id);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused; also the chunk's FAISS id and its chunks_fts rowid
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import duplicates, store
 from .article import Article, normalize_date
 from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
@@ -58,6 +58,7 @@ class _Prepared:
     chunks: list[Chunk]
     content_hash: str
     is_update: bool
+    minhash: np.ndarray
 
 
 def _now() -> str:
@@ -73,19 +74,19 @@ class IndexWriter:
     """
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
-                 max_tokens: int | None = None, overlap: int = 1, commit_chunks: int = 256,
+                 max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
                  repair: bool = False):
         self.dir = Path(index_dir)
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
-            self._open(model, encoder, max_tokens, overlap, repair)
+            self._open(model, encoder, max_tokens, overlap, title_tokens, repair)
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
         self.commit_chunks = commit_chunks
 
-    def _open(self, model, encoder, max_tokens, overlap, repair) -> None:
+    def _open(self, model, encoder, max_tokens, overlap, title_tokens, repair) -> None:
         self.conn = store.connect(self.dir)
         config_row = self.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         try:
@@ -106,7 +107,7 @@ class IndexWriter:
         else:
             self.encoder = encoder or Encoder(model)
             limit = self.encoder.max_seq_length
-            self.chunker = Chunker(self.encoder.tokenizer, min(max_tokens or limit, limit), overlap)
+            self.chunker = Chunker(self.encoder.tokenizer, min(max_tokens or limit, limit), overlap, title_tokens)
             self.manifest = self._new_manifest()
             # The manifest goes first, so that a run killed before its first save leaves an index
             # that the next run simply continues.
@@ -217,7 +218,8 @@ class IndexWriter:
         if not cleaned.text:
             return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")
         chunks = self.chunker.chunk(cleaned.text, article.title)
-        return _Prepared(article, cleaned.text, article.author or cleaned.author, chunks, content_hash, row is not None)
+        return _Prepared(article, cleaned.text, article.author or cleaned.author, chunks, content_hash, row is not None,
+                         duplicates.signature(cleaned.text))
 
     def _commit(self, batch: list[_Prepared], summary: IndexSummary) -> None:
         """Embed a batch and write it in one transaction; then bring the FAISS index up to date."""
@@ -264,14 +266,34 @@ class IndexWriter:
 
     def _upsert_article(self, p: _Prepared) -> None:
         a = p.article
+        self.conn.execute("DELETE FROM minhash_bands WHERE article_id = ?", (a.id,))
+        keys = duplicates.band_keys(p.minhash)
+        group = self._duplicate_group(a.id, p.minhash, keys)
         self.conn.execute(
-            "INSERT INTO articles (id, title, url, published, author, source, text, metadata, content_hash, indexed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET title=excluded.title, "
-            "url=excluded.url, published=excluded.published, author=excluded.author, source=excluded.source, "
-            "text=excluded.text, metadata=excluded.metadata, content_hash=excluded.content_hash, "
-            "indexed_at=excluded.indexed_at",
+            "INSERT INTO articles (id, title, url, published, author, source, text, metadata, content_hash, indexed_at, "
+            "minhash, duplicate_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "title=excluded.title, url=excluded.url, published=excluded.published, author=excluded.author, "
+            "source=excluded.source, text=excluded.text, metadata=excluded.metadata, "
+            "content_hash=excluded.content_hash, indexed_at=excluded.indexed_at, minhash=excluded.minhash, "
+            "duplicate_group=excluded.duplicate_group",
             (a.id, a.title, a.url, normalize_date(a.published), p.author, a.source, p.text,
-             json.dumps(a.metadata, ensure_ascii=False), p.content_hash, _now()))
+             json.dumps(a.metadata, ensure_ascii=False), p.content_hash, _now(), p.minhash.tobytes(), group))
+        self.conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?, ?)",
+                              [(band, key, a.id) for band, key in enumerate(keys)])
+
+    def _duplicate_group(self, article_id: str, minhash: np.ndarray, keys: list[int]) -> str:
+        """The group of the most similar indexed article at or above the threshold, else a new one."""
+        where = " OR ".join("(band = ? AND bucket = ?)" for _ in keys)
+        params = [value for band, key in enumerate(keys) for value in (band, key)]
+        candidates = self.conn.execute(
+            f"SELECT DISTINCT a.id, a.minhash, a.duplicate_group FROM minhash_bands m JOIN articles a "
+            f"ON a.id = m.article_id WHERE ({where}) AND m.article_id != ?", [*params, article_id]).fetchall()
+        best, group = duplicates.THRESHOLD, article_id
+        for _, other, other_group in candidates:
+            score = duplicates.similarity(minhash, np.frombuffer(other, dtype=np.uint32))
+            if score >= best:
+                best, group = score, other_group
+        return group
 
     def _delete_chunks(self, article_id: str) -> list[int]:
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]

@@ -30,6 +30,20 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _add_eval_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", metavar="DIR",
+                        help="keep the evaluation index here and reuse it next time (default: a temporary one)")
+    parser.add_argument("--model", help="sentence-transformers model name or path (default: the bundled one)")
+    parser.add_argument("--max-tokens", type=_positive_int, help="passage size limit in word pieces")
+    parser.add_argument("--title-tokens", type=int, default=32, metavar="N",
+                        help="word pieces of the title embedded with each passage; 0 for none (default 32)")
+    parser.add_argument("--fusion", choices=["rrf", "linear"], help="hybrid fusion (default: the searcher's)")
+    parser.add_argument("--rrf-k", type=float, help="RRF constant k")
+    parser.add_argument("--linear-weight", type=float, help="dense weight of linear fusion, 0..1")
+    parser.add_argument("--title-weight", type=float, help="BM25 weight of the title column")
+    parser.add_argument("--json", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="article-search",
@@ -48,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=_positive_int,
                    help="passage size limit in word pieces for a new index (default: the model's max_seq_length)")
     p.add_argument("--overlap", type=int, default=1, help="sentences shared by consecutive passages (default 1)")
+    p.add_argument("--title-tokens", type=int, default=32, metavar="N",
+                   help="word pieces of the title embedded with each passage as context; 0 for none (default 32)")
     p.add_argument("--commit-every", type=_positive_int, default=256, metavar="N",
                    help="commit after about N passages, so an interrupted run keeps its progress (default 256)")
     p.add_argument("--repair", action="store_true",
@@ -87,6 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
+    p = commands.add_parser("eval", help="retrieval quality on a BEIR-layout question set",
+                            description="Index each corpus entry as one article and score every query: "
+                                        "recall@1/5/10, MRR@10, nDCG@10 per mode.")
+    p.add_argument("dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    p.add_argument("--mode", nargs="+", choices=["hybrid", "dense", "lexical"], default=["dense", "lexical", "hybrid"])
+    p.add_argument("--max-queries", type=_positive_int, help="a fixed random sample of N queries (quick runs)")
+    _add_eval_options(p)
+
+    p = commands.add_parser("eval-related", help="related-coverage quality on a labelled JSONL archive",
+                            description="For every article its related list is judged relevant where --label "
+                                        "matches: precision@5, precision@10, MAP; beside BM25-only and dense-only "
+                                        "related lists measured in the same run.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--label", required=True, metavar="FIELD", help="the field that marks articles as related")
+    p.add_argument("-k", type=_positive_int, default=10, help="related articles per article (default 10)")
+    p.add_argument("--max-articles", type=_positive_int, help="judge a fixed random sample of N articles")
+    _add_eval_options(p)
+
     p = commands.add_parser("stats", help="counts, model, index type, sizes")
     _add_index_option(p)
     p.add_argument("--json", action="store_true")
@@ -111,7 +145,7 @@ def cmd_index(args) -> int:
     if not args.paths and not args.repair:
         raise ValueError("give files or folders to index (or --repair to repair the index)")
     with IndexWriter(args.index, args.model, max_tokens=args.max_tokens, overlap=args.overlap,
-                     commit_chunks=args.commit_every, repair=args.repair) as writer:
+                     title_tokens=args.title_tokens, commit_chunks=args.commit_every, repair=args.repair) as writer:
         try:
             summary = writer.add(read_paths(args.paths), progress=not args.quiet)
         except KeyboardInterrupt:
@@ -176,6 +210,67 @@ def cmd_query(args) -> int:
     return 0
 
 
+def _searcher_options(args) -> dict:
+    names = {"fusion": "fusion", "rrf_k": "rrf_k", "linear_weight": "linear_weight", "title_weight": "title_weight"}
+    return {option: getattr(args, name) for name, option in names.items() if getattr(args, name) is not None}
+
+
+def _evaluation_index(args, articles) -> tuple:
+    """Index `articles` into --index (reused when it holds them already) or a temporary folder."""
+    import tempfile
+
+    from indexer.writer import IndexWriter
+
+    from .searcher import Searcher
+
+    temporary = None
+    index_dir = args.index
+    if index_dir is None:
+        temporary = tempfile.TemporaryDirectory(prefix="article-search-eval-")
+        index_dir = temporary.name
+    with IndexWriter(index_dir, args.model, max_tokens=args.max_tokens, title_tokens=args.title_tokens) as writer:
+        summary = writer.add(articles, progress=not args.json)
+        encoder = writer.encoder
+    if summary.problems:
+        raise ValueError(f"the data set has records that cannot be indexed, first: {summary.problems[0]}")
+    return Searcher(index_dir, encoder=encoder, **_searcher_options(args)), temporary
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import evaluate_search, load_beir, sample_queries
+
+    corpus, queries, qrels = load_beir(args.dataset)
+    queries = sample_queries(queries, args.max_queries)
+    searcher, temporary = _evaluation_index(args, corpus)
+    results = evaluate_search(searcher, queries, qrels, args.mode, progress=not args.json)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        names = list(next(iter(results.values())))
+        print(f"{len(queries)} queries, {len(corpus)} documents, {searcher.stats()['passages']} passages")
+        print(f"{'mode':8} " + " ".join(f"{n:>10}" for n in names))
+        for mode, metrics in results.items():
+            print(f"{mode:8} " + " ".join(f"{metrics[n]:>10.4f}" for n in names))
+    return 0
+
+
+def cmd_eval_related(args) -> int:
+    from .evaluation import evaluate_related_modes, load_labelled
+
+    labelled = load_labelled(args.file, args.label)
+    searcher, temporary = _evaluation_index(args, [article for article, _ in labelled])
+    labels = {article.id: label for article, label in labelled}
+    results = evaluate_related_modes(searcher, labels, args.k, args.max_articles, progress=not args.json)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"{results['articles']} articles judged, label '{args.label}', k={args.k}")
+        rows = {"passages (article-search)": results, **{f"{name} only": m for name, m in results["baselines"].items()}}
+        for method, metrics in rows.items():
+            print(f"{method:26} " + "  ".join(f"{name} {metrics[name]:.4f}" for name in ("precision@5", "precision@10", "map")))
+    return 0
+
+
 def cmd_stats(args) -> int:
     from .searcher import Searcher
 
@@ -226,7 +321,7 @@ def cmd_serve(args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "remove": cmd_remove, "query": cmd_query, "related": cmd_related,
-            "serve": cmd_serve, "stats": cmd_stats}
+            "serve": cmd_serve, "stats": cmd_stats, "eval": cmd_eval, "eval-related": cmd_eval_related}
 
 
 def main(argv: list[str] | None = None) -> int:

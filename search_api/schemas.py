@@ -41,6 +41,16 @@ class Passage(BaseModel):
     highlights: list[list[int]] = Field(description="[start, end] offsets of the best-answering sentences")
 
 
+class Copy(BaseModel):
+    """A near-identical copy of a result (the same syndicated text from another outlet)."""
+
+    article_id: str
+    title: str
+    url: str
+    source: str
+    published: str
+
+
 class SearchHit(BaseModel):
     article_id: str
     title: str
@@ -50,6 +60,8 @@ class SearchHit(BaseModel):
     published: str
     score: float
     passages: list[Passage]
+    also_published_in: list[Copy] = Field(default_factory=list,
+                                          description="near-identical copies, collapsed into this result")
 
 
 class SearchResponse(BaseModel):

@@ -64,6 +64,7 @@ class ArticleHit:
     published: str
     score: float
     passages: list[PassageHit]
+    also_published_in: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Searcher:
     `model` is only checked against the index's own (a different one is refused)."""
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
-                 fusion: str = "rrf", rrf_k: float = 60.0, linear_weight: float = 0.5, title_weight: float = 1.0):
+                 fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5, title_weight: float = 1.0):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
         self.encoder = encoder or Encoder(model or self.manifest["model"]["name"])
@@ -156,9 +157,10 @@ class Searcher:
 
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid", *,
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
-               passages: int = 3, highlight: bool = True) -> SearchResult:
+               passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None) -> SearchResult:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
-        best passages and, with `highlight`, the spans of the sentences that best answer the query."""
+        best passages and, with `highlight`, the spans of the sentences that best answer the query.
+        `query_vector` may be given when the caller embedded the query already (batch evaluation)."""
         started = time.perf_counter()
         query = query.strip()
         if not query:
@@ -167,16 +169,20 @@ class Searcher:
             raise SearchError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
         filters = Filters(source or None, date_from or None, date_to or None)
         need = offset + k
-        query_vector = self.encoder.encode([query])[0] if mode != "lexical" or highlight else None
+        if query_vector is None and (mode != "lexical" or highlight):
+            query_vector = self.encoder.encode([query])[0]
         depth = CANDIDATE_DEPTH
         while True:
             ranked = self._ranked(query, query_vector, mode, filters, depth)
-            groups = group_by_article(ranked, self._article_of([c for c, _ in ranked]), passages)
+            groups = group_by_article(ranked, self.article_of([c for c, _ in ranked]), passages)
+            groups, copies = self._collapse_duplicates(groups)
             if len(groups) >= need or depth >= self.faiss.ntotal:
                 break
             depth *= 4
         page = groups[offset:need]
         hits = self._hits(page, query_vector if highlight else None)
+        for hit in hits:
+            hit.also_published_in = copies.get(hit.article_id, [])
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits)
 
@@ -228,7 +234,7 @@ class Searcher:
             f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}", params).fetchall()
         return np.array([row[0] for row in rows], dtype=np.int64)
 
-    def _article_of(self, chunk_ids: list[int]) -> dict[int, str]:
+    def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         if not chunk_ids:
             return {}
         conn = self._conn()
@@ -238,6 +244,23 @@ class Searcher:
             marks = ",".join("?" * len(part))
             result.update(conn.execute(f"SELECT id, article_id FROM chunks WHERE id IN ({marks})", part).fetchall())
         return result
+
+    def _collapse_duplicates(self, groups):
+        """Keep the best-ranked copy of each group of near-identical articles; the others are
+        listed with it (`also_published_in`) instead of taking places in the ranking."""
+        meta = self._articles_meta([article_id for article_id, _, _ in groups])
+        kept, first_of_group, copies = [], {}, {}
+        for entry in groups:
+            group = meta[entry[0]]["duplicate_group"] if entry[0] in meta else entry[0]
+            if group in first_of_group:
+                copies.setdefault(first_of_group[group], []).append(entry[0])
+            else:
+                first_of_group[group] = entry[0]
+                kept.append(entry)
+        summary = {other: {"article_id": other, "title": meta[other]["title"], "url": meta[other]["url"],
+                           "source": meta[other]["source"], "published": meta[other]["published"]}
+                   for others in copies.values() for other in others}
+        return kept, {kept_id: [summary[o] for o in others] for kept_id, others in copies.items()}
 
     def _hits(self, page, query_vector) -> list[ArticleHit]:
         conn = self._conn()
@@ -280,7 +303,8 @@ class Searcher:
     # -- related coverage ------------------------------------------------------------------------
 
     def related(self, article_id: str, k: int = 10) -> list[RelatedHit]:
-        """Other articles on the same story or topic, best first, `article_id` itself excluded.
+        """Other articles on the same story or topic, best first, `article_id` itself excluded:
+        `k` of them, plus any near-identical copies of it, marked `near_duplicate` and not counted.
 
         Passage to passage: each passage of the article looks up its nearest passages; another
         article scores the mean, over this article's passages, of its best match to each. An article
@@ -296,7 +320,7 @@ class Searcher:
             index = self.faiss
         depth = min(RELATED_DEPTH, index.ntotal)
         scores, ids = index.search(vectors, depth)
-        article_of = self._article_of([int(i) for i in np.unique(ids) if i >= 0])
+        article_of = self.article_of([int(i) for i in np.unique(ids) if i >= 0])
         best: dict[str, np.ndarray] = {}
         for row, (row_scores, row_ids) in enumerate(zip(scores, ids)):
             for score, chunk_id in zip(row_scores, row_ids):
@@ -305,15 +329,33 @@ class Searcher:
                     continue
                 matches = best.setdefault(other, np.zeros(len(vectors), dtype=np.float32))
                 matches[row] = max(matches[row], score)
-        ranked = sorted(((float(m.mean()), other) for other, m in best.items()), key=lambda p: (-p[0], p[1]))[:k]
-        hits = []
+        ranked = sorted(((float(m.mean()), other) for other, m in best.items()), key=lambda p: (-p[0], p[1]))
+        meta = self._articles_meta([article_id] + [other for _, other in ranked])
+        group = meta[article_id]["duplicate_group"]
+        hits: list[RelatedHit] = []
+        others = 0
         for score, other in ranked:
-            meta = self._conn().execute("SELECT title, url, source, published FROM articles WHERE id = ?",
-                                        (other,)).fetchone()
-            if meta is not None:
-                hits.append(RelatedHit(other, meta["title"], meta["url"], meta["source"], meta["published"],
-                                       round(score, 6), score >= NEAR_DUPLICATE_SCORE))
+            row = meta.get(other)
+            if row is None:
+                continue
+            copy = row["duplicate_group"] == group or score >= NEAR_DUPLICATE_SCORE
+            if not copy:
+                if others == k:
+                    continue  # only copies may still follow
+                others += 1
+            hits.append(RelatedHit(other, row["title"], row["url"], row["source"], row["published"],
+                                   round(score, 6), copy))
         return hits
+
+    def _articles_meta(self, ids: list[str]) -> dict[str, sqlite3.Row]:
+        result = {}
+        for i in range(0, len(ids), 900):
+            part = ids[i:i + 900]
+            rows = self._conn().execute(
+                "SELECT id, title, url, source, published, duplicate_group FROM articles "
+                f"WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
+            result.update((row["id"], row) for row in rows)
+        return result
 
     # -- articles --------------------------------------------------------------------------------
 

@@ -1,0 +1,198 @@
+"""Retrieval quality: BEIR-layout question sets and labelled archives, scored on a real index.
+
+    corpus, queries, qrels = load_beir("../shared/data/squad-dev-a")
+    scores = evaluate_search(searcher, queries, qrels, modes=["dense", "lexical", "hybrid"])
+    # {"hybrid": {"recall@1": ..., "recall@5": ..., "recall@10": ..., "mrr@10": ..., "ndcg@10": ...}, ...}
+
+The metric functions are pure; `evaluate_*` run the searcher.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+from indexer.article import Article
+
+from .searcher import Searcher
+
+CUTOFFS = (1, 5, 10)
+
+
+class DatasetError(ValueError):
+    """A data set that is not in the expected layout; the message names the file and line."""
+
+
+def _read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
+    if not path.exists():
+        raise DatasetError(f"{path} is missing (BEIR layout: corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+
+
+def load_beir(directory: str | Path) -> tuple[list[Article], dict[str, str], dict[str, dict[str, int]]]:
+    """(corpus as articles, {query id: text}, {query id: {doc id: relevance}}) of a BEIR folder."""
+    directory = Path(directory)
+    corpus = [Article(id=str(doc["_id"]), title=doc.get("title", ""), text=doc["text"], origin=f"corpus.jsonl:{n}")
+              for n, doc in _read_jsonl(directory / "corpus.jsonl")]
+    queries = {str(q["_id"]): q["text"] for _, q in _read_jsonl(directory / "queries.jsonl")}
+    qrels: dict[str, dict[str, int]] = {}
+    path = directory / "qrels" / "test.tsv"
+    if not path.exists():
+        raise DatasetError(f"{path} is missing")
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.rstrip("\n").split("\t")
+            if number == 1 and parts[0] == "query-id":
+                continue
+            if len(parts) != 3:
+                raise DatasetError(f"{path}:{number}: expected query-id, corpus-id, score separated by tabs")
+            if int(parts[2]) > 0:
+                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return corpus, {q: text for q, text in queries.items() if q in qrels}, qrels
+
+
+def ranking_metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
+    """recall@1/5/10, MRR@10 and nDCG@10 of one ranked list of ids against graded relevance.
+
+    >>> ranking_metrics(["b", "a"], {"a": 1})["mrr@10"]
+    0.5
+    """
+    result = {}
+    for k in CUTOFFS:
+        result[f"recall@{k}"] = len(set(ranked[:k]) & set(relevant)) / len(relevant)
+    result["mrr@10"] = next((1.0 / rank for rank, doc in enumerate(ranked[:10], start=1) if doc in relevant), 0.0)
+    dcg = sum(relevant.get(doc, 0) / math.log2(rank + 1) for rank, doc in enumerate(ranked[:10], start=1))
+    ideal = sum(grade / math.log2(rank + 1)
+                for rank, grade in enumerate(sorted(relevant.values(), reverse=True)[:10], start=1))
+    result["ndcg@10"] = dcg / ideal if ideal else 0.0
+    return result
+
+
+def mean_metrics(per_query: list[dict[str, float]]) -> dict[str, float]:
+    if not per_query:
+        return {}
+    return {name: round(sum(m[name] for m in per_query) / len(per_query), 4) for name in per_query[0]}
+
+
+def sample_queries(queries: dict[str, str], max_queries: int | None, seed: int = 13) -> dict[str, str]:
+    """All queries, or a fixed random sample of `max_queries` of them (same seed, same sample)."""
+    if not max_queries or max_queries >= len(queries):
+        return queries
+    chosen = sorted(random.Random(seed).sample(sorted(queries), max_queries))
+    return {q: queries[q] for q in chosen}
+
+
+def evaluate_search(searcher: Searcher, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+                    modes: list[str], progress: bool = False) -> dict[str, dict[str, float]]:
+    """Mean metrics per mode over `queries`, articles ranked by `searcher.search` (top 10)."""
+    from tqdm import tqdm
+
+    ids = list(queries)
+    vectors = searcher.encoder.encode([queries[q] for q in ids], batch_size=64, progress=False)
+    results = {}
+    for mode in modes:
+        per_query = []
+        for qid, vector in tqdm(list(zip(ids, vectors)), desc=f"eval {mode}", unit=" queries", disable=not progress):
+            result = searcher.search(queries[qid], k=10, mode=mode, passages=1, highlight=False, query_vector=vector)
+            per_query.append(ranking_metrics([hit.article_id for hit in result.results], qrels[qid]))
+        results[mode] = mean_metrics(per_query)
+    return results
+
+
+def load_labelled(path: str | Path, label: str) -> list[tuple[Article, str]]:
+    """Articles of a labelled JSONL archive with the value of their `label` field."""
+    from indexer.readers import article_from_record
+
+    labelled = []
+    for number, record in _read_jsonl(Path(path)):
+        if label not in record:
+            raise DatasetError(f"{path}:{number}: no '{label}' field to judge related coverage by")
+        article = article_from_record(record, f"{path}:{number}")
+        if not isinstance(article, Article):
+            raise DatasetError(str(article))
+        labelled.append((article, str(record[label])))
+    return labelled
+
+
+def related_metrics(ranked_labels: list[str], label: str, relevant_total: int) -> dict[str, float]:
+    """precision@5, precision@10 and average precision (over the list, normalised by
+    min(relevant_total, list length)) of one related list, judged by label equality."""
+    hits = [candidate == label for candidate in ranked_labels]
+    found, precisions = 0, []
+    for rank, hit in enumerate(hits, start=1):
+        if hit:
+            found += 1
+            precisions.append(found / rank)
+    denominator = min(relevant_total, len(hits)) or 1
+    return {"precision@5": sum(hits[:5]) / 5, "precision@10": sum(hits[:10]) / 10,
+            "map": sum(precisions) / denominator}
+
+
+def evaluate_related(related_lists: dict[str, list[str]], labels: dict[str, str]) -> dict[str, float]:
+    """Mean related-coverage metrics: `related_lists` maps each article to its related ids."""
+    counts: dict[str, int] = {}
+    for value in labels.values():
+        counts[value] = counts.get(value, 0) + 1
+    per_article = [related_metrics([labels[r] for r in ranked], labels[article], counts[labels[article]] - 1)
+                   for article, ranked in related_lists.items()]
+    return mean_metrics(per_article)
+
+
+def dense_article_related(searcher: Searcher, article_id: str, k: int) -> list[str]:
+    """Baseline: one vector per article (the mean of its passage vectors), nearest articles."""
+    import numpy as np
+
+    rows = searcher._conn().execute("SELECT vector FROM chunks WHERE article_id = ?", (article_id,)).fetchall()
+    vector = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
+    vector /= np.linalg.norm(vector) or 1.0
+    return _other_articles(searcher, searcher.dense(vector, 50 * k), article_id, k)
+
+
+def lexical_article_related(searcher: Searcher, article_id: str, k: int) -> list[str]:
+    """Baseline: BM25 with the article's title and text as the query."""
+    article = searcher.article(article_id)
+    words = f"{article['title']} {article['text']}".split()[:200]
+    return _other_articles(searcher, searcher.lexical(" ".join(words), 50 * k), article_id, k)
+
+
+def _other_articles(searcher: Searcher, ranked: list[tuple[int, float]], article_id: str, k: int) -> list[str]:
+    article_of = searcher.article_of([chunk for chunk, _ in ranked])
+    seen: list[str] = []
+    for chunk, _ in ranked:
+        other = article_of.get(chunk)
+        if other and other != article_id and other not in seen:
+            seen.append(other)
+            if len(seen) == k:
+                break
+    return seen
+
+
+def evaluate_related_modes(searcher: Searcher, labels: dict[str, str], k: int, max_articles: int | None = None,
+                           progress: bool = False) -> dict:
+    """Related-coverage metrics of `searcher.related`, with dense-only and BM25-only baselines
+    measured on the same articles: {"precision@5", "precision@10", "map", "articles", "baselines"}."""
+    from tqdm import tqdm
+
+    judged = sorted(labels)
+    if max_articles and max_articles < len(judged):
+        judged = sorted(random.Random(13).sample(judged, max_articles))
+    methods = {
+        "passages": lambda a: [hit.article_id for hit in searcher.related(a, k)],
+        "dense": lambda a: dense_article_related(searcher, a, k),
+        "lexical": lambda a: lexical_article_related(searcher, a, k),
+    }
+    scores = {}
+    for name, method in methods.items():
+        lists = {a: method(a) for a in tqdm(judged, desc=f"related {name}", unit=" articles", disable=not progress)}
+        scores[name] = evaluate_related(lists, labels)
+    return {**scores["passages"], "articles": len(judged),
+            "baselines": {"dense": scores["dense"], "lexical": scores["lexical"]}}
