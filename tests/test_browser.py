@@ -3,46 +3,20 @@
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
+
+from conftest import running_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(sample_index):
-    port = free_port()
-    env = dict(os.environ, ARTICLE_SEARCH_INDEX=str(sample_index))
-    env.pop("ARTICLE_SEARCH_API_KEY", None)
-    process = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with running_server(sample_index) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

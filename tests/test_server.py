@@ -1,0 +1,44 @@
+"""The real server process: concurrent clients, and an index updated on disk while it serves."""
+
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from conftest import running_server, write_jsonl
+
+
+def test_200_concurrent_searches_from_20_clients_all_succeed(sample_index):
+    queries = ["gas explosion", "Speaker of the House", "escape room", "term limits", "Notre Dame",
+               "Facebook records", "same-sex marriage Taiwan", "zebra stripes", "Doris Day", "Mahan Air"]
+    with running_server(sample_index) as url:
+        def client(number):
+            with httpx.Client(base_url=url, timeout=60) as http:
+                return [http.get("/search", params={"q": queries[(number + i) % 10], "k": 5}).status_code
+                        for i in range(10)]
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = [status for result in pool.map(client, range(20)) for status in result]
+    assert len(statuses) == 200 and set(statuses) == {200}
+
+
+def test_server_picks_up_an_index_run_without_restart(writable_index, tmp_path):
+    log = tmp_path / "server.log"
+    with running_server(writable_index, log_path=log) as url:
+        before = httpx.get(f"{url}/stats").json()
+        corpus = write_jsonl(tmp_path / "new.jsonl", [{
+            "id": "llama-1", "title": "Llamas elected to village council",
+            "text": "In a surprise result, two llamas were elected to the council of a small Andean village after "
+                    "residents wrote their names on the ballot as a protest vote."}])
+        subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(corpus), "--index", str(writable_index),
+                        "--quiet"], check=True, timeout=300)
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/stats").json()["articles"] == before["articles"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        after = httpx.get(f"{url}/stats").json()
+        top = httpx.get(f"{url}/search", params={"q": "llamas on the village council", "k": 1}).json()["results"][0]
+    assert after["articles"] == before["articles"] + 1 and after["generation"] > before["generation"]
+    assert top["article_id"] == "llama-1"
+    assert "changed on disk" in log.read_text()
