@@ -20,6 +20,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+# Fixed sentences embedded when an index is created; another backend must embed them alike
+# (cosine >= PROBE_MIN_COSINE) to query that index.
+PROBE_SENTENCES = [
+    "Floods force thousands from their homes in southern Brazil.",
+    "What does Russia give North Korea in return for the shells?",
+    "The central bank raised interest rates by a quarter point on Tuesday.",
+    "Scientists report that zebra stripes confuse biting horse flies.",
+    "The striker scored twice as the home side won the cup final 3-1.",
+    "Parliament passed the budget after a late-night vote.",
+    "A 6.1-magnitude earthquake struck off the coast early on Sunday.",
+    "Shares in the chip maker fell 8% after a profit warning.",
+]
+PROBE_MIN_COSINE = 0.999
 _WEIGHT_FILES = ("*.safetensors", "*.bin", "*.onnx")
 
 
@@ -55,6 +69,17 @@ def fingerprint(model_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
+def load_encoder(name_or_path: str | None = None, backend: str = "torch"):
+    """An `Encoder` (torch, through sentence-transformers) or an `OnnxEncoder` (onnxruntime)."""
+    if backend == "torch":
+        return Encoder(name_or_path)
+    if backend not in BACKENDS:
+        raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+    from .onnx_encoder import OnnxEncoder
+
+    return OnnxEncoder(name_or_path, backend)
+
+
 class Encoder:
     """A loaded sentence-transformers model that turns texts into L2-normalised float32 vectors.
 
@@ -62,6 +87,8 @@ class Encoder:
     >>> encoder.encode(["Storm hits coast"]).shape
     (1, 384)
     """
+
+    backend = "torch"
 
     def __init__(self, name_or_path: str | None = None):
         self.name, self.location = resolve_model(name_or_path)

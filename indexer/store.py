@@ -231,3 +231,23 @@ def check_model(manifest: dict, name: str, model_fingerprint: str, index_dir: Pa
             f"the index at {index_dir} was built with model '{built['name']}' (fingerprint "
             f"{built['fingerprint'][:12]}); the model given, '{name}' (fingerprint {model_fingerprint[:12]}), "
             "embeds differently. Leave out --model to use the index's own, or index into a new --index directory.")
+
+
+def check_backend(manifest: dict, conn: sqlite3.Connection, encoder, index_dir: Path) -> None:
+    """Refuse a query backend whose embeddings differ from the index's own (for example int8
+    queries on a float index): it would rank by a slightly different geometry."""
+    from .embedding import PROBE_MIN_COSINE, PROBE_SENTENCES
+
+    built_with = manifest["model"].get("backend", "torch")
+    if encoder.backend == built_with:
+        return
+    row = conn.execute("SELECT value FROM meta WHERE key = 'probe_vectors'").fetchone()
+    if row is None:
+        return
+    stored = np.frombuffer(bytes.fromhex(row[0]), dtype=np.float32).reshape(len(PROBE_SENTENCES), -1)
+    cosine = float((encoder.encode(PROBE_SENTENCES) * stored).sum(axis=1).min())
+    if cosine < PROBE_MIN_COSINE:
+        raise StoreError(
+            f"the index at {index_dir} was embedded with the {built_with} backend; the {encoder.backend} backend "
+            f"embeds differently (cosine {cosine:.4f} < {PROBE_MIN_COSINE} on the probe sentences). "
+            f"Use --backend {built_with}, or re-index with --backend {encoder.backend}.")

@@ -26,7 +26,7 @@ from . import duplicates, store
 from .article import Article, normalize_date
 from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
-from .embedding import Encoder
+from .embedding import PROBE_SENTENCES, Encoder, load_encoder
 from .highlights import pooled_sentence_vectors
 from .readers import Problem
 
@@ -74,19 +74,20 @@ class IndexWriter:
     """
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
+                 backend: str | None = None,
                  max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
                  repair: bool = False):
         self.dir = Path(index_dir)
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
-            self._open(model, encoder, max_tokens, overlap, title_tokens, repair)
+            self._open(model, encoder, backend, max_tokens, overlap, title_tokens, repair)
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
         self.commit_chunks = commit_chunks
 
-    def _open(self, model, encoder, max_tokens, overlap, title_tokens, repair) -> None:
+    def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair) -> None:
         self.conn = store.connect(self.dir)
         config_row = self.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         try:
@@ -99,21 +100,25 @@ class IndexWriter:
             else:
                 raise
         if self.manifest is not None:
-            self.encoder = encoder or Encoder(model or self.manifest["model"]["name"])
+            built_with = self.manifest["model"].get("backend", "torch")
+            self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"], backend or built_with)
             store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
+            store.check_backend(self.manifest, self.conn, self.encoder, self.dir)
             settings = self.manifest["chunker"]
             self.chunker = Chunker(self.encoder.tokenizer, settings["max_tokens"], settings["overlap_sentences"],
                                    settings["title_tokens"])
         else:
-            self.encoder = encoder or Encoder(model)
+            self.encoder = encoder or load_encoder(model, backend or "torch")
             limit = self.encoder.max_seq_length
             self.chunker = Chunker(self.encoder.tokenizer, min(max_tokens or limit, limit), overlap, title_tokens)
             self.manifest = self._new_manifest()
             # The manifest goes first, so that a run killed before its first save leaves an index
             # that the next run simply continues.
             store.write_manifest(self.dir, dict(self.manifest, generation=0))
+            probes = self.encoder.encode(PROBE_SENTENCES).astype(np.float32).tobytes().hex()
             with self.conn:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
         self._dirty = rebuilt or not store.manifest_path(self.dir).exists()
 
@@ -122,7 +127,7 @@ class IndexWriter:
             "format_version": store.FORMAT_VERSION,
             "created": _now(),
             "model": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint,
-                      "max_seq_length": self.encoder.max_seq_length},
+                      "max_seq_length": self.encoder.max_seq_length, "backend": self.encoder.backend},
             "dimension": self.encoder.dimension,
             "chunker": self.chunker.settings(),
             "faiss": {"description": "IDMap2,Flat", "metric": "inner_product", "file": store.VECTORS,

@@ -23,6 +23,11 @@ def _add_index_option(parser: argparse.ArgumentParser) -> None:
                         help="index directory (default: $ARTICLE_SEARCH_INDEX, else ./index)")
 
 
+def _add_backend_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
+                        help=f"run the model on torch, onnxruntime, or onnxruntime with int8 weights {purpose}")
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -41,6 +46,7 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rrf-k", type=float, help="RRF constant k")
     parser.add_argument("--linear-weight", type=float, help="dense weight of linear fusion, 0..1")
     parser.add_argument("--title-weight", type=float, help="BM25 weight of the title column")
+    _add_backend_option(parser, "(default: torch)")
     parser.add_argument("--json", action="store_true")
 
 
@@ -66,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="word pieces of the title embedded with each passage as context; 0 for none (default 32)")
     p.add_argument("--commit-every", type=_positive_int, default=256, metavar="N",
                    help="commit after about N passages, so an interrupted run keeps its progress (default 256)")
+    _add_backend_option(p, "(default: torch for a new index, else the index's own)")
     p.add_argument("--repair", action="store_true",
                    help="rewrite a missing or damaged manifest and vectors file from the database")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -86,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE (YYYY-MM-DD)")
     p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
+    _add_backend_option(p, "for the query (default: the index's own; onnx starts fastest)")
 
     p = commands.add_parser("related", help="related coverage of one article")
     p.add_argument("id", metavar="ID")
@@ -102,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _add_backend_option(p, "for queries (default: the index's own)")
 
     p = commands.add_parser("eval", help="retrieval quality on a BEIR-layout question set",
                             description="Index each corpus entry as one article and score every query: "
@@ -144,7 +153,7 @@ def cmd_index(args) -> int:
 
     if not args.paths and not args.repair:
         raise ValueError("give files or folders to index (or --repair to repair the index)")
-    with IndexWriter(args.index, args.model, max_tokens=args.max_tokens, overlap=args.overlap,
+    with IndexWriter(args.index, args.model, backend=args.backend, max_tokens=args.max_tokens, overlap=args.overlap,
                      title_tokens=args.title_tokens, commit_chunks=args.commit_every, repair=args.repair) as writer:
         try:
             summary = writer.add(read_paths(args.paths), progress=not args.quiet)
@@ -200,7 +209,7 @@ def cmd_query(args) -> int:
     from .searcher import Searcher
 
     since, until = _iso_date(args.since, "--since"), _iso_date(args.until, "--until")
-    searcher = Searcher(args.index)
+    searcher = Searcher(args.index, backend=args.backend)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
                              date_from=since, date_to=until, passages=args.passages)
     if args.json:
@@ -228,7 +237,8 @@ def _evaluation_index(args, articles) -> tuple:
     if index_dir is None:
         temporary = tempfile.TemporaryDirectory(prefix="article-search-eval-")
         index_dir = temporary.name
-    with IndexWriter(index_dir, args.model, max_tokens=args.max_tokens, title_tokens=args.title_tokens) as writer:
+    with IndexWriter(index_dir, args.model, backend=args.backend, max_tokens=args.max_tokens,
+                     title_tokens=args.title_tokens) as writer:
         summary = writer.add(articles, progress=not args.json)
         encoder = writer.encoder
     if summary.problems:
@@ -313,7 +323,7 @@ def cmd_serve(args) -> int:
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.index, cors_origins=args.cors_origin)
+    app = create_app(args.index, cors_origins=args.cors_origin, backend=args.backend)
     print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
           file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)

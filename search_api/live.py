@@ -25,8 +25,9 @@ log = logging.getLogger("article_search")
 class LiveIndex:
     def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, **searcher_options):
         self.dir = Path(index_dir)
-        self.searcher_options = searcher_options
         self.searcher = Searcher(self.dir, encoder=encoder, **searcher_options)
+        searcher_options.pop("backend", None)  # later searchers share this one's encoder
+        self.searcher_options = searcher_options
         self.encoder = self.searcher.encoder
         self._reload_lock = threading.Lock()
         self._write_lock = threading.Lock()

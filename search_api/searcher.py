@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
-from indexer.embedding import Encoder
+from indexer.embedding import Encoder, load_encoder
 from indexer.highlights import best_sentences
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
@@ -129,13 +129,16 @@ def fts_query(text: str) -> str:
 
 class Searcher:
     """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
-    `model` is only checked against the index's own (a different one is refused)."""
+    `model` is only checked against the index's own (a different one is refused). `backend` runs
+    the query encoder on torch, onnx or onnx-int8 (default: the index's own); one whose embeddings
+    differ from the index's is refused."""
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
-                 fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5, title_weight: float = 1.0):
+                 backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5, title_weight: float = 1.0):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
-        self.encoder = encoder or Encoder(model or self.manifest["model"]["name"])
+        self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"],
+                                               backend or self.manifest["model"].get("backend", "torch"))
         store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
         if fusion not in FUSIONS:
             raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
@@ -143,6 +146,7 @@ class Searcher:
         self._lock = threading.Lock()
         self._local = threading.local()
         conn = self._conn()
+        store.check_backend(self.manifest, conn, self.encoder, self.dir)
         self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
         self.generation = store.db_generation(conn)
 

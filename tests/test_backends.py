@@ -1,0 +1,80 @@
+"""The onnxruntime backends: same embeddings as torch (onnx), close ones (onnx-int8), and the
+index refuses a query backend that embeds differently from its own."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from indexer.embedding import PROBE_SENTENCES
+from indexer.onnx_encoder import OnnxEncoder
+from indexer.readers import read_paths
+from indexer.store import StoreError
+from indexer.writer import IndexWriter
+from search_api.searcher import Searcher
+
+from test_search import QUESTIONS
+
+
+@pytest.fixture(scope="module")
+def onnx(encoder):
+    return OnnxEncoder(None, "onnx")
+
+
+@pytest.fixture(scope="module")
+def onnx_int8(encoder):
+    return OnnxEncoder(None, "onnx-int8")
+
+
+def test_onnx_embeds_like_torch(encoder, onnx, onnx_int8):
+    texts = PROBE_SENTENCES + ["A much longer passage. " * 40]
+    reference = encoder.encode(texts)
+    assert (onnx.encode(texts) * reference).sum(axis=1).min() > 0.9999
+    assert (onnx_int8.encode(texts) * reference).sum(axis=1).min() > 0.97
+    assert onnx.fingerprint == encoder.fingerprint and onnx.dimension == 384 and onnx.max_seq_length == 256
+    vectors, tokens = onnx.encode_with_tokens(["The bridge reopened on Monday."])
+    torch_vectors, torch_tokens = encoder.encode_with_tokens(["The bridge reopened on Monday."])
+    assert np.allclose(tokens[0], torch_tokens[0], atol=1e-4)
+
+
+def test_onnx_tokenizer_matches_the_model_tokenizer(encoder, onnx):
+    text = "Zürich's café — “naïve” résumé, 3.5% of U.S. GDP!"
+    ours = onnx.tokenizer([text], add_special_tokens=False, return_offsets_mapping=True)
+    theirs = encoder.tokenizer([text], add_special_tokens=False, return_offsets_mapping=True)
+    assert ours["input_ids"] == theirs["input_ids"]
+    assert [list(o) for o in ours["offset_mapping"][0]] == [list(o) for o in theirs["offset_mapping"][0]]
+
+
+def test_a_torch_index_answers_onnx_queries_and_refuses_int8(sample_index, onnx, onnx_int8):
+    searcher = Searcher(sample_index, encoder=onnx)
+    for question, expected in QUESTIONS[:5]:
+        assert searcher.search(question, k=1).results[0].article_id == expected
+    with pytest.raises(StoreError, match="onnx-int8 backend embeds differently"):
+        Searcher(sample_index, encoder=onnx_int8)
+
+
+def test_an_int8_index_records_its_backend_and_answers(tmp_path, sample_subset, onnx_int8, encoder):
+    index = tmp_path / "int8"
+    with IndexWriter(index, encoder=onnx_int8) as writer:
+        writer.add(read_paths([sample_subset]))
+    searcher = Searcher(index, encoder=onnx_int8)
+    assert searcher.manifest["model"]["backend"] == "onnx-int8"
+    correct = sum(searcher.search(q, k=1).results[0].article_id == expected for q, expected in QUESTIONS)
+    assert correct >= len(QUESTIONS) - 1
+    with pytest.raises(StoreError, match="torch backend embeds differently"):
+        Searcher(index, encoder=encoder)
+
+
+def test_one_off_cli_query_with_onnx(sample_index, onnx):
+    result = subprocess.run([sys.executable, "-m", "search_api.cli", "query", QUESTIONS[4][0], "--index",
+                             str(sample_index), "--backend", "onnx", "-k", "1", "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f'"article_id": "{QUESTIONS[4][1]}"' in result.stdout
+    # The one-off query path never imports torch or sentence-transformers.
+    probe = subprocess.run([sys.executable, "-c", (
+        "import sys; from search_api.cli import main; main(['query', 'fire', '--index', sys.argv[1], "
+        "'--backend', 'onnx', '-k', '1']); print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"),
+        str(sample_index)], capture_output=True, text=True, timeout=120)
+    assert probe.stdout.strip().endswith("False False"), probe.stdout + probe.stderr
