@@ -151,8 +151,7 @@ def dense_article_related(searcher: Searcher, article_id: str, k: int) -> list[s
     """Baseline: one vector per article (the mean of its passage vectors), nearest articles."""
     import numpy as np
 
-    rows = searcher._conn().execute("SELECT vector FROM chunks WHERE article_id = ?", (article_id,)).fetchall()
-    vector = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
+    vector = searcher.chunk_vectors([article_id])[article_id].mean(axis=0)
     vector /= np.linalg.norm(vector) or 1.0
     return _other_articles(searcher, searcher.dense(vector, 50 * k), article_id, k)
 
