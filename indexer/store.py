@@ -153,11 +153,57 @@ def db_generation(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def new_faiss_index(dimension: int):
-    """An exact inner-product index (cosine on unit vectors) that maps chunk ids and allows removal."""
+INDEX_TYPES = ("auto", "flat", "ivf-sq8")
+# `auto` keeps exact search up to this many vectors: a flat query over 200k 384-d vectors takes
+# ~12 ms on one core, over 1M ~58 ms (docs/benchmarks.md, "ANN at scale").
+FLAT_LIMIT = 200_000
+# Inverted lists probed per IVF query: recall@10 >= 0.95 on 1M embedding-like vectors (benchmark).
+IVF_NPROBE = 32
+
+
+IVF_MIN = 10_000  # fewer vectors than this train IVF poorly, and exact search is fast anyway
+
+
+def choose_index_type(requested: str, count: int) -> str:
+    """The FAISS kind for `count` vectors: as requested, `auto` by size; never IVF below IVF_MIN."""
+    if requested not in INDEX_TYPES:
+        raise StoreError(f"index type must be one of {', '.join(INDEX_TYPES)}, got '{requested}'")
+    if requested == "flat" or count < IVF_MIN or (requested == "auto" and count < FLAT_LIMIT):
+        return "flat"
+    return "ivf-sq8"
+
+
+def index_kind(index) -> str:
+    return "ivf-sq8" if hasattr(index, "nprobe") else "flat"
+
+
+def build_faiss(kind: str, dimension: int, ids: np.ndarray, vectors: np.ndarray):
+    """A FAISS index of `kind` holding `vectors` under chunk `ids`; returns (index, description).
+
+    Both kinds take int64 ids and allow removal. `flat` is exact inner product (cosine on unit
+    vectors) behind an id map; `ivf-sq8` clusters the vectors into ~4·sqrt(n) inverted lists,
+    trained on (a sample of) the vectors given, and stores each as 8-bit scalars (384 bytes).
+    """
     import faiss
 
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    if kind == "flat":
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        description = "IDMap2,Flat"
+    else:
+        nlist = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+        sample = vectors if len(vectors) <= 256 * nlist else \
+            vectors[np.random.default_rng(0).choice(len(vectors), 256 * nlist, replace=False)]
+        index.train(sample)
+        index.nprobe = IVF_NPROBE
+        quantizer.this.disown()  # owned by the IVF index from here on
+        index.own_fields = True
+        description = f"IVF{nlist},SQ8"
+    if len(ids):
+        index.add_with_ids(vectors, ids)
+    return index, description
 
 
 def vectors_from_db(conn: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, np.ndarray]:
@@ -187,13 +233,14 @@ def load_faiss(index_dir: Path, manifest: dict, conn: sqlite3.Connection) -> tup
         try:
             index = faiss.read_index(str(path))
             if index.ntotal == chunk_count and index.d == manifest["dimension"]:
+                if hasattr(index, "nprobe"):
+                    index.nprobe = manifest["faiss"].get("nprobe", IVF_NPROBE)
                 return index, False
         except RuntimeError:
             pass  # truncated or damaged: rebuilt below
-    index = new_faiss_index(manifest["dimension"])
     ids, vectors = vectors_from_db(conn, manifest["dimension"])
-    if len(ids):
-        index.add_with_ids(vectors, ids)
+    kind = "ivf-sq8" if manifest["faiss"]["description"].startswith("IVF") else "flat"
+    index, _ = build_faiss(kind, manifest["dimension"], ids, vectors)
     return index, True
 
 

@@ -71,10 +71,13 @@ class IndexWriter:
     `model` is a sentence-transformers name or path; for an existing index leave it out to use the
     index's own model (a different one is refused). `encoder` may be passed to share a loaded model.
     `repair=True` rewrites a missing or damaged manifest from the configuration kept in the database.
+    `index_type` (auto, flat, ivf-sq8) sets the FAISS layout, kept in the manifest; `auto` moves from
+    exact to IVF search as the index grows. `rebuild=True` rebuilds the vectors file from the
+    stored vectors (no re-embedding) when the writer saves.
     """
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
-                 backend: str | None = None,
+                 backend: str | None = None, index_type: str | None = None, rebuild: bool = False,
                  max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
                  repair: bool = False):
         self.dir = Path(index_dir)
@@ -86,6 +89,12 @@ class IndexWriter:
             self._lock.__exit__(None, None, None)
             raise
         self.commit_chunks = commit_chunks
+        if index_type is not None:
+            store.choose_index_type(index_type, 0)  # validates the name
+            self.manifest["faiss"]["index_type"] = index_type
+            self._dirty = True
+        self._rebuild = rebuild
+        self._dirty = self._dirty or rebuild
 
     def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair) -> None:
         self.conn = store.connect(self.dir)
@@ -130,8 +139,8 @@ class IndexWriter:
                       "max_seq_length": self.encoder.max_seq_length, "backend": self.encoder.backend},
             "dimension": self.encoder.dimension,
             "chunker": self.chunker.settings(),
-            "faiss": {"description": "IDMap2,Flat", "metric": "inner_product", "file": store.VECTORS,
-                      "generation": 0},
+            "faiss": {"description": "IDMap2,Flat", "index_type": "auto", "metric": "inner_product",
+                      "file": store.VECTORS, "generation": 0},
         }
 
     # -- context manager -------------------------------------------------------------------------
@@ -156,6 +165,14 @@ class IndexWriter:
 
     def save(self) -> None:
         generation = store.db_generation(self.conn)
+        settings = self.manifest["faiss"]
+        kind = store.choose_index_type(settings.get("index_type", "auto"), self.faiss.ntotal)
+        if self._rebuild or kind != store.index_kind(self.faiss):
+            ids, vectors = store.vectors_from_db(self.conn, self.manifest["dimension"])
+            self.faiss, settings["description"] = store.build_faiss(kind, self.manifest["dimension"], ids, vectors)
+            self._rebuild = False
+        if kind == "ivf-sq8":
+            settings["nprobe"] = self.faiss.nprobe
         store.save_faiss(self.dir, self.faiss)
         counts = self.counts()
         self.manifest.update(generation=generation, updated=_now(), counts=counts)

@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit-every", type=_positive_int, default=256, metavar="N",
                    help="commit after about N passages, so an interrupted run keeps its progress (default 256)")
     _add_backend_option(p, "(default: torch for a new index, else the index's own)")
+    p.add_argument("--index-type", choices=["auto", "flat", "ivf-sq8"],
+                   help="FAISS layout: exact flat, IVF with 8-bit vectors, or auto by size (default auto; kept)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="rebuild the vectors file from the stored vectors, without re-embedding")
     p.add_argument("--repair", action="store_true",
                    help="rewrite a missing or damaged manifest and vectors file from the database")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -151,10 +155,11 @@ def cmd_index(args) -> int:
     from indexer.readers import read_paths
     from indexer.writer import IndexWriter
 
-    if not args.paths and not args.repair:
-        raise ValueError("give files or folders to index (or --repair to repair the index)")
+    if not args.paths and not (args.repair or args.rebuild or args.index_type):
+        raise ValueError("give files or folders to index (or --repair, --rebuild or --index-type)")
     with IndexWriter(args.index, args.model, backend=args.backend, max_tokens=args.max_tokens, overlap=args.overlap,
-                     title_tokens=args.title_tokens, commit_chunks=args.commit_every, repair=args.repair) as writer:
+                     title_tokens=args.title_tokens, commit_chunks=args.commit_every, repair=args.repair,
+                     index_type=args.index_type, rebuild=args.rebuild) as writer:
         try:
             summary = writer.add(read_paths(args.paths), progress=not args.quiet)
         except KeyboardInterrupt:

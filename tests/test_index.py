@@ -155,3 +155,46 @@ def test_articles_with_nothing_but_boilerplate_and_duplicate_ids_are_reported(tm
 def test_a_model_is_never_downloaded(monkeypatch):
     with pytest.raises(Exception, match="cannot load model 'no-such-org/no-such-model'"):
         Encoder("no-such-org/no-such-model")
+
+
+def test_index_type_auto_stays_exact_when_small_and_rebuild_keeps_results(writable_index, encoder):
+    before = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    with IndexWriter(writable_index, encoder=encoder, index_type="ivf-sq8", rebuild=True):
+        pass
+    manifest = json.loads((writable_index / store.MANIFEST).read_text())
+    # Below IVF_MIN vectors an IVF index would be poorly trained: the layout stays exact.
+    assert manifest["faiss"]["index_type"] == "ivf-sq8" and manifest["faiss"]["description"] == "IDMap2,Flat"
+    after = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    assert after == before
+
+
+def test_ivf_layout_is_built_from_stored_vectors_and_supports_updates(writable_index, encoder, monkeypatch, tmp_path):
+    monkeypatch.setattr(store, "IVF_MIN", 50)
+    exact = Searcher(writable_index, encoder=encoder)
+    queries = ["gas explosion in Russia", "Speaker of the House elected", "fire in an escape room"]
+    expected = [[h.article_id for h in exact.search(q, k=3, mode="dense").results] for q in queries]
+    with IndexWriter(writable_index, encoder=encoder, index_type="ivf-sq8"):
+        pass
+    manifest = json.loads((writable_index / store.MANIFEST).read_text())
+    assert manifest["faiss"]["description"].startswith("IVF") and manifest["faiss"]["nprobe"] >= 1
+    searcher = Searcher(writable_index, encoder=encoder)
+    assert store.index_kind(searcher.faiss) == "ivf-sq8" and searcher.faiss.ntotal == searcher.stats()["passages"]
+    # nprobe covers every list at this size, so the IVF answers equal the exact ones.
+    assert [[h.article_id for h in searcher.search(q, k=3, mode="dense").results] for q in queries] == expected
+    with IndexWriter(writable_index, encoder=encoder) as writer:
+        writer.remove(["wn-e8d671d30811"])
+        writer.add(read_paths([write_jsonl(tmp_path / "n.jsonl", STORIES[:1])]))
+    searcher = Searcher(writable_index, encoder=encoder)
+    assert store.index_kind(searcher.faiss) == "ivf-sq8"
+    assert searcher.stats()["passages"] == searcher.stats()["vectors"]
+    assert searcher.search("harbour bridge cable repairs", k=1, mode="dense").results[0].article_id == "s1"
+    assert "wn-e8d671d30811" not in [h.article_id for h in searcher.search("gas explosion Magnitogorsk").results]
+
+
+def test_ivf_file_is_rebuilt_as_ivf_when_stale(writable_index, encoder, monkeypatch):
+    monkeypatch.setattr(store, "IVF_MIN", 50)
+    with IndexWriter(writable_index, encoder=encoder, index_type="ivf-sq8"):
+        pass
+    (writable_index / store.VECTORS).unlink()
+    searcher = Searcher(writable_index, encoder=encoder)
+    assert searcher.rebuilt and store.index_kind(searcher.faiss) == "ivf-sq8"
