@@ -79,6 +79,7 @@ class IndexWriter:
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, index_type: str | None = None, rebuild: bool = False,
                  max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
+                 max_article_chars: int = 1_000_000,
                  repair: bool = False):
         self.dir = Path(index_dir)
         self._lock = store.write_lock(self.dir)
@@ -89,6 +90,7 @@ class IndexWriter:
             self._lock.__exit__(None, None, None)
             raise
         self.commit_chunks = commit_chunks
+        self.max_article_chars = max_article_chars
         if index_type is not None:
             store.choose_index_type(index_type, 0)  # validates the name
             self.manifest["faiss"]["index_type"] = index_type
@@ -236,6 +238,9 @@ class IndexWriter:
         row = self.conn.execute("SELECT content_hash FROM articles WHERE id = ?", (article.id,)).fetchone()
         if row and row[0] == content_hash:
             return None
+        if len(article.text) > self.max_article_chars:
+            return Problem(article.origin, f"article '{article.id}' has {len(article.text):,} characters of text, over "
+                                           f"the limit of {self.max_article_chars:,} (--max-article-chars); not indexed")
         cleaned = clean_text(article.text)
         if not cleaned.text:
             return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")

@@ -30,8 +30,8 @@ from indexer import store
 from indexer.readers import Problem, article_from_record
 
 from .live import LiveIndex
-from .schemas import (ArticleIn, ArticleOut, DeleteResponse, Health, IndexResponse, RelatedResponse, SearchParams,
-                      SearchResponse, Stats)
+from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, RelatedResponse,
+                      SearchParams, SearchResponse, Stats)
 from .searcher import SearchError
 
 log = logging.getLogger("article_search")
@@ -99,7 +99,11 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
             except Exception:  # a half-written directory is retried on the next tick
                 log.exception("could not open the new index generation; still serving the previous one")
 
-    app = FastAPI(title="article-search", version="0.1.0", lifespan=lifespan,
+    errors = {status: {"model": ErrorResponse, "description": text} for status, text in (
+        (401, "no or wrong API key"), (403, "writes are disabled"), (404, "no such article"),
+        (409, "another process is writing the index"), (413, "request body too large"),
+        (422, "invalid input; `detail` names the field"), (503, "the index is still opening"))}
+    app = FastAPI(title="article-search", version="0.1.0", lifespan=lifespan, responses=errors,
                   description="Semantic search over a news article archive.")
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "DELETE"],

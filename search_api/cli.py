@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit-every", type=_positive_int, default=256, metavar="N",
                    help="commit after about N passages, so an interrupted run keeps its progress (default 256)")
     _add_backend_option(p, "(default: torch for a new index, else the index's own)")
+    p.add_argument("--max-article-chars", type=_positive_int, default=1_000_000, metavar="N",
+                   help="skip (and report) articles with more text than this (default 1,000,000)")
     p.add_argument("--index-type", choices=["auto", "flat", "ivf-sq8"],
                    help="FAISS layout: exact flat, IVF with 8-bit vectors, or auto by size (default auto; kept)")
     p.add_argument("--rebuild", action="store_true",
@@ -159,7 +161,8 @@ def cmd_index(args) -> int:
         raise ValueError("give files or folders to index (or --repair, --rebuild or --index-type)")
     with IndexWriter(args.index, args.model, backend=args.backend, max_tokens=args.max_tokens, overlap=args.overlap,
                      title_tokens=args.title_tokens, commit_chunks=args.commit_every, repair=args.repair,
-                     index_type=args.index_type, rebuild=args.rebuild) as writer:
+                     index_type=args.index_type, rebuild=args.rebuild,
+                     max_article_chars=args.max_article_chars) as writer:
         try:
             summary = writer.add(read_paths(args.paths), progress=not args.quiet)
         except KeyboardInterrupt:

@@ -140,6 +140,18 @@ class Stats(BaseModel):
     generation: int
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="where the problem is, e.g. query.k or body.0.text")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx answer: `detail` says what to fix; validation errors also list each field."""
+
+    detail: str
+    errors: list[FieldError] | None = None
+
+
 class Health(BaseModel):
     status: str
     generation: int | None = None
