@@ -42,15 +42,16 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def report(title: str, body: str, notes: str = "") -> None:
-    """Print the report and append it to docs/benchmarks.md with the command, machine and date."""
+def report(title: str, body: str, notes: str = "", target: Path = REPORT) -> None:
+    """Print the report and append it to `target` (docs/benchmarks.md) with the command, machine
+    and date."""
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (f"\n## {title}\n\n- command: `{command}`\n- machine: {machine_facts()}\n- date: {date}\n\n"
             f"{body}\n" + (f"\n{notes}\n" if notes else ""))
     print(text)
-    if not REPORT.exists():
-        REPORT.write_text("# Benchmarks\n\nEach section is appended by a script in `benchmarks/`, run by hand; "
-                          "newest last.\n", encoding="utf-8")
-    with open(REPORT, "a", encoding="utf-8") as handle:
+    if not target.exists():
+        target.write_text(f"# {target.stem.capitalize()}\n\nEach section is appended by a script in `benchmarks/`, "
+                          "run by hand; newest last.\n", encoding="utf-8")
+    with open(target, "a", encoding="utf-8") as handle:
         handle.write(text)

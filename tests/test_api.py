@@ -190,3 +190,9 @@ def test_cors_is_off_by_default_and_allow_listed_when_set(sample_index, encoder,
     assert "access-control-allow-origin" not in client.get("/healthz", headers=origin).headers
     with TestClient(create_app(sample_index, encoder=encoder, cors_origins=["https://archive.example"])) as c:
         assert c.get("/healthz", headers=origin).headers["access-control-allow-origin"] == "https://archive.example"
+
+
+@pytest.mark.parametrize("article_id", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "index.sqlite", "%00"])
+def test_article_ids_are_never_paths(client, article_id):
+    response = client.get(f"/articles/{article_id}")
+    assert response.status_code == 404

@@ -42,3 +42,24 @@ def test_server_picks_up_an_index_run_without_restart(writable_index, tmp_path):
     assert after["articles"] == before["articles"] + 1 and after["generation"] > before["generation"]
     assert top["article_id"] == "llama-1"
     assert "changed on disk" in log.read_text()
+
+
+def test_logs_hold_neither_the_key_nor_article_text(writable_index, tmp_path):
+    key = "s3cret-key-never-logged"
+    text = "Zanzibar marmalade factory triples its output after the drought ends."
+    log = tmp_path / "server.log"
+    with running_server(writable_index, api_key=key, log_path=log) as url:
+        headers = {"Authorization": f"Bearer {key}"}
+        assert httpx.post(f"{url}/articles", json={"id": "jam-1", "text": text}, headers=headers).status_code == 200
+        assert httpx.post(f"{url}/articles", json={"id": "jam-2", "text": text},
+                          headers={"Authorization": "Bearer wrong-key-also-secret"}).status_code == 401
+        assert httpx.delete(f"{url}/articles/jam-1", headers=headers).status_code == 200
+    logged = log.read_text()
+    assert "POST /articles" in logged  # the log is there, and says what happened
+    assert key not in logged and "wrong-key-also-secret" not in logged and "marmalade" not in logged
+
+
+def test_server_binds_loopback_by_default():
+    from search_api.cli import build_parser
+
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
