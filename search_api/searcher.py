@@ -16,6 +16,7 @@ import re
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,7 @@ class Searcher:
         self.fusion, self.rrf_k, self.linear_weight, self.title_weight = fusion, rrf_k, linear_weight, title_weight
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
         import faiss
 
         # One query at a time gains nothing from OpenMP threads and loses to their start-up:
@@ -178,11 +180,14 @@ class Searcher:
             raise SearchError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
         filters = Filters(source or None, date_from or None, date_to or None)
         need = offset + k
+        # The lexical side needs no vector: it runs in SQLite while the model embeds the query.
+        lexical = self._pool.submit(self.lexical, query, CANDIDATE_DEPTH, filters) if mode != "dense" else None
         if query_vector is None and (mode != "lexical" or highlight):
             query_vector = self.encoder.encode([query])[0]
         depth = CANDIDATE_DEPTH
         while True:
-            ranked = self._ranked(query, query_vector, mode, filters, depth)
+            first = lexical.result() if lexical is not None and depth == CANDIDATE_DEPTH else None
+            ranked = self._ranked(query, query_vector, mode, filters, depth, first)
             groups = group_by_article(ranked, self.article_of([c for c, _ in ranked]), passages)
             groups, copies = self._collapse_duplicates(groups)
             if len(groups) >= need or depth >= self.faiss.ntotal:
@@ -195,13 +200,16 @@ class Searcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits)
 
-    def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int) -> list[tuple[int, float]]:
+    def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int,
+                lexical: list[tuple[int, float]] | None = None) -> list[tuple[int, float]]:
+        """Candidates of `mode` at `depth`, fused for hybrid; `lexical` when already computed."""
         if mode == "dense":
             return self.dense(query_vector, depth, filters)
+        if lexical is None:
+            lexical = self.lexical(query, depth, filters)
         if mode == "lexical":
-            return self.lexical(query, depth, filters)
+            return lexical
         dense = self.dense(query_vector, depth, filters)
-        lexical = self.lexical(query, depth, filters)
         if self.fusion == "linear":
             return linear_fusion(dense, lexical, self.linear_weight)
         return reciprocal_rank_fusion([dense, lexical], self.rrf_k)
