@@ -187,13 +187,13 @@ def read_file(path: Path, relative_name: str | None = None) -> Iterator[Article 
     """Yield the articles (and problems) of one file, whatever its supported type."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        yield Problem(str(path), f"skipped: unsupported file type '{suffix or path.name}' "
+        yield Problem(str(path), f"unsupported file type '{suffix or path.name}' "
                       f"(expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))})")
         return
     try:
         text = decode_bytes(path.read_bytes())
     except BinaryFileError as exc:
-        yield Problem(str(path), f"skipped: {exc}")
+        yield Problem(str(path), str(exc))
         return
     except OSError as exc:
         yield Problem(str(path), f"cannot read file: {exc.strerror}")

@@ -44,7 +44,7 @@ def test_a_folder_of_hostile_files_is_reported_file_by_file_and_the_rest_indexed
     assert f"{data / 'broken.jsonl'}:2: invalid JSON" in err
     assert f"{data / 'broken.jsonl'}:4: no article text" in err
     assert f"{data / 'broken.jsonl'}:5: duplicate id 'ok-2' (first seen at {data / 'broken.jsonl'}:1)" in err
-    assert f"{data / 'photo.html'}: skipped: looks like a binary file" in err
+    assert f"skipped {data / 'photo.html'}: looks like a binary file" in err
     assert f"{data / 'empty.md'}: empty file" in err
     assert f"{data / 'huge.jsonl'}:1: article 'huge' has 10,500,000 characters" in err
     assert "rows.csv" in err
