@@ -1,10 +1,12 @@
 """Indexing throughput: passages/s of the indexer beside raw `model.encode` on the same passages.
 
     python benchmarks/indexing_throughput.py                       # the shipped sample (data/)
-    python benchmarks/indexing_throughput.py --corpus ../shared/data/reuters21578/reuters21578.jsonl --limit 2000
+    python benchmarks/indexing_throughput.py --corpus ../shared/data/reuters21578/reuters21578.jsonl --limit 2000 \
+        --backends torch onnx-int8
 
-Both are measured in the same run, on the same chunk texts (title context + passage, as the
-indexer embeds them), after one warm-up batch. Model load time is excluded from both.
+Raw torch `model.encode` and the indexer with each backend are measured in the same run, on the
+same chunk texts (title context + passage, as the indexer embeds them), after one warm-up batch.
+Model load (and ONNX export) time is excluded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from common import report, table  # noqa: E402
 
 from indexer.article import Article  # noqa: E402
 from indexer.cleaning import clean_text  # noqa: E402
-from indexer.embedding import Encoder  # noqa: E402
+from indexer.embedding import Encoder, load_encoder  # noqa: E402
 from indexer.readers import read_paths  # noqa: E402
 from indexer.writer import IndexWriter  # noqa: E402
 
@@ -34,34 +36,37 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(ROOT / "data"), help="file or folder to index (default: data/)")
     parser.add_argument("--limit", type=int, default=None, help="the first N articles only")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--backends", nargs="+", default=["torch"], choices=["torch", "onnx", "onnx-int8"],
+                        help="indexer backends to measure beside raw torch encode")
     args = parser.parse_args()
 
     articles = [a for a in itertools.islice((i for i in read_paths([args.corpus]) if isinstance(i, Article)),
                                              args.limit)]
     encoder = Encoder()
     with tempfile.TemporaryDirectory() as tmp:
-        writer = IndexWriter(Path(tmp) / "index", encoder=encoder)
+        writer = IndexWriter(Path(tmp) / "probe", encoder=encoder)
         texts = [writer.chunker.embedded_text(a.title, c.text) for a in articles
                  for c in writer.chunker.chunk(clean_text(a.text).text, a.title)]
-        encoder.encode(texts[:args.batch_size], batch_size=args.batch_size)  # warm-up
-
-        started = time.perf_counter()
-        encoder.encode(texts, batch_size=args.batch_size)
-        raw_seconds = time.perf_counter() - started
-
-        started = time.perf_counter()
-        summary = writer.add(articles)
         writer.close()
-        index_seconds = time.perf_counter() - started
-    assert summary.chunks == len(texts), (summary.chunks, len(texts))
+    encoder.encode(texts[:args.batch_size], batch_size=args.batch_size)  # warm-up
+    started = time.perf_counter()
+    encoder.encode(texts, batch_size=args.batch_size)
+    raw_rate = len(texts) / (time.perf_counter() - started)
+    rows = [["raw torch model.encode (same passages)", len(texts), f"{len(texts) / raw_rate:.1f}", f"{raw_rate:.1f}", "1.00"]]
+    for backend in args.backends:
+        indexer_encoder = encoder if backend == "torch" else load_encoder(None, backend)
+        indexer_encoder.encode(texts[:args.batch_size], batch_size=args.batch_size)  # warm-up
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            with IndexWriter(Path(tmp) / "index", encoder=indexer_encoder) as writer:
+                summary = writer.add(articles)
+            seconds = time.perf_counter() - started
+        assert summary.chunks == len(texts), (summary.chunks, len(texts))
+        rate = len(texts) / seconds
+        rows.append([f"article-search index, {backend} (read→clean→chunk→embed→SQLite+FAISS)", len(texts),
+                     f"{seconds:.1f}", f"{rate:.1f}", f"**{rate / raw_rate:.2f}**"])
     tokens = sum(len(ids) for ids in encoder.tokenizer(texts)["input_ids"]) / len(texts)
-    raw_rate, index_rate = len(texts) / raw_seconds, len(texts) / index_seconds
-    body = table(["what", "passages", "seconds", "passages/s"], [
-        ["raw model.encode (same passages)", len(texts), f"{raw_seconds:.1f}", f"{raw_rate:.1f}"],
-        ["article-search indexing (read→clean→chunk→embed→SQLite+FAISS)", len(texts), f"{index_seconds:.1f}",
-         f"{index_rate:.1f}"],
-        ["ratio indexing / raw", "", "", f"**{index_rate / raw_rate:.2f}**"],
-    ])
+    body = table(["what", "passages", "seconds", "passages/s", "ratio to raw torch"], rows)
     report(f"Indexing throughput: {Path(args.corpus).name}, {len(articles)} articles",
            body, f"Mean passage length {tokens:.0f} word pieces (special tokens included), batch {args.batch_size}.")
 
