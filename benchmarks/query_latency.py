@@ -47,12 +47,13 @@ def load_queries(index_dir: Path, count: int) -> list[str]:
     return questions[:count]
 
 
-def start_server(index_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(index_dir: Path, backend: str | None = None) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    extra = ["--backend", backend] if backend else []
     process = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve", "--index", str(index_dir),
-                                "--port", str(port), "--log-level", "warning"],
+                                "--port", str(port), "--log-level", "warning", *extra],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -118,13 +119,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per mode and client count")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--modes", nargs="+", default=["hybrid", "dense", "lexical"])
+    parser.add_argument("--backend", choices=["torch", "onnx"], help="query encoder of the server (default: the index's)")
     args = parser.parse_args()
     index_dir = Path(args.index)
     queries = load_queries(index_dir, args.requests)
     stats = json.loads((index_dir / "manifest.json").read_text())["counts"]
 
     encode_p50, faiss_p50 = floor(index_dir, queries[:100])
-    process, url = start_server(index_dir)
+    process, url = start_server(index_dir, args.backend)
     rows = []
     try:
         for _ in range(20):  # warm-up
@@ -138,10 +140,12 @@ def main() -> None:
         process.terminate()
         process.wait()
     body = table(["mode", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "requests/s"], rows)
-    notes = (f"Index: {stats['articles']} articles, {stats['passages']} passages (exact FAISS, torch encoder). "
+    notes = (f"Index: {stats['articles']} articles, {stats['passages']} passages (exact FAISS); server query "
+             f"encoder: {args.backend or 'the index backend (torch)'}. "
              f"Floor in the same run, p50: query embedding {encode_p50:.1f} ms + FAISS search {faiss_p50:.1f} ms "
              f"= {encode_p50 + faiss_p50:.1f} ms. Latency is client-side over loopback HTTP, k=10 with highlights.")
-    report(f"Query latency: /search over HTTP, {stats['passages']} passages", body, notes)
+    report(f"Query latency: /search over HTTP, {stats['passages']} passages, {args.backend or 'torch'} queries",
+           body, notes)
 
 
 if __name__ == "__main__":
