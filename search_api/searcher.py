@@ -121,6 +121,21 @@ class Filters:
         return bool(self.source or self.date_from or self.date_to)
 
 
+def faiss_search(index, vectors: np.ndarray, k: int, params=None):
+    """`index.search` on one OpenMP thread: a few queries at a time gain nothing from threads and
+    lose to their start-up (measured at 1M vectors: one exact query 142 ms on 2 threads, 58 ms on 1).
+    The setting is per calling thread and restored after, so the model's own threads (the same
+    OpenMP runtime) keep both cores for encoding."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(vectors, k, params=params)
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
 def fts_query(text: str) -> str:
     """A safe FTS5 MATCH expression for free text: every word quoted (so AND, NOT, NEAR, quotes and
     punctuation are plain words), any word may match; "" when the text has no words."""
@@ -147,15 +162,18 @@ class Searcher:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
-        import faiss
-
-        # One query at a time gains nothing from OpenMP threads and loses to their start-up:
-        # measured at 1M vectors, an exact query takes 142 ms with 2 threads and 58 ms with 1.
-        faiss.omp_set_num_threads(1)
         conn = self._conn()
         store.check_backend(self.manifest, conn, self.encoder, self.dir)
         self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
         self.generation = store.db_generation(conn)
+        # Candidates become articles on every query: these maps, read once, spare thousands of
+        # SQLite lookups per query. Chunk ids are never reused, so a chunk missing here (added
+        # since) is looked up in SQLite, and one whose article is gone simply finds none.
+        rows = conn.execute("SELECT c.id, c.article_id, a.duplicate_group FROM chunks c "
+                            "JOIN articles a ON a.id = c.article_id ORDER BY c.id").fetchall()
+        self._chunk_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        self._chunk_article = [r[1] for r in rows]
+        self._group_of = {r[1]: r[2] for r in rows}
 
     def _conn(self) -> sqlite3.Connection:
         """One read-only connection per thread (sqlite3 connections are not for sharing)."""
@@ -230,7 +248,7 @@ class Searcher:
                 return []
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
             depth = min(depth, len(allowed))
-        scores, ids = index.search(query_vector.reshape(1, -1), depth, params=params)
+        scores, ids = faiss_search(index, query_vector.reshape(1, -1), depth, params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
@@ -252,70 +270,73 @@ class Searcher:
         return np.array([row[0] for row in rows], dtype=np.int64)
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
+        """The article of each chunk id that still exists."""
         if not chunk_ids:
             return {}
-        conn = self._conn()
-        result: dict[int, str] = {}
-        for i in range(0, len(chunk_ids), 900):  # SQLite's bound-parameter limit
-            part = chunk_ids[i:i + 900]
-            marks = ",".join("?" * len(part))
-            result.update(conn.execute(f"SELECT id, article_id FROM chunks WHERE id IN ({marks})", part).fetchall())
+        wanted = np.asarray(chunk_ids, dtype=np.int64)
+        positions = np.searchsorted(self._chunk_ids, wanted)
+        positions[positions == len(self._chunk_ids)] = 0
+        known = self._chunk_ids[positions] == wanted if len(self._chunk_ids) else np.zeros(len(wanted), bool)
+        result = {int(c): self._chunk_article[p] for c, p, k in zip(wanted, positions, known) if k}
+        missing = [int(c) for c, k in zip(wanted, known) if not k]
+        for i in range(0, len(missing), 900):  # SQLite's bound-parameter limit
+            part = missing[i:i + 900]
+            result.update(self._conn().execute(
+                f"SELECT id, article_id FROM chunks WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
+        # An article removed since this snapshot opened may still be named here; `_hits` drops
+        # it, since it reads articles and passages from the database as they are now.
         return result
 
     def _collapse_duplicates(self, groups):
         """Keep the best-ranked copy of each group of near-identical articles; the others are
         listed with it (`also_published_in`) instead of taking places in the ranking."""
-        meta = self._articles_meta([article_id for article_id, _, _ in groups])
         kept, first_of_group, copies = [], {}, {}
         for entry in groups:
-            group = meta[entry[0]]["duplicate_group"] if entry[0] in meta else entry[0]
+            group = self._group_of.get(entry[0], entry[0])
             if group in first_of_group:
                 copies.setdefault(first_of_group[group], []).append(entry[0])
             else:
                 first_of_group[group] = entry[0]
                 kept.append(entry)
-        summary = {other: {"article_id": other, "title": meta[other]["title"], "url": meta[other]["url"],
-                           "source": meta[other]["source"], "published": meta[other]["published"]}
-                   for others in copies.values() for other in others}
-        return kept, {kept_id: [summary[o] for o in others] for kept_id, others in copies.items()}
+        meta = self._articles_meta([other for others in copies.values() for other in others])
+        summary = {other: {"article_id": other, "title": row["title"], "url": row["url"], "source": row["source"],
+                           "published": row["published"]} for other, row in meta.items()}
+        return kept, {kept_id: [summary[o] for o in others if o in summary] for kept_id, others in copies.items()}
 
     def _hits(self, page, query_vector) -> list[ArticleHit]:
+        """Articles and passages of one page, fetched in two queries; highlights when asked."""
         conn = self._conn()
+        article_ids = [article_id for article_id, _, _ in page]
+        chunk_ids = [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores]
+        articles = {row["id"]: row for row in conn.execute(
+            "SELECT id, title, url, source, author, published FROM articles "
+            f"WHERE id IN ({','.join('?' * len(article_ids))})", article_ids)} if article_ids else {}
+        chunks = {row["id"]: row for row in conn.execute(
+            "SELECT id, text, start, end, sentences, sentence_vectors FROM chunks "
+            f"WHERE id IN ({','.join('?' * len(chunk_ids))})", chunk_ids)} if chunk_ids else {}
         hits = []
+        dimension = self.manifest["dimension"]
         for article_id, score, chunk_scores in page:
-            article = conn.execute("SELECT id, title, url, source, author, published FROM articles WHERE id = ?",
-                                   (article_id,)).fetchone()
-            if article is None:
-                continue
+            article = articles.get(article_id)
             passages = []
             for chunk_id, chunk_score in chunk_scores:
-                row = conn.execute("SELECT text, start, end FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
-                if row is not None:
-                    passages.append(PassageHit(row["text"], row["start"], row["end"], round(chunk_score, 6),
-                                               chunk_id=chunk_id))
-            if not passages:
+                row = chunks.get(chunk_id)
+                if row is None:
+                    continue
+                passage = PassageHit(row["text"], row["start"], row["end"], round(chunk_score, 6), chunk_id=chunk_id)
+                if query_vector is not None:
+                    spans = json.loads(row["sentences"])
+                    vectors = np.frombuffer(row["sentence_vectors"], dtype=np.int8).reshape(len(spans), dimension)
+                    # The sentences that best answer the query, from vectors stored at index time
+                    # (see indexer.highlights): no model call here.
+                    passage.highlights = [[passage.start + spans[i][0], passage.start + spans[i][1]]
+                                          for i in best_sentences(vectors, query_vector)]
+                passages.append(passage)
+            if article is None or not passages:
                 continue
             hits.append(ArticleHit(article["id"], article["title"], article["url"], article["source"],
                                    article["author"], article["published"], round(score, 6), passages))
-        if query_vector is not None:
-            self._highlight(query_vector, [p for hit in hits for p in hit.passages])
         return hits
-
-    def _highlight(self, query_vector: np.ndarray, passages: list[PassageHit]) -> None:
-        """Mark in each passage the sentence that best answers the query, and any other scoring
-        nearly as well, as [start, end] offsets into the article. Uses the sentence vectors stored
-        at index time (see `indexer.highlights`): no model call here."""
-        conn = self._conn()
-        dimension = self.manifest["dimension"]
-        for passage in passages:
-            row = conn.execute("SELECT sentences, sentence_vectors FROM chunks WHERE id = ?",
-                               (passage.chunk_id,)).fetchone()
-            if row is None:
-                continue
-            spans = json.loads(row["sentences"])
-            vectors = np.frombuffer(row["sentence_vectors"], dtype=np.int8).reshape(len(spans), dimension)
-            passage.highlights = [[passage.start + spans[i][0], passage.start + spans[i][1]]
-                                  for i in best_sentences(vectors, query_vector)]
 
     # -- related coverage ------------------------------------------------------------------------
 
@@ -337,7 +358,7 @@ class Searcher:
             raise KeyError(article_id)
         with self._lock:
             index = self.faiss
-        _, ids = index.search(own, min(RELATED_DEPTH, index.ntotal))
+        _, ids = faiss_search(index, own, min(RELATED_DEPTH, index.ntotal))
         candidates = set(self.article_of([int(i) for i in np.unique(ids) if i >= 0]).values()) - {article_id}
         ranked = []
         for other, vectors in self.chunk_vectors(sorted(candidates)).items():
