@@ -37,7 +37,7 @@ RELATED_DEPTH = 100  # neighbours looked up for each of the article's passages
 # Candidates taken from each side before fusing and grouping. Fixed, so that the ranking of a query
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
-CANDIDATE_DEPTH = 1000
+CANDIDATE_DEPTH = 300
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -136,11 +136,21 @@ def faiss_search(index, vectors: np.ndarray, k: int, params=None):
         faiss.omp_set_num_threads(previous)
 
 
+# Function words left out of lexical queries (unless a query has nothing else): BM25 gives them
+# almost no weight, yet their posting lists make every query score most of the archive.
+STOPWORDS = frozenset("""a about after all also an and any are as at be been before but by can could did do does
+for from had has have he her his how i if in into is it its just more most my no not of on or our out over said
+she so some than that the their them then there these they this those to up was we were what when where which
+while who whom why will with would you your""".split())
+
+
 def fts_query(text: str) -> str:
     """A safe FTS5 MATCH expression for free text: every word quoted (so AND, NOT, NEAR, quotes and
-    punctuation are plain words), any word may match; "" when the text has no words."""
-    words = _WORD.findall(text.lower())
-    return " OR ".join(f'"{word}"' for word in dict.fromkeys(words))
+    punctuation are plain words), any word may match, stopwords left out unless nothing else is
+    left; "" when the text has no words."""
+    words = list(dict.fromkeys(_WORD.findall(text.lower())))
+    content = [word for word in words if word not in STOPWORDS]
+    return " OR ".join(f'"{word}"' for word in content or words)
 
 
 class Searcher:

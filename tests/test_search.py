@@ -90,8 +90,10 @@ def test_bad_queries_are_clear_errors(searcher):
         searcher.search("fire", mode="fuzzy")
 
 
-def test_fts_query_quotes_every_word():
-    assert fts_query('fire "NOT" kills-people') == '"fire" OR "not" OR "kills" OR "people"'
+def test_fts_query_quotes_every_word_and_drops_stopwords():
+    assert fts_query('fire "NEAR" kills-people') == '"fire" OR "near" OR "kills" OR "people"'
+    assert fts_query("what happened to the NOT vote?") == '"happened" OR "vote"'
+    assert fts_query("to be or not to be") == '"to" OR "be" OR "or" OR "not"'
     assert fts_query("?!") == ""
 
 
