@@ -35,6 +35,12 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _add_reranker_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reranker", metavar="NAME_OR_PATH",
+                        help="re-score the top 30 articles with this sentence-transformers CrossEncoder "
+                             "(a local folder or cached model; off by default)")
+
+
 def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", metavar="DIR",
                         help="keep the evaluation index here and reuse it next time (default: a temporary one)")
@@ -47,6 +53,7 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--linear-weight", type=float, help="dense weight of linear fusion, 0..1")
     parser.add_argument("--title-weight", type=float, help="BM25 weight of the title column")
     _add_backend_option(parser, "(default: torch)")
+    _add_reranker_option(parser)
     parser.add_argument("--json", action="store_true")
 
 
@@ -100,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
     _add_backend_option(p, "for the query (default: the index's own; onnx starts fastest)")
+    _add_reranker_option(p)
 
     p = commands.add_parser("related", help="related coverage of one article")
     p.add_argument("id", metavar="ID")
@@ -117,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_backend_option(p, "for queries (default: the index's own)")
+    _add_reranker_option(p)
 
     p = commands.add_parser("eval", help="retrieval quality on a BEIR-layout question set",
                             description="Index each corpus entry as one article and score every query: "
@@ -217,7 +226,7 @@ def cmd_query(args) -> int:
     from .searcher import Searcher
 
     since, until = _iso_date(args.since, "--since"), _iso_date(args.until, "--until")
-    searcher = Searcher(args.index, backend=args.backend)
+    searcher = Searcher(args.index, backend=args.backend, reranker=args.reranker)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
                              date_from=since, date_to=until, passages=args.passages)
     if args.json:
@@ -228,7 +237,8 @@ def cmd_query(args) -> int:
 
 
 def _searcher_options(args) -> dict:
-    names = {"fusion": "fusion", "rrf_k": "rrf_k", "linear_weight": "linear_weight", "title_weight": "title_weight"}
+    names = {"fusion": "fusion", "rrf_k": "rrf_k", "linear_weight": "linear_weight", "title_weight": "title_weight",
+             "reranker": "reranker"}
     return {option: getattr(args, name) for name, option in names.items() if getattr(args, name) is not None}
 
 
@@ -331,7 +341,7 @@ def cmd_serve(args) -> int:
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.index, cors_origins=args.cors_origin, backend=args.backend)
+    app = create_app(args.index, cors_origins=args.cors_origin, backend=args.backend, reranker=args.reranker)
     print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
           file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)

@@ -26,7 +26,10 @@ class LiveIndex:
     def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, **searcher_options):
         self.dir = Path(index_dir)
         self.searcher = Searcher(self.dir, encoder=encoder, **searcher_options)
-        searcher_options.pop("backend", None)  # later searchers share this one's encoder
+        # Later searchers share this one's encoder and re-ranker instead of loading them again.
+        searcher_options.pop("backend", None)
+        if searcher_options.get("reranker") is not None:
+            searcher_options["reranker"] = self.searcher.reranker
         self.searcher_options = searcher_options
         self.encoder = self.searcher.encoder
         self._reload_lock = threading.Lock()

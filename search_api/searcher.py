@@ -30,6 +30,8 @@ from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
 MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("rrf", "linear")
+# Articles re-scored by a cross-encoder when one is given (`reranker`): the top of the ranking.
+RERANK_DEPTH = 30
 # A related article whose passages match this article's this closely on average is a copy of the
 # same text (syndicated, republished), not other coverage.
 NEAR_DUPLICATE_SCORE = 0.93
@@ -121,6 +123,17 @@ class Filters:
         return bool(self.source or self.date_from or self.date_to)
 
 
+def _load_reranker(name_or_path: str):
+    """A sentence-transformers CrossEncoder from a local folder or the local cache (never downloaded)."""
+    from sentence_transformers import CrossEncoder
+
+    try:
+        return CrossEncoder(name_or_path, device="cpu")
+    except (OSError, ValueError) as exc:
+        raise SearchError(f"cannot load the re-ranker '{name_or_path}': {exc}. Give a local CrossEncoder folder "
+                          "or a model already in the local Hugging Face cache.") from exc
+
+
 def faiss_search(index, vectors: np.ndarray, k: int, params=None):
     """`index.search` on one OpenMP thread: a few queries at a time gain nothing from threads and
     lose to their start-up (measured at 1M vectors: one exact query 142 ms on 2 threads, 58 ms on 1).
@@ -160,7 +173,8 @@ class Searcher:
     differ from the index's is refused."""
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
-                 backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5, title_weight: float = 1.0):
+                 backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5,
+                 title_weight: float = 1.0, reranker=None):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
         self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"],
@@ -169,6 +183,8 @@ class Searcher:
         if fusion not in FUSIONS:
             raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
         self.fusion, self.rrf_k, self.linear_weight, self.title_weight = fusion, rrf_k, linear_weight, title_weight
+        # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
+        self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
         self._lock = threading.Lock()
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
@@ -221,6 +237,8 @@ class Searcher:
             if len(groups) >= need or depth >= self.faiss.ntotal:
                 break
             depth *= 4
+        if self.reranker is not None:
+            groups = self._rerank(query, groups, max(need, RERANK_DEPTH))
         page = groups[offset:need]
         hits = self._hits(page, query_vector if highlight else None)
         for hit in hits:
@@ -296,6 +314,21 @@ class Searcher:
         # An article removed since this snapshot opened may still be named here; `_hits` drops
         # it, since it reads articles and passages from the database as they are now.
         return result
+
+    def _rerank(self, query: str, groups, depth: int):
+        """Re-score the top `depth` articles by the cross-encoder's score of (query, best passage)."""
+        head, tail = groups[:depth], groups[depth:]
+        if not head:
+            return groups
+        texts = dict(self._conn().execute(
+            f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(head))})",
+            [passages[0][0] for _, _, passages in head]).fetchall())
+        pairs = [(query, texts.get(passages[0][0], "")) for _, _, passages in head]
+        with self._lock:
+            scores = self.reranker.predict(pairs, show_progress_bar=False)
+        rescored = [(article_id, float(score), passages) for (article_id, _, passages), score in zip(head, scores)]
+        rescored.sort(key=lambda group: (-group[1], group[0]))
+        return rescored + tail
 
     def _collapse_duplicates(self, groups):
         """Keep the best-ranked copy of each group of near-identical articles; the others are
