@@ -96,11 +96,12 @@ def run_clients(url: str, queries: list[str], mode: str, clients: int, total: in
     return latencies, total / (time.perf_counter() - started), errors
 
 
-def floor(index_dir: Path, queries: list[str]) -> tuple[float, float]:
-    """p50 of query embedding alone and of FAISS search alone (k=1000, the searcher's depth)."""
+def floor(index_dir: Path, queries: list[str], backend: str | None) -> tuple[float, float]:
+    """p50 of query embedding alone (same backend as the server) and of FAISS search alone (at
+    the searcher's candidate depth)."""
     from search_api.searcher import CANDIDATE_DEPTH, Searcher, faiss_search
 
-    searcher = Searcher(index_dir)
+    searcher = Searcher(index_dir, backend=backend)
     searcher.encoder.encode(["warm up"])
     encode_ms, faiss_ms = [], []
     for q in queries:
@@ -125,7 +126,7 @@ def main() -> None:
     queries = load_queries(index_dir, args.requests)
     stats = json.loads((index_dir / "manifest.json").read_text())["counts"]
 
-    encode_p50, faiss_p50 = floor(index_dir, queries[:100])
+    encode_p50, faiss_p50 = floor(index_dir, queries[:100], args.backend)
     process, url = start_server(index_dir, args.backend)
     rows = []
     try:
