@@ -23,8 +23,10 @@ def pooled_sentence_vectors(token_embeddings: np.ndarray, token_offsets: list[tu
 
     `token_offsets` are the tokenizer's character offsets into the embedded text (title line +
     passage), `passage_offset` where the passage begins in it; special tokens have (0, 0).
-    A span with no whole token inside (it cannot happen for real text) gets a zero vector.
+    A span with no whole token inside gets a zero vector: a sentence cut off by the model's
+    window (the indexer's chunks always fit, so only other callers see this).
     """
+    token_offsets = token_offsets[:len(token_embeddings)]
     starts = np.array([a for a, b in token_offsets], dtype=np.int64)
     ends = np.array([b for a, b in token_offsets], dtype=np.int64)
     real = ends > starts
