@@ -6,7 +6,7 @@
 
 Work is committed in batches of about `commit_chunks` passages: each batch is embedded, then written
 in one SQLite transaction (articles, chunks with their vectors, FTS rows) and added to the in-memory
-FAISS index. The FAISS file and manifest are saved when the writer closes. A run that is killed
+FAISS index; the writing of one batch runs on a second thread while the next one is embedded. The FAISS file and manifest are saved when the writer closes. A run that is killed
 keeps every committed batch; the next open rebuilds FAISS from the database (see `indexer.store`),
 and a rerun skips the articles already indexed because their content hash is unchanged.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +49,13 @@ class IndexSummary:
         return (f"{self.indexed} indexed, {self.updated} updated, {self.unchanged} unchanged, "
                 f"{len(self.problems)} skipped; {self.chunks} passages embedded in {self.seconds:.1f} s "
                 f"({rate:.1f} passages/s)")
+
+
+@dataclass
+class _Embedded:
+    texts: list[str]
+    vectors: np.ndarray
+    tokens: list[np.ndarray]
 
 
 @dataclass
@@ -131,6 +139,7 @@ class IndexWriter:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
+        self._reader = store.connect(self.dir, readonly=True)
         self._dirty = rebuilt or not store.manifest_path(self.dir).exists()
 
     def _new_manifest(self) -> dict:
@@ -161,6 +170,7 @@ class IndexWriter:
             if self._dirty:
                 self.save()
         finally:
+            self._reader.close()
             self.conn.close()
             self.conn = None
             self._lock.__exit__(None, None, None)
@@ -201,6 +211,23 @@ class IndexWriter:
         pending: list[_Prepared] = []
         bar = tqdm(desc="embedding", unit=" chunks", disable=not progress, dynamic_ncols=True)
         read = 0
+        # Batch n is written (sentence pooling, SQLite, FAISS) on a second thread while batch n+1
+        # is read, chunked and embedded here: the model and the writing overlap instead of taking
+        # turns. One write in flight at a time, in order.
+        writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
+        in_flight: Future | None = None
+
+        def flush(batch: list[_Prepared]) -> None:
+            nonlocal in_flight
+            if not batch:
+                return
+            embedded = self._embed(batch, summary)
+            if in_flight is not None:
+                in_flight.result()
+            in_flight = writes.submit(self._write, batch, embedded, summary)
+            in_flight.add_done_callback(lambda _: bar.update(len(embedded.texts)))
+            bar.set_postfix_str(f"{read} records read")
+
         try:
             for item in items:
                 read += 1
@@ -220,14 +247,15 @@ class IndexWriter:
                 else:
                     pending.append(prepared)
                     if sum(len(p.chunks) for p in pending) >= self.commit_chunks:
-                        self._commit(pending, summary)
-                        bar.update(sum(len(p.chunks) for p in pending))
-                        bar.set_postfix_str(f"{read} records read")
+                        flush(pending)
                         pending = []
-            self._commit(pending, summary)
-            bar.update(sum(len(p.chunks) for p in pending))
-            bar.set_postfix_str(f"{read} records read")
+            flush(pending)
+            if in_flight is not None:
+                in_flight.result()
         finally:
+            # An interrupted run still finishes the write in flight: it is one transaction, and
+            # its batch is embedded already.
+            writes.shutdown(wait=True)
             bar.close()
             summary.seconds = time.perf_counter() - started
         return summary
@@ -235,7 +263,8 @@ class IndexWriter:
     def _prepare(self, article: Article) -> _Prepared | Problem | None:
         """Clean and chunk one article; None when it is indexed already with the same content."""
         content_hash = article.content_hash()
-        row = self.conn.execute("SELECT content_hash FROM articles WHERE id = ?", (article.id,)).fetchone()
+        # Its own connection: the writer thread may be inside a transaction on self.conn.
+        row = self._reader.execute("SELECT content_hash FROM articles WHERE id = ?", (article.id,)).fetchone()
         if row and row[0] == content_hash:
             return None
         if len(article.text) > self.max_article_chars:
@@ -248,21 +277,24 @@ class IndexWriter:
         return _Prepared(article, cleaned.text, article.author or cleaned.author, chunks, content_hash, row is not None,
                          duplicates.signature(cleaned.text))
 
-    def _commit(self, batch: list[_Prepared], summary: IndexSummary) -> None:
-        """Embed a batch and write it in one transaction; then bring the FAISS index up to date."""
-        if not batch:
-            return
+    def _embed(self, batch: list[_Prepared], summary: IndexSummary) -> _Embedded:
+        """The model's part of a batch: vectors and token embeddings of every chunk (title + text)."""
         texts = [self.chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
         t0 = time.perf_counter()
         vectors, token_embeddings = self.encoder.encode_with_tokens(texts)
         summary.embed_seconds += time.perf_counter() - t0
+        return _Embedded(texts, vectors, token_embeddings)
+
+    def _write(self, batch: list[_Prepared], embedded: _Embedded, summary: IndexSummary) -> None:
+        """Write an embedded batch in one transaction; then bring the FAISS index up to date."""
+        texts, vectors = embedded.texts, embedded.vectors
         offsets = self.encoder.tokenizer(texts, return_offsets_mapping=True)["offset_mapping"]
         passages = [c.text for p in batch for c in p.chunks]
         spans = [split_sentences(passage) for passage in passages]
         sentence_vectors = [
             pooled_sentence_vectors(tokens, token_offsets, len(text) - len(passage), passage_spans)
             for tokens, token_offsets, text, passage, passage_spans
-            in zip(token_embeddings, offsets, texts, passages, spans)]
+            in zip(embedded.tokens, offsets, texts, passages, spans)]
         removed: list[int] = []
         added: list[int] = []
         with self.conn:
