@@ -105,7 +105,7 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarr
     return row, (index, description.split(" nprobe")[0], build_seconds)
 
 
-def run(name: str, vectors: np.ndarray, queries: np.ndarray, hnsw: bool) -> list[list]:
+def run(name: str, vectors: np.ndarray, queries: np.ndarray, hnsw: bool, nprobes: list[int]) -> list[list]:
     import faiss
 
     faiss.omp_set_num_threads(2)
@@ -117,7 +117,7 @@ def run(name: str, vectors: np.ndarray, queries: np.ndarray, hnsw: bool) -> list
     row, _ = measure("flat", vectors, queries, truth)
     rows.append([name] + row)
     built = None
-    for nprobe in (8, 16, 32, 64):
+    for nprobe in nprobes:
         row, built = measure("ivf-sq8", vectors, queries, truth, nprobe, built)
         rows.append([name] + row)
     if hnsw:
@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--hnsw", action="store_true", help="also HNSW32 (slow to build: minutes at 1M)")
+    parser.add_argument("--nprobe", type=int, nargs="+", default=[32, 64, 128, 256],
+                        help="IVF lists probed per query, one row each")
     args = parser.parse_args()
     rng = np.random.default_rng(11)
     real = real_vectors(args.index)
@@ -142,8 +144,8 @@ def main() -> None:
     started = time.perf_counter()
     synthetic = synthesize(base, args.size, rng)
     made = time.perf_counter() - started
-    rows = run(f"real ({len(base):,})", base, queries, args.hnsw)
-    rows += run(f"synthetic ({args.size:,})", synthetic, queries, args.hnsw)
+    rows = run(f"real ({len(base):,})", base, queries, args.hnsw, args.nprobe)
+    rows += run(f"synthetic ({args.size:,})", synthetic, queries, args.hnsw, args.nprobe)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     body = table(["vectors", "index", "build s", "bytes/vector", "recall@10", "p50 ms", "p99 ms"], rows)
     notes = (f"{len(real):,} real passage vectors from {', '.join(args.index)}; {len(queries)} queries "
