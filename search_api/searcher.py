@@ -185,7 +185,7 @@ class Searcher:
         self.fusion, self.rrf_k, self.linear_weight, self.title_weight = fusion, rrf_k, linear_weight, title_weight
         # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
         self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
-        self._lock = threading.Lock()
+        self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
         conn = self._conn()
@@ -264,8 +264,7 @@ class Searcher:
         """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`)."""
         import faiss
 
-        with self._lock:
-            index = self.faiss
+        index = self.faiss
         depth = min(depth, index.ntotal)
         if depth == 0:
             return []
@@ -324,7 +323,7 @@ class Searcher:
             f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(head))})",
             [passages[0][0] for _, _, passages in head]).fetchall())
         pairs = [(query, texts.get(passages[0][0], "")) for _, _, passages in head]
-        with self._lock:
+        with self._rerank_lock:
             scores = self.reranker.predict(pairs, show_progress_bar=False)
         rescored = [(article_id, float(score), passages) for (article_id, _, passages), score in zip(head, scores)]
         rescored.sort(key=lambda group: (-group[1], group[0]))
@@ -399,9 +398,7 @@ class Searcher:
         own = self.chunk_vectors([article_id]).get(article_id)
         if own is None:
             raise KeyError(article_id)
-        with self._lock:
-            index = self.faiss
-        _, ids = faiss_search(index, own, min(RELATED_DEPTH, index.ntotal))
+        _, ids = faiss_search(self.faiss, own, min(RELATED_DEPTH, self.faiss.ntotal))
         candidates = set(self.article_of([int(i) for i in np.unique(ids) if i >= 0]).values()) - {article_id}
         ranked = []
         for other, vectors in self.chunk_vectors(sorted(candidates)).items():
