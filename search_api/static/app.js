@@ -25,18 +25,29 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// The passage with its highlighted sentences in <strong>; offsets are into the article text.
+const SNIPPET_CONTEXT = 160; // characters shown around the answer
+
+// The passage with its highlighted sentences in <strong>, cut to the answer and some context around
+// it (with "…" where text is left out); offsets are into the article text.
 function passageNode(passage) {
   const node = el("p", { class: "passage" });
-  let cursor = 0;
-  const spans = [...passage.highlights].sort((a, b) => a[0] - b[0]);
-  for (const [start, end] of spans) {
-    const s = start - passage.start, e = end - passage.start;
+  const spans = [...passage.highlights].sort((a, b) => a[0] - b[0]).map(([a, b]) => [a - passage.start, b - passage.start]);
+  let from = 0, to = passage.text.length;
+  if (spans.length) {
+    from = Math.max(0, spans[0][0] - SNIPPET_CONTEXT);
+    to = Math.min(passage.text.length, spans[spans.length - 1][1] + SNIPPET_CONTEXT);
+    if (from > 0) from = passage.text.indexOf(" ", from) + 1 || from;
+    if (to < passage.text.length) to = passage.text.lastIndexOf(" ", to) > spans[spans.length - 1][1] ? passage.text.lastIndexOf(" ", to) : to;
+  }
+  if (from > 0) node.append("… ");
+  let cursor = from;
+  for (const [s, e] of spans) {
     if (s < cursor) continue;
     node.append(passage.text.slice(cursor, s), el("strong", { class: "answer" }, passage.text.slice(s, e)));
     cursor = e;
   }
-  node.append(passage.text.slice(cursor));
+  node.append(passage.text.slice(cursor, to));
+  if (to < passage.text.length) node.append(" …");
   return node;
 }
 
