@@ -237,13 +237,14 @@ def cmd_query(args) -> int:
 
 
 def _searcher_options(args) -> dict:
-    names = {"fusion": "fusion", "rrf_k": "rrf_k", "linear_weight": "linear_weight", "title_weight": "title_weight",
-             "reranker": "reranker"}
-    return {option: getattr(args, name) for name, option in names.items() if getattr(args, name) is not None}
+    """The ranking options given on the command line (the searcher's defaults for the rest)."""
+    names = ("fusion", "rrf_k", "linear_weight", "title_weight", "reranker")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def _evaluation_index(args, articles) -> tuple:
-    """Index `articles` into --index (reused when it holds them already) or a temporary folder."""
+    """Index `articles` into --index (reused when it holds them already) or a temporary folder;
+    returns the searcher and the temporary folder, which the caller holds until it is done."""
     import tempfile
 
     from indexer.writer import IndexWriter

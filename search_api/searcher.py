@@ -41,6 +41,9 @@ RELATED_DEPTH = 100  # neighbours looked up for each of the article's passages
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
+# searchers, since a server opens a new one for every index generation.
+_LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
 
 
 class SearchError(ValueError):
@@ -187,7 +190,6 @@ class Searcher:
         self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
         self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
         conn = self._conn()
         store.check_backend(self.manifest, conn, self.encoder, self.dir)
         self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
@@ -225,7 +227,7 @@ class Searcher:
         filters = Filters(source or None, date_from or None, date_to or None)
         need = offset + k
         # The lexical side needs no vector: it runs in SQLite while the model embeds the query.
-        lexical = self._pool.submit(self.lexical, query, CANDIDATE_DEPTH, filters) if mode != "dense" else None
+        lexical = _LEXICAL_POOL.submit(self.lexical, query, CANDIDATE_DEPTH, filters) if mode != "dense" else None
         if query_vector is None and (mode != "lexical" or highlight):
             query_vector = self.encoder.encode([query])[0]
         depth = CANDIDATE_DEPTH
@@ -306,10 +308,7 @@ class Searcher:
         known = self._chunk_ids[positions] == wanted if len(self._chunk_ids) else np.zeros(len(wanted), bool)
         result = {int(c): self._chunk_article[p] for c, p, k in zip(wanted, positions, known) if k}
         missing = [int(c) for c, k in zip(wanted, known) if not k]
-        for i in range(0, len(missing), 900):  # SQLite's bound-parameter limit
-            part = missing[i:i + 900]
-            result.update(self._conn().execute(
-                f"SELECT id, article_id FROM chunks WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
+        result.update(self._rows_in("SELECT id, article_id FROM chunks WHERE id IN ({})", missing))
         # An article removed since this snapshot opened may still be named here; `_hits` drops
         # it, since it reads articles and passages from the database as they are now.
         return result
@@ -319,9 +318,8 @@ class Searcher:
         head, tail = groups[:depth], groups[depth:]
         if not head:
             return groups
-        texts = dict(self._conn().execute(
-            f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(head))})",
-            [passages[0][0] for _, _, passages in head]).fetchall())
+        texts = dict(self._rows_in("SELECT id, text FROM chunks WHERE id IN ({})",
+                                   [passages[0][0] for _, _, passages in head]))
         pairs = [(query, texts.get(passages[0][0], "")) for _, _, passages in head]
         with self._rerank_lock:
             scores = self.reranker.predict(pairs, show_progress_bar=False)
@@ -347,15 +345,12 @@ class Searcher:
 
     def _hits(self, page, query_vector) -> list[ArticleHit]:
         """Articles and passages of one page, fetched in two queries; highlights when asked."""
-        conn = self._conn()
-        article_ids = [article_id for article_id, _, _ in page]
-        chunk_ids = [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores]
-        articles = {row["id"]: row for row in conn.execute(
-            "SELECT id, title, url, source, author, published FROM articles "
-            f"WHERE id IN ({','.join('?' * len(article_ids))})", article_ids)} if article_ids else {}
-        chunks = {row["id"]: row for row in conn.execute(
-            "SELECT id, text, start, end, sentences, sentence_vectors FROM chunks "
-            f"WHERE id IN ({','.join('?' * len(chunk_ids))})", chunk_ids)} if chunk_ids else {}
+        articles = {row["id"]: row for row in self._rows_in(
+            "SELECT id, title, url, source, author, published FROM articles WHERE id IN ({})",
+            [article_id for article_id, _, _ in page])}
+        chunks = {row["id"]: row for row in self._rows_in(
+            "SELECT id, text, start, end, sentences, sentence_vectors FROM chunks WHERE id IN ({})",
+            [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores])}
         hits = []
         dimension = self.manifest["dimension"]
         for article_id, score, chunk_scores in page:
@@ -426,24 +421,24 @@ class Searcher:
     def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
         """The passage vectors of each article, in passage order."""
         grouped: dict[str, list[np.ndarray]] = {}
-        for i in range(0, len(article_ids), 900):
-            part = article_ids[i:i + 900]
-            rows = self._conn().execute(
-                f"SELECT article_id, vector FROM chunks WHERE article_id IN ({','.join('?' * len(part))}) "
-                "ORDER BY article_id, position", part).fetchall()
-            for row in rows:
-                grouped.setdefault(row[0], []).append(np.frombuffer(row[1], dtype=np.float32))
+        rows = self._rows_in("SELECT article_id, vector FROM chunks WHERE article_id IN ({}) "
+                             "ORDER BY article_id, position", article_ids)
+        for row in rows:
+            grouped.setdefault(row[0], []).append(np.frombuffer(row[1], dtype=np.float32))
         return {article: np.stack(vectors) for article, vectors in grouped.items()}
 
     def _articles_meta(self, ids: list[str]) -> dict[str, sqlite3.Row]:
-        result = {}
-        for i in range(0, len(ids), 900):
-            part = ids[i:i + 900]
-            rows = self._conn().execute(
-                "SELECT id, title, url, source, published, duplicate_group FROM articles "
-                f"WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
-            result.update((row["id"], row) for row in rows)
-        return result
+        return {row["id"]: row for row in self._rows_in(
+            "SELECT id, title, url, source, published, duplicate_group FROM articles WHERE id IN ({})", ids)}
+
+    def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:
+        """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on
+        bound parameters. An ORDER BY holds within each part (callers group by key anyway)."""
+        rows: list[sqlite3.Row] = []
+        for i in range(0, len(values), 900):
+            part = values[i:i + 900]
+            rows += self._conn().execute(sql.format(",".join("?" * len(part))), part).fetchall()
+        return rows
 
     # -- articles --------------------------------------------------------------------------------
 
