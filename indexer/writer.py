@@ -40,7 +40,6 @@ class IndexSummary:
     updated: int = 0
     unchanged: int = 0
     chunks: int = 0
-    embed_seconds: float = 0.0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
 
@@ -109,6 +108,7 @@ class IndexWriter:
     def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair) -> None:
         self.conn = store.connect(self.dir)
         config_row = self.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        repaired = False
         try:
             self.manifest = store.read_manifest(self.dir)
         except store.StoreError:
@@ -116,6 +116,7 @@ class IndexWriter:
                 self.manifest = None  # a new index
             elif repair and config_row is not None:
                 self.manifest = json.loads(config_row[0])
+                repaired = True
             else:
                 raise
         if self.manifest is not None:
@@ -140,7 +141,7 @@ class IndexWriter:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
         self._reader = store.connect(self.dir, readonly=True)
-        self._dirty = rebuilt or not store.manifest_path(self.dir).exists()
+        self._dirty = rebuilt or repaired
 
     def _new_manifest(self) -> dict:
         return {
@@ -190,6 +191,9 @@ class IndexWriter:
         self.manifest.update(generation=generation, updated=_now(), counts=counts)
         self.manifest["faiss"]["generation"] = generation
         store.write_manifest(self.dir, self.manifest)
+        # The copy that --repair restores follows the manifest (layout, counts), not just its first form.
+        with self.conn:
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(self.manifest),))
         self._dirty = False
 
     def counts(self) -> dict:
@@ -221,7 +225,7 @@ class IndexWriter:
             nonlocal in_flight
             if not batch:
                 return
-            embedded = self._embed(batch, summary)
+            embedded = self._embed(batch)
             if in_flight is not None:
                 in_flight.result()
             in_flight = writes.submit(self._write, batch, embedded, summary)
@@ -277,12 +281,10 @@ class IndexWriter:
         return _Prepared(article, cleaned.text, article.author or cleaned.author, chunks, content_hash, row is not None,
                          duplicates.signature(cleaned.text))
 
-    def _embed(self, batch: list[_Prepared], summary: IndexSummary) -> _Embedded:
+    def _embed(self, batch: list[_Prepared]) -> _Embedded:
         """The model's part of a batch: vectors and token embeddings of every chunk (title + text)."""
         texts = [self.chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
-        t0 = time.perf_counter()
         vectors, token_embeddings = self.encoder.encode_with_tokens(texts)
-        summary.embed_seconds += time.perf_counter() - t0
         return _Embedded(texts, vectors, token_embeddings)
 
     def _write(self, batch: list[_Prepared], embedded: _Embedded, summary: IndexSummary) -> None:
