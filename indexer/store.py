@@ -32,7 +32,10 @@ DATABASE = "index.sqlite"
 VECTORS = "vectors.faiss"
 LOCK = ".lock"
 
-SCHEMA = """
+# The FTS5 tokenizer of chunks_fts; search_api.bm25 tokenizes queries with the same one.
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -72,7 +75,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, title, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, title, tokenize = '{FTS_TOKENIZER}'
 );
 """
 
@@ -179,12 +182,14 @@ def index_kind(index) -> str:
     return "ivf-sq8" if hasattr(index, "nprobe") else "flat"
 
 
-def build_faiss(kind: str, dimension: int, ids: np.ndarray, vectors: np.ndarray):
+def build_faiss(kind: str, dimension: int, ids: np.ndarray, vectors: np.ndarray, trained=None):
     """A FAISS index of `kind` holding `vectors` under chunk `ids`; returns (index, description).
 
     Both kinds take int64 ids and allow removal. `flat` is exact inner product (cosine on unit
     vectors) behind an id map; `ivf-sq8` clusters the vectors into ~4·sqrt(n) inverted lists,
     trained on (a sample of) the vectors given, and stores each as 8-bit scalars (384 bytes).
+    `trained`, an empty trained IVF index (see `train_ivf`), is copied instead of training anew:
+    the shards of one index share their inverted lists that way.
     """
     import faiss
 
@@ -192,22 +197,32 @@ def build_faiss(kind: str, dimension: int, ids: np.ndarray, vectors: np.ndarray)
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         description = "IDMap2,Flat"
     else:
-        nlist = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
-        quantizer = faiss.IndexFlatIP(dimension)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
-        # 64 training points per list is within FAISS's advice (39 to 256) and trains in a quarter
-        # of the time of 256 (measured at 1M: 181 s for the full set).
-        sample = vectors if len(vectors) <= 64 * nlist else \
-            vectors[np.random.default_rng(0).choice(len(vectors), 64 * nlist, replace=False)]
-        index.train(sample)
+        index = faiss.clone_index(trained) if trained is not None else train_ivf(dimension, vectors, len(vectors))
         index.nprobe = IVF_NPROBE
-        quantizer.this.disown()  # owned by the IVF index from here on
-        index.own_fields = True
-        description = f"IVF{nlist},SQ8"
+        description = f"IVF{index.nlist},SQ8"
     if len(ids):
         index.add_with_ids(vectors, ids)
     return index, description
+
+
+def train_ivf(dimension: int, sample: np.ndarray, count: int):
+    """An empty IVF,SQ8 index for `count` vectors (~4·sqrt(count) inverted lists), trained on
+    `sample`, vectors drawn from those it will hold (all of them, or a sample of every shard)."""
+    import faiss
+
+    nlist = max(1, min(int(4 * np.sqrt(count)), len(sample) // 39))
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                          faiss.METRIC_INNER_PRODUCT)
+    # 64 training points per list is within FAISS's advice (39 to 256) and trains in a quarter
+    # of the time of 256 (measured at 1M: 181 s for the full set).
+    if len(sample) > 64 * nlist:
+        sample = sample[np.random.default_rng(0).choice(len(sample), 64 * nlist, replace=False)]
+    index.train(sample)
+    index.nprobe = IVF_NPROBE
+    quantizer.this.disown()  # owned by the IVF index from here on
+    index.own_fields = True
+    return index
 
 
 def vectors_from_db(conn: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +259,9 @@ def load_faiss(index_dir: Path, manifest: dict, conn: sqlite3.Connection) -> tup
             pass  # truncated or damaged: rebuilt below
     ids, vectors = vectors_from_db(conn, manifest["dimension"])
     kind = "ivf-sq8" if manifest["faiss"]["description"].startswith("IVF") else "flat"
-    index, _ = build_faiss(kind, manifest["dimension"], ids, vectors)
+    shared = manifest["faiss"].get("trained")
+    trained = faiss.read_index(str(Path(index_dir) / shared)) if kind == "ivf-sq8" and shared else None
+    index, _ = build_faiss(kind, manifest["dimension"], ids, vectors, trained)
     return index, True
 
 

@@ -43,6 +43,14 @@ class IndexSummary:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
 
+    def merge(self, other: IndexSummary) -> None:
+        """Add the counts and problems of `other` (another add, another shard) to this summary."""
+        self.indexed += other.indexed
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.chunks += other.chunks
+        self.problems += other.problems
+
     def __str__(self) -> str:
         rate = self.chunks / self.seconds if self.seconds else 0.0
         return (f"{self.indexed} indexed, {self.updated} updated, {self.unchanged} unchanged, "
@@ -98,6 +106,7 @@ class IndexWriter:
             raise
         self.commit_chunks = commit_chunks
         self.max_article_chars = max_article_chars
+        self._seen: dict[str, str] = {}  # id -> where it was read, across the `add` calls of this writer
         if index_type is not None:
             store.choose_index_type(index_type, 0)  # validates the name
             self.manifest["faiss"]["index_type"] = index_type
@@ -176,13 +185,19 @@ class IndexWriter:
             self.conn = None
             self._lock.__exit__(None, None, None)
 
-    def save(self) -> None:
+    def save(self, kind: str | None = None, trained: tuple[str, object] | None = None) -> None:
+        """Write the FAISS file and manifest for everything committed. `kind` overrides the layout
+        chosen by this index's own size, and `trained` (file name, empty trained IVF index) is an
+        IVF shared with other shards: both come from a sharded index, which chooses by its total."""
         generation = store.db_generation(self.conn)
         settings = self.manifest["faiss"]
-        kind = store.choose_index_type(settings.get("index_type", "auto"), self.faiss.ntotal)
+        kind = kind or store.choose_index_type(settings.get("index_type", "auto"), self.faiss.ntotal)
         if self._rebuild or kind != store.index_kind(self.faiss):
             ids, vectors = store.vectors_from_db(self.conn, self.manifest["dimension"])
-            self.faiss, settings["description"] = store.build_faiss(kind, self.manifest["dimension"], ids, vectors)
+            template = trained[1] if trained and kind == "ivf-sq8" else None
+            self.faiss, settings["description"] = store.build_faiss(kind, self.manifest["dimension"], ids, vectors,
+                                                                    template)
+            settings["trained"] = f"../{trained[0]}" if template is not None else None
             self._rebuild = False
         if kind == "ivf-sq8":
             settings["nprobe"] = self.faiss.nprobe
@@ -211,7 +226,7 @@ class IndexWriter:
 
         summary = IndexSummary()
         started = time.perf_counter()
-        seen: dict[str, str] = {}
+        seen = self._seen
         pending: list[_Prepared] = []
         bar = tqdm(desc="embedding", unit=" chunks", disable=not progress, dynamic_ncols=True)
         read = 0

@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild the vectors file from the stored vectors, without re-embedding")
     p.add_argument("--repair", action="store_true",
                    help="rewrite a missing or damaged manifest and vectors file from the database")
+    p.add_argument("--shards", type=_positive_int, metavar="N",
+                   help="a new index split into N shards by a hash of the article id, each a complete index "
+                        "(see docs/scaling.md); an existing sharded index keeps its count")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = commands.add_parser("remove", help="remove articles and all their passages")
@@ -164,13 +167,13 @@ def _iso_date(value: str | None, option: str) -> str | None:
 
 def cmd_index(args) -> int:
     from indexer.readers import read_paths
-    from indexer.writer import IndexWriter
+    from indexer.sharding import open_writer
 
     if not args.paths and not (args.repair or args.rebuild or args.index_type):
         raise ValueError("give files or folders to index (or --repair, --rebuild or --index-type)")
-    with IndexWriter(args.index, args.model, backend=args.backend, max_tokens=args.max_tokens, overlap=args.overlap,
-                     title_tokens=args.title_tokens, commit_chunks=args.commit_every, repair=args.repair,
-                     index_type=args.index_type, rebuild=args.rebuild,
+    with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
+                     overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
+                     repair=args.repair, index_type=args.index_type, rebuild=args.rebuild,
                      max_article_chars=args.max_article_chars) as writer:
         try:
             summary = writer.add(read_paths(args.paths), progress=not args.quiet)
@@ -189,9 +192,9 @@ def cmd_index(args) -> int:
 
 
 def cmd_remove(args) -> int:
-    from indexer.writer import IndexWriter
+    from indexer.sharding import open_writer
 
-    with IndexWriter(args.index) as writer:
+    with open_writer(args.index) as writer:
         removed, missing = writer.remove(args.ids)
     if removed:
         print(f"removed {len(removed)} article(s): {', '.join(removed)}")
@@ -223,10 +226,10 @@ def _print_results(result) -> None:
 
 
 def cmd_query(args) -> int:
-    from .searcher import Searcher
+    from .sharded import open_searcher
 
     since, until = _iso_date(args.since, "--since"), _iso_date(args.until, "--until")
-    searcher = Searcher(args.index, backend=args.backend, reranker=args.reranker)
+    searcher = open_searcher(args.index, backend=args.backend, reranker=args.reranker)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
                              date_from=since, date_to=until, passages=args.passages)
     if args.json:
@@ -301,9 +304,9 @@ def cmd_eval_related(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from .searcher import Searcher
+    from .sharded import open_searcher
 
-    stats = Searcher(args.index).stats()
+    stats = open_searcher(args.index).stats()
     if args.json:
         print(json.dumps(stats, indent=2))
     else:
@@ -315,9 +318,9 @@ def cmd_stats(args) -> int:
 
 
 def cmd_related(args) -> int:
-    from .searcher import Searcher
+    from .sharded import open_searcher
 
-    searcher = Searcher(args.index)
+    searcher = open_searcher(args.index)
     try:
         hits = searcher.related(args.id, args.k)
     except KeyError:

@@ -15,9 +15,11 @@ from pathlib import Path
 from indexer import store
 from indexer.article import Article
 from indexer.embedding import Encoder
+from indexer.sharding import open_writer
 from indexer.writer import IndexSummary, IndexWriter
 
 from .searcher import Searcher
+from .sharded import open_searcher
 
 log = logging.getLogger("article_search")
 
@@ -25,7 +27,7 @@ log = logging.getLogger("article_search")
 class LiveIndex:
     def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, **searcher_options):
         self.dir = Path(index_dir)
-        self.searcher = Searcher(self.dir, encoder=encoder, **searcher_options)
+        self.searcher: Searcher = open_searcher(self.dir, encoder=encoder, **searcher_options)
         # Later searchers share this one's encoder and re-ranker instead of loading them again.
         searcher_options.pop("backend", None)
         if searcher_options.get("reranker") is not None:
@@ -52,16 +54,17 @@ class LiveIndex:
             if stamp == self._seen:
                 return False
             old = self.searcher.generation
-            fresh = Searcher(self.dir, encoder=self.encoder, **self.searcher_options)
+            fresh = open_searcher(self.dir, encoder=self.encoder, **self.searcher_options)
             self.searcher, self._seen = fresh, stamp
         if fresh.generation != old:
             log.info("index %s changed on disk: generation %s -> %s, %d vectors; now serving it",
-                     self.dir, old, fresh.generation, fresh.faiss.ntotal)
+                     self.dir, old, fresh.generation, fresh.vector_count)
         return True
 
     def _writer(self) -> IndexWriter:
-        """A writer for one operation; raises `store.IndexLocked` while another process writes."""
-        return IndexWriter(self.dir, encoder=self.encoder)
+        """A writer for one operation (a ShardedWriter for a sharded index); raises
+        `store.IndexLocked` while another process writes."""
+        return open_writer(self.dir, encoder=self.encoder)
 
     def add(self, articles: list[Article]) -> IndexSummary:
         """Index `articles`; they are searchable when this returns."""

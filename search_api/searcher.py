@@ -26,6 +26,7 @@ from indexer import store
 from indexer.embedding import Encoder, load_encoder
 from indexer.highlights import best_sentences
 
+from . import bm25
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
 MODES = ("hybrid", "dense", "lexical")
@@ -160,13 +161,16 @@ she so some than that the their them then there these they this those to up was 
 while who whom why will with would you your""".split())
 
 
+def query_words(text: str) -> list[str]:
+    """The distinct words of a query, lower-cased, stopwords left out unless nothing else is left."""
+    words = list(dict.fromkeys(_WORD.findall(text.lower())))
+    return [word for word in words if word not in STOPWORDS] or words
+
+
 def fts_query(text: str) -> str:
     """A safe FTS5 MATCH expression for free text: every word quoted (so AND, NOT, NEAR, quotes and
-    punctuation are plain words), any word may match, stopwords left out unless nothing else is
-    left; "" when the text has no words."""
-    words = list(dict.fromkeys(_WORD.findall(text.lower())))
-    content = [word for word in words if word not in STOPWORDS]
-    return " OR ".join(f'"{word}"' for word in content or words)
+    punctuation are plain words), any word may match (see `query_words`); "" when the text has no words."""
+    return " OR ".join(f'"{word}"' for word in query_words(text))
 
 
 class Searcher:
@@ -180,15 +184,12 @@ class Searcher:
                  title_weight: float = 1.0, reranker=None):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
+        if "shards" in self.manifest:
+            raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.sharded.open_searcher")
         self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"],
                                                backend or self.manifest["model"].get("backend", "torch"))
         store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
-        if fusion not in FUSIONS:
-            raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
-        self.fusion, self.rrf_k, self.linear_weight, self.title_weight = fusion, rrf_k, linear_weight, title_weight
-        # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
-        self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
-        self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
+        self._init_ranking(fusion, rrf_k, linear_weight, title_weight, reranker)
         self._local = threading.local()
         conn = self._conn()
         store.check_backend(self.manifest, conn, self.encoder, self.dir)
@@ -202,6 +203,14 @@ class Searcher:
         self._chunk_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         self._chunk_article = [r[1] for r in rows]
         self._group_of = {r[1]: r[2] for r in rows}
+
+    def _init_ranking(self, fusion: str, rrf_k: float, linear_weight: float, title_weight: float, reranker) -> None:
+        if fusion not in FUSIONS:
+            raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
+        self.fusion, self.rrf_k, self.linear_weight, self.title_weight = fusion, rrf_k, linear_weight, title_weight
+        # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
+        self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
+        self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
 
     def _conn(self) -> sqlite3.Connection:
         """One read-only connection per thread (sqlite3 connections are not for sharing)."""
@@ -236,13 +245,13 @@ class Searcher:
             ranked = self._ranked(query, query_vector, mode, filters, depth, first)
             groups = group_by_article(ranked, self.article_of([c for c, _ in ranked]), passages)
             groups, copies = self._collapse_duplicates(groups)
-            if len(groups) >= need or depth >= self.faiss.ntotal:
+            if len(groups) >= need or depth >= self.vector_count:
                 break
             depth *= 4
         if self.reranker is not None:
             groups = self._rerank(query, groups, max(need, RERANK_DEPTH))
         page = groups[offset:need]
-        hits = self._hits(page, query_vector if highlight else None)
+        hits = self.hits(page, query_vector if highlight else None)
         for hit in hits:
             hit.also_published_in = copies.get(hit.article_id, [])
         took = (time.perf_counter() - started) * 1000
@@ -292,6 +301,16 @@ class Searcher:
         rows = self._conn().execute(sql, [self.title_weight, expression, *params, depth]).fetchall()
         return [(int(row[0]), -float(row[1])) for row in rows]
 
+    def lexical_stats(self, terms: list[str]) -> bm25.LexicalStats:
+        """This index's BM25 statistics for `terms` (the first phase of a sharded lexical query)."""
+        return bm25.collection_stats(self._conn(), terms)
+
+    def lexical_scored(self, terms: list[str], stats: bm25.LexicalStats, depth: int,
+                       filters: Filters = Filters()) -> list[tuple[int, float]]:
+        """Like `lexical`, for FTS `terms`, scored with the statistics of all shards (the second phase)."""
+        allowed = self._allowed_chunks(filters) if filters else None
+        return bm25.score(self._conn(), terms, stats, depth, (1.0, self.title_weight), allowed)
+
     def _allowed_chunks(self, filters: Filters) -> np.ndarray:
         where, params = filters.sql()
         rows = self._conn().execute(
@@ -309,7 +328,7 @@ class Searcher:
         result = {int(c): self._chunk_article[p] for c, p, k in zip(wanted, positions, known) if k}
         missing = [int(c) for c, k in zip(wanted, known) if not k]
         result.update(self._rows_in("SELECT id, article_id FROM chunks WHERE id IN ({})", missing))
-        # An article removed since this snapshot opened may still be named here; `_hits` drops
+        # An article removed since this snapshot opened may still be named here; `hits` drops
         # it, since it reads articles and passages from the database as they are now.
         return result
 
@@ -318,8 +337,7 @@ class Searcher:
         head, tail = groups[:depth], groups[depth:]
         if not head:
             return groups
-        texts = dict(self._rows_in("SELECT id, text FROM chunks WHERE id IN ({})",
-                                   [passages[0][0] for _, _, passages in head]))
+        texts = self.chunk_texts([passages[0][0] for _, _, passages in head])
         pairs = [(query, texts.get(passages[0][0], "")) for _, _, passages in head]
         with self._rerank_lock:
             scores = self.reranker.predict(pairs, show_progress_bar=False)
@@ -338,13 +356,14 @@ class Searcher:
             else:
                 first_of_group[group] = entry[0]
                 kept.append(entry)
-        meta = self._articles_meta([other for others in copies.values() for other in others])
+        meta = self.articles_meta([other for others in copies.values() for other in others])
         summary = {other: {"article_id": other, "title": row["title"], "url": row["url"], "source": row["source"],
                            "published": row["published"]} for other, row in meta.items()}
         return kept, {kept_id: [summary[o] for o in others if o in summary] for kept_id, others in copies.items()}
 
-    def _hits(self, page, query_vector) -> list[ArticleHit]:
-        """Articles and passages of one page, fetched in two queries; highlights when asked."""
+    def hits(self, page, query_vector) -> list[ArticleHit]:
+        """Articles and passages of one page of `group_by_article` entries, fetched in two queries;
+        highlights when `query_vector` is given."""
         articles = {row["id"]: row for row in self._rows_in(
             "SELECT id, title, url, source, author, published FROM articles WHERE id IN ({})",
             [article_id for article_id, _, _ in page])}
@@ -393,7 +412,7 @@ class Searcher:
         own = self.chunk_vectors([article_id]).get(article_id)
         if own is None:
             raise KeyError(article_id)
-        _, ids = faiss_search(self.faiss, own, min(RELATED_DEPTH, self.faiss.ntotal))
+        _, ids = self.nearest(own, RELATED_DEPTH)
         candidates = set(self.article_of([int(i) for i in np.unique(ids) if i >= 0]).values()) - {article_id}
         ranked = []
         for other, vectors in self.chunk_vectors(sorted(candidates)).items():
@@ -401,7 +420,7 @@ class Searcher:
             score = (similarity.max(axis=1).mean() + similarity.max(axis=0).mean()) / 2
             ranked.append((float(score), other))
         ranked.sort(key=lambda pair: (-pair[0], pair[1]))
-        meta = self._articles_meta([article_id] + [other for _, other in ranked])
+        meta = self.articles_meta([article_id] + [other for _, other in ranked])
         group = meta[article_id]["duplicate_group"]
         hits: list[RelatedHit] = []
         others = 0
@@ -427,9 +446,25 @@ class Searcher:
             grouped.setdefault(row[0], []).append(np.frombuffer(row[1], dtype=np.float32))
         return {article: np.stack(vectors) for article, vectors in grouped.items()}
 
-    def _articles_meta(self, ids: list[str]) -> dict[str, sqlite3.Row]:
-        return {row["id"]: row for row in self._rows_in(
+    def articles_meta(self, ids: list[str]) -> dict[str, dict]:
+        """Title, url, source, date and duplicate group of each article of `ids` still indexed."""
+        return {row["id"]: dict(row) for row in self._rows_in(
             "SELECT id, title, url, source, published, duplicate_group FROM articles WHERE id IN ({})", ids)}
+
+    def chunk_texts(self, chunk_ids: list[int]) -> dict[int, str]:
+        return dict(self._rows_in("SELECT id, text FROM chunks WHERE id IN ({})", chunk_ids))
+
+    def nearest(self, vectors: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and chunk ids (-1 for none) of the `depth` nearest passages of each vector."""
+        return faiss_search(self.faiss, vectors, max(1, min(depth, self.vector_count)))
+
+    @property
+    def vector_count(self) -> int:
+        return int(self.faiss.ntotal)
+
+    def duplicate_groups(self) -> dict[str, str]:
+        """The near-duplicate group of every article (its own id when it has no copies)."""
+        return self._group_of
 
     def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:
         """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on

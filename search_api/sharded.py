@@ -1,0 +1,196 @@
+"""`ShardedSearcher`: search over a sharded index (see indexer.sharding) as if it were one index.
+
+    searcher = open_searcher("index")      # a ShardedSearcher for a sharded index, else a Searcher
+    searcher.search("OPEC output quotas", k=5)
+
+The ranking logic is `Searcher`'s own; this class replaces the steps that touch an index with a
+fan-out to the shards and a merge. Each shard is asked for its best `depth` candidates and the
+merge keeps the best `depth` of all, so with exact FAISS indexes dense candidates are exactly those
+of one index; lexical candidates are scored with the statistics of all shards (search_api.bm25).
+Near-duplicate groups are found within a shard at index time, so copies of a story that landed
+in different shards are not collapsed into one result.
+
+A chunk is named across shards by `local id * shard count + shard`. A shard is anything with the
+shard methods of `Searcher` (`dense`, `lexical_stats`, `lexical_scored`, `article_of`, `hits`,
+`articles_meta`, `chunk_texts`, `chunk_vectors`, `nearest`, `article`, `stats`): a `Searcher` in
+this process, or a remote one (search_api.ray_serve).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from indexer import store
+from indexer.sharding import shard_of
+
+from . import bm25
+from .searcher import ArticleHit, Filters, Searcher, query_words
+
+# Threads that ask the shards; shared by all sharded searchers (a server opens one per generation).
+_SHARD_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="shard")
+
+
+def open_searcher(index_dir: str | Path, model: str | None = None, **options) -> Searcher:
+    """A `ShardedSearcher` for a sharded index directory, else a `Searcher`; options as theirs."""
+    if "shards" in store.read_manifest(index_dir):
+        return ShardedSearcher(index_dir, model, **options)
+    return Searcher(index_dir, model, **options)
+
+
+def _merge(lists: list[list[tuple[int, float]]], depth: int) -> list[tuple[int, float]]:
+    """The best `depth` of several best-first candidate lists (ties by id, as within one index)."""
+    merged = [pair for candidates in lists for pair in candidates]
+    merged.sort(key=lambda pair: (-pair[1], pair[0]))
+    return merged[:depth]
+
+
+class ShardedSearcher(Searcher):
+    """Opens every shard of a sharded index read-only, sharing one model. `shards` may be given
+    instead (remote shards, already open); options as `Searcher`'s."""
+
+    def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder=None, backend: str | None = None,
+                 shards: list | None = None, fusion: str = "linear", rrf_k: float = 60.0,
+                 linear_weight: float = 0.5, title_weight: float = 1.0, reranker=None):
+        self.dir = Path(index_dir)
+        self.manifest = store.read_manifest(self.dir)
+        if "shards" not in self.manifest:
+            raise store.StoreError(f"{self.dir} is not a sharded index")
+        if shards is None:
+            shards = []
+            for name in self.manifest["shards"]["directories"]:
+                shards.append(Searcher(self.dir / name, model, encoder=encoder, backend=backend,
+                                       title_weight=title_weight))
+                encoder = shards[0].encoder
+        if encoder is None:
+            from indexer.embedding import load_encoder
+
+            built = self.manifest["model"]
+            encoder = load_encoder(model or built["name"], backend or built.get("backend", "torch"))
+        self.shards = shards
+        self.encoder = encoder
+        self._init_ranking(fusion, rrf_k, linear_weight, title_weight, reranker)
+        self._count = len(shards)
+        self._vectors = sum(self._each("vector_count"))
+        self.generation = sum(self._each("generation"))
+        self._group_of = {}
+        for groups in self._each("duplicate_groups"):
+            self._group_of.update(groups)
+
+    # -- fan-out helpers ---------------------------------------------------------------------------
+
+    def _each(self, method: str, *args, shards: list[int] | None = None) -> list:
+        """`method(*args)` on every shard (or those numbered in `shards`), in parallel, in order.
+        An attribute that is not callable is read instead."""
+        def call(number: int):
+            member = getattr(self.shards[number], method)
+            return member(*args) if callable(member) else member
+
+        numbers = range(self._count) if shards is None else shards
+        return list(_SHARD_POOL.map(call, numbers))
+
+    def _global(self, number: int, candidates: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        return [(chunk_id * self._count + number, score) for chunk_id, score in candidates]
+
+    def _split(self, chunk_ids) -> dict[int, list[int]]:
+        """Global chunk ids by shard, as each shard's own ids."""
+        by_shard: dict[int, list[int]] = {}
+        for chunk_id in chunk_ids:
+            by_shard.setdefault(int(chunk_id) % self._count, []).append(int(chunk_id) // self._count)
+        return by_shard
+
+    def _by_owner(self, article_ids) -> dict[int, list[str]]:
+        by_shard: dict[int, list[str]] = {}
+        for article_id in article_ids:
+            by_shard.setdefault(shard_of(article_id, self._count), []).append(article_id)
+        return by_shard
+
+    def _ask(self, method: str, groups: dict[int, list], *args) -> list:
+        """`method(group, *args)` on each shard that has a group, in parallel; [(shard, answer), ...]."""
+        numbers = list(groups)
+        answers = list(_SHARD_POOL.map(lambda n: getattr(self.shards[n], method)(groups[n], *args), numbers))
+        return list(zip(numbers, answers))
+
+    # -- the steps of Searcher that touch an index ---------------------------------------------------
+
+    @property
+    def vector_count(self) -> int:
+        return self._vectors
+
+    def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+        answers = self._each("dense", query_vector, depth, filters)
+        return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
+
+    def lexical(self, query: str, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+        terms = bm25.query_terms(query_words(query))
+        if not terms:
+            return []
+        stats = sum(self._each("lexical_stats", terms), bm25.LexicalStats())
+        answers = self._each("lexical_scored", terms, stats, depth, filters)
+        return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
+
+    def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
+        result: dict[int, str] = {}
+        for number, answer in self._ask("article_of", self._split(chunk_ids)):
+            result.update({chunk_id * self._count + number: article for chunk_id, article in answer.items()})
+        return result
+
+    def hits(self, page, query_vector) -> list[ArticleHit]:
+        pages: dict[int, list] = {}
+        for article_id, score, chunk_scores in page:
+            local = [(chunk_id // self._count, chunk_score) for chunk_id, chunk_score in chunk_scores]
+            pages.setdefault(shard_of(article_id, self._count), []).append((article_id, score, local))
+        found: dict[str, ArticleHit] = {}
+        for number, answer in self._ask("hits", pages, query_vector):
+            for hit in answer:
+                for passage in hit.passages:
+                    passage.chunk_id = passage.chunk_id * self._count + number
+                found[hit.article_id] = hit
+        return [found[article_id] for article_id, _, _ in page if article_id in found]
+
+    def articles_meta(self, ids: list[str]) -> dict[str, dict]:
+        result: dict[str, dict] = {}
+        for _, answer in self._ask("articles_meta", self._by_owner(ids)):
+            result.update(answer)
+        return result
+
+    def chunk_texts(self, chunk_ids: list[int]) -> dict[int, str]:
+        result: dict[int, str] = {}
+        for number, answer in self._ask("chunk_texts", self._split(chunk_ids)):
+            result.update({chunk_id * self._count + number: text for chunk_id, text in answer.items()})
+        return result
+
+    def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
+        result: dict[str, np.ndarray] = {}
+        for _, answer in self._ask("chunk_vectors", self._by_owner(article_ids)):
+            result.update(answer)
+        return result
+
+    def nearest(self, vectors: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        depth = max(1, min(depth, self._vectors))
+        scores, ids = [], []
+        for number, (shard_scores, shard_ids) in enumerate(self._each("nearest", vectors, depth)):
+            scores.append(shard_scores)
+            ids.append(np.where(shard_ids >= 0, shard_ids * self._count + number, -1))
+        scores, ids = np.concatenate(scores, axis=1), np.concatenate(ids, axis=1)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
+        return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+    def article(self, article_id: str) -> dict | None:
+        return self.shards[shard_of(article_id, self._count)].article(article_id)
+
+    def stats(self) -> dict:
+        per_shard = self._each("stats")
+        first = per_shard[0]
+        total = {key: sum(shard[key] for shard in per_shard) for key in ("articles", "passages", "vectors")}
+        sizes: dict[str, int] = {}
+        for shard in per_shard:
+            for name, size in shard["bytes"].items():
+                sizes[name] = sizes.get(name, 0) + size
+        return {**first, **total, "generation": self.generation, "bytes": sizes,
+                "sources": sorted({source for shard in per_shard for source in shard["sources"]}),
+                "index_dir": str(self.dir.resolve()),
+                "shards": [{key: shard[key] for key in ("index_dir", "articles", "passages", "vectors", "index_type")}
+                           for shard in per_shard]}

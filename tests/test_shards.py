@@ -1,0 +1,186 @@
+"""Sharded indexes: the same articles split over shards answer exactly as one index does."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import faiss
+import numpy as np
+import pytest
+
+from indexer import sharding, store
+from indexer.readers import read_paths
+from indexer.sharding import ShardedWriter, open_writer, shard_of
+from search_api import bm25
+from search_api.searcher import Searcher, fts_query, query_words
+from search_api.sharded import ShardedSearcher, open_searcher
+
+from conftest import SAMPLE_SUBSET_SIZE, write_jsonl
+
+SHARDS = 3
+QUERIES = ["How many people died when the ten-storey block came down after a gas leak?",
+           "Notre Dame cathedral fire", "same-sex marriage vote parliament", "Mars water oxygen",
+           "Iranian airline Germany ban", "zebra stripes flies"]
+
+
+@pytest.fixture(scope="module")
+def sharded_index(tmp_path_factory, encoder, sample_subset):
+    index_dir = tmp_path_factory.mktemp("sharded") / "index"
+    with open_writer(index_dir, shards=SHARDS, encoder=encoder) as writer:
+        summary = writer.add(read_paths([sample_subset]))
+    assert summary.indexed == SAMPLE_SUBSET_SIZE and not summary.problems
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def single(sample_index, encoder):
+    return Searcher(sample_index, encoder=encoder)
+
+
+@pytest.fixture(scope="module")
+def sharded(sharded_index, encoder):
+    return open_searcher(sharded_index, encoder=encoder)
+
+
+def test_each_shard_is_a_complete_index_holding_the_articles_of_its_hash(sharded_index, encoder):
+    manifest = store.read_manifest(sharded_index)
+    assert manifest["shards"]["count"] == SHARDS and manifest["counts"]["articles"] == SAMPLE_SUBSET_SIZE
+    total = 0
+    for number, name in enumerate(manifest["shards"]["directories"]):
+        shard = Searcher(sharded_index / name, encoder=encoder)
+        ids = [row[0] for row in shard._conn().execute("SELECT id FROM articles")]
+        assert ids and all(shard_of(article_id, SHARDS) == number for article_id in ids)
+        assert shard.vector_count == shard.stats()["passages"]
+        total += len(ids)
+    assert total == SAMPLE_SUBSET_SIZE
+
+
+@pytest.mark.parametrize("title_weight", [1.0, 2.0])
+def test_bm25_with_given_statistics_equals_sqlite_bm25_on_one_index(sample_index, title_weight):
+    conn = sqlite3.connect(f"file:{sample_index / store.DATABASE}?mode=ro", uri=True)
+    for query in QUERIES:
+        terms = bm25.query_terms(query_words(query))
+        ours = bm25.score(conn, terms, bm25.collection_stats(conn, terms), 50, (1.0, title_weight))
+        theirs = conn.execute("SELECT rowid, -bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+                              "ORDER BY s DESC LIMIT 50", (title_weight, fts_query(query))).fetchall()
+        assert [i for i, _ in ours] == [i for i, _ in theirs], query
+        assert np.allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-9), query
+
+
+def _comparable(result):
+    """A result as ids, offsets, texts and highlights, with its scores apart: shards embed their
+    articles in other batches than one index does, so vectors (and scores) agree to ~1e-6, not bit for bit."""
+    same = [(hit.article_id, [(p.start, p.end, p.text, p.highlights) for p in hit.passages]) for hit in result.results]
+    scores = [score for hit in result.results for score in [hit.score] + [p.score for p in hit.passages]]
+    return same, scores
+
+
+def _related(hits):
+    return [(h.article_id, h.title, h.near_duplicate) for h in hits], [h.score for h in hits]
+
+
+def assert_same(got, expected, context=None):
+    assert got[0] == expected[0], context
+    assert got[1] == pytest.approx(expected[1], abs=1e-4), context
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_sharded_search_equals_one_index(single, sharded, mode):
+    assert isinstance(sharded, ShardedSearcher)
+    for query in QUERIES:
+        for offset in (0, 5):
+            expected = single.search(query, k=5, offset=offset, mode=mode)
+            got = sharded.search(query, k=5, offset=offset, mode=mode)
+            assert_same(_comparable(got), _comparable(expected), (query, offset))
+            assert got.results or offset
+
+
+def test_sharded_filters_related_and_articles_equal_one_index(single, sharded):
+    first = single.search("election", k=1).results[0]
+    for filters in ({"source": first.source}, {"date_from": first.published[:10]}, {"date_to": first.published[:10]}):
+        assert_same(_comparable(sharded.search("election results", k=5, **filters)),
+                    _comparable(single.search("election results", k=5, **filters)), filters)
+    for article_id in ("wn-e8d671d30811", "wn-fa626d79c339", first.article_id):
+        assert_same(_related(sharded.related(article_id, k=5)), _related(single.related(article_id, k=5)), article_id)
+        assert dict(sharded.article(article_id), indexed_at=None) == dict(single.article(article_id), indexed_at=None)
+    with pytest.raises(KeyError):
+        sharded.related("no-such-article")
+    stats, expected = sharded.stats(), single.stats()
+    assert {k: stats[k] for k in ("articles", "passages", "vectors", "model", "dimension")} == \
+           {k: expected[k] for k in ("articles", "passages", "vectors", "model", "dimension")}
+    assert len(stats["shards"]) == SHARDS
+
+
+def test_updates_and_removals_reach_the_owning_shard(tmp_path, sharded_index, encoder):
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(sharded_index, index)
+    article = {"id": "new-story", "title": "Volcano erupts on remote island",
+               "text": "A volcano erupted on a remote Pacific island on Tuesday, sending ash ten kilometres high. "
+                       "Residents were evacuated by boat and no injuries were reported."}
+    with open_writer(index, encoder=encoder) as writer:
+        assert isinstance(writer, ShardedWriter)
+        summary = writer.add(read_paths([write_jsonl(tmp_path / "a.jsonl", [article])]))
+        assert summary.indexed == 1
+        again = writer.add(read_paths([write_jsonl(tmp_path / "b.jsonl", [dict(article, text=article["text"] + " x")])]))
+        assert again.problems and "duplicate id" in again.problems[0].message
+    owner = index / sharding.shard_name(shard_of("new-story", SHARDS))
+    assert Searcher(owner, encoder=encoder).article("new-story") is not None
+    searcher = open_searcher(index, encoder=encoder)
+    assert searcher.search("volcano ash island evacuated", k=1).results[0].article_id == "new-story"
+    with open_writer(index, encoder=encoder) as writer:
+        assert writer.add(read_paths([tmp_path / "a.jsonl"])).unchanged == 1
+        assert writer.remove(["new-story", "not-there"]) == (["new-story"], ["not-there"])
+    searcher = open_searcher(index, encoder=encoder)
+    assert searcher.article("new-story") is None
+    assert searcher.stats()["articles"] == SAMPLE_SUBSET_SIZE
+
+
+def test_shard_count_mismatch_and_unsharded_index_are_refused(sharded_index, writable_index, encoder):
+    with pytest.raises(store.StoreError, match="has 3 shards, not 2"):
+        ShardedWriter(sharded_index, shards=2, encoder=encoder)
+    with pytest.raises(store.StoreError, match="unsharded index"):
+        open_writer(writable_index, shards=2, encoder=encoder)
+    with pytest.raises(store.StoreError, match="sharded index"):
+        Searcher(sharded_index, encoder=encoder)
+
+
+def test_large_sharded_index_shares_one_trained_ivf(tmp_path, sample_subset, encoder, monkeypatch):
+    # The sample is far below the sizes where IVF pays; lower the thresholds to build one anyway.
+    monkeypatch.setattr(store, "IVF_MIN", 50)
+    index = tmp_path / "index"
+    with open_writer(index, shards=2, encoder=encoder, index_type="ivf-sq8") as writer:
+        writer.add(read_paths([sample_subset]))
+    assert (index / sharding.TRAINED).exists()
+    centroids = []
+    for name in store.read_manifest(index)["shards"]["directories"]:
+        shard = Searcher(index / name, encoder=encoder)
+        assert store.index_kind(shard.faiss) == "ivf-sq8"
+        ivf = faiss.extract_index_ivf(shard.faiss)
+        centroids.append(ivf.quantizer.reconstruct_n(0, ivf.nlist))
+    assert np.array_equal(centroids[0], centroids[1])
+    # A shard whose vectors file is lost is rebuilt with the shared IVF, not one of its own.
+    (index / "shard-000" / store.VECTORS).unlink()
+    rebuilt = Searcher(index / "shard-000", encoder=encoder)
+    assert rebuilt.rebuilt and np.array_equal(
+        faiss.extract_index_ivf(rebuilt.faiss).quantizer.reconstruct_n(0, len(centroids[0])), centroids[0])
+    top = open_searcher(index, encoder=encoder).search(QUERIES[0], k=1).results[0]
+    assert top.article_id == "wn-e8d671d30811"
+
+
+def test_cli_builds_and_queries_a_sharded_index(tmp_path, sample_subset):
+    index = tmp_path / "index"
+    run = subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(sample_subset), "--index", str(index),
+                          "--shards", "2", "--quiet"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    query = subprocess.run([sys.executable, "-m", "search_api.cli", "query", QUERIES[0], "--index", str(index),
+                            "-k", "1", "--json"], capture_output=True, text=True)
+    assert query.returncode == 0, query.stderr
+    assert json.loads(query.stdout)["results"][0]["article_id"] == "wn-e8d671d30811"
+    again = subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(sample_subset), "--index", str(index),
+                            "--shards", "3", "--quiet"], capture_output=True, text=True)
+    assert again.returncode == 1 and "has 2 shards, not 3" in again.stderr
