@@ -59,14 +59,32 @@ class IndexSummary:
 
 
 @dataclass
-class _Embedded:
+class EmbeddedChunks:
+    """The model's output for the chunks of one or more articles, in chunk order: the embedded
+    texts (title context + passage), their vectors, and either the token embeddings or, once
+    pooled (`pool_sentences`), each chunk's sentence spans and int8 sentence vectors."""
+
     texts: list[str]
     vectors: np.ndarray
-    tokens: list[np.ndarray]
+    tokens: list[np.ndarray] | None = None
+    spans: list[list[tuple[int, int]]] | None = None
+    sentence_vectors: list[np.ndarray] | None = None
+
+    @staticmethod
+    def concat(parts: list[EmbeddedChunks]) -> EmbeddedChunks:
+        pooled = all(part.spans is not None for part in parts)
+        return EmbeddedChunks(
+            [text for part in parts for text in part.texts],
+            np.concatenate([part.vectors for part in parts]) if parts else np.zeros((0, 0), np.float32),
+            None if pooled else [t for part in parts for t in part.tokens],
+            [s for part in parts for s in part.spans] if pooled else None,
+            [v for part in parts for v in part.sentence_vectors] if pooled else None)
 
 
 @dataclass
-class _Prepared:
+class PreparedArticle:
+    """An article cleaned, chunked and fingerprinted, ready to embed (`embedded` once it is)."""
+
     article: Article
     text: str
     author: str
@@ -74,6 +92,50 @@ class _Prepared:
     content_hash: str
     is_update: bool
     minhash: np.ndarray
+    embedded: EmbeddedChunks | None = None
+
+    @property
+    def id(self) -> str:
+        return self.article.id
+
+
+def prepare_article(article: Article, chunker: Chunker, max_article_chars: int,
+                    is_update: bool) -> PreparedArticle | Problem:
+    """Clean and chunk one article (no model call); a Problem when it cannot be indexed."""
+    if len(article.text) > max_article_chars:
+        return Problem(article.origin, f"article '{article.id}' has {len(article.text):,} characters of text, over "
+                                       f"the limit of {max_article_chars:,} (--max-article-chars); not indexed")
+    cleaned = clean_text(article.text)
+    if not cleaned.text:
+        return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")
+    chunks = chunker.chunk(cleaned.text, article.title)
+    return PreparedArticle(article, cleaned.text, article.author or cleaned.author, chunks, article.content_hash(),
+                           is_update, duplicates.signature(cleaned.text))
+
+
+def embed_articles(encoder: Encoder, chunker: Chunker, batch: list[PreparedArticle]) -> None:
+    """Embed the chunks of every article of `batch` in one encode (title + text; see
+    `Chunker.embedded_text`) and set each article's `embedded` (token embeddings not yet pooled)."""
+    texts = [chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
+    vectors, tokens = encoder.encode_with_tokens(texts)
+    start = 0
+    for p in batch:
+        end = start + len(p.chunks)
+        p.embedded = EmbeddedChunks(texts[start:end], vectors[start:end], tokens[start:end])
+        start = end
+
+
+def pool_sentences(tokenizer, p: PreparedArticle) -> None:
+    """Replace the token embeddings of `p.embedded` by each chunk's sentence spans and pooled
+    int8 sentence vectors (see indexer.highlights)."""
+    embedded = p.embedded
+    offsets = tokenizer(embedded.texts, return_offsets_mapping=True)["offset_mapping"] if embedded.texts else []
+    embedded.spans = [split_sentences(chunk.text) for chunk in p.chunks]
+    embedded.sentence_vectors = [
+        pooled_sentence_vectors(tokens, token_offsets, len(text) - len(chunk.text), spans)
+        for tokens, token_offsets, text, chunk, spans
+        in zip(embedded.tokens, offsets, embedded.texts, p.chunks, embedded.spans)]
+    embedded.tokens = None
 
 
 def _now() -> str:
@@ -218,16 +280,17 @@ class IndexWriter:
 
     # -- adding ----------------------------------------------------------------------------------
 
-    def add(self, items: Iterable[Article | Problem], progress: bool = False) -> IndexSummary:
+    def add(self, items: Iterable[Article | PreparedArticle | Problem], progress: bool = False) -> IndexSummary:
         """Index every `Article` of `items`: new ones are added, changed ones re-embedded, unchanged
-        ones skipped without embedding. `Problem`s (and articles that cannot be indexed) are
-        collected in the summary. Returns the summary; the index is saved at `close()`."""
+        ones skipped without embedding. A `PreparedArticle` (prepared and embedded elsewhere) is
+        written as it is. `Problem`s (and articles that cannot be indexed) are collected in the
+        summary. Returns the summary; the index is saved at `close()`."""
         from tqdm import tqdm
 
         summary = IndexSummary()
         started = time.perf_counter()
         seen = self._seen
-        pending: list[_Prepared] = []
+        pending: list[PreparedArticle] = []
         bar = tqdm(desc="embedding", unit=" chunks", disable=not progress, dynamic_ncols=True)
         read = 0
         # Batch n is written (sentence pooling, SQLite, FAISS) on a second thread while batch n+1
@@ -236,7 +299,7 @@ class IndexWriter:
         writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
         in_flight: Future | None = None
 
-        def flush(batch: list[_Prepared]) -> None:
+        def flush(batch: list[PreparedArticle]) -> None:
             nonlocal in_flight
             if not batch:
                 return
@@ -253,12 +316,13 @@ class IndexWriter:
                 if isinstance(item, Problem):
                     summary.problems.append(item)
                     continue
-                if item.id in seen:
-                    summary.problems.append(Problem(
-                        item.origin, f"duplicate id '{item.id}' (first seen at {seen[item.id]}); this copy is skipped"))
+                article = item.article if isinstance(item, PreparedArticle) else item
+                if article.id in seen:
+                    summary.problems.append(Problem(article.origin, f"duplicate id '{article.id}' (first seen at "
+                                                                    f"{seen[article.id]}); this copy is skipped"))
                     continue
-                seen[item.id] = item.origin
-                prepared = self._prepare(item)
+                seen[article.id] = article.origin
+                prepared = item if isinstance(item, PreparedArticle) else self._prepare(item)
                 if prepared is None:
                     summary.unchanged += 1
                 elif isinstance(prepared, Problem):
@@ -279,39 +343,31 @@ class IndexWriter:
             summary.seconds = time.perf_counter() - started
         return summary
 
-    def _prepare(self, article: Article) -> _Prepared | Problem | None:
+    def _prepare(self, article: Article) -> PreparedArticle | Problem | None:
         """Clean and chunk one article; None when it is indexed already with the same content."""
         content_hash = article.content_hash()
         # Its own connection: the writer thread may be inside a transaction on self.conn.
         row = self._reader.execute("SELECT content_hash FROM articles WHERE id = ?", (article.id,)).fetchone()
         if row and row[0] == content_hash:
             return None
-        if len(article.text) > self.max_article_chars:
-            return Problem(article.origin, f"article '{article.id}' has {len(article.text):,} characters of text, over "
-                                           f"the limit of {self.max_article_chars:,} (--max-article-chars); not indexed")
-        cleaned = clean_text(article.text)
-        if not cleaned.text:
-            return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")
-        chunks = self.chunker.chunk(cleaned.text, article.title)
-        return _Prepared(article, cleaned.text, article.author or cleaned.author, chunks, content_hash, row is not None,
-                         duplicates.signature(cleaned.text))
+        return prepare_article(article, self.chunker, self.max_article_chars, row is not None)
 
-    def _embed(self, batch: list[_Prepared]) -> _Embedded:
-        """The model's part of a batch: vectors and token embeddings of every chunk (title + text)."""
-        texts = [self.chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
-        vectors, token_embeddings = self.encoder.encode_with_tokens(texts)
-        return _Embedded(texts, vectors, token_embeddings)
+    def _embed(self, batch: list[PreparedArticle]) -> EmbeddedChunks:
+        """The model's part of a batch: vectors and token embeddings of every chunk (title + text).
+        Articles embedded elsewhere already (a Ray pipeline, see indexer.distributed) are kept."""
+        missing = [p for p in batch if p.embedded is None]
+        if missing:
+            embed_articles(self.encoder, self.chunker, missing)
+        return EmbeddedChunks.concat([p.embedded for p in batch])
 
-    def _write(self, batch: list[_Prepared], embedded: _Embedded, summary: IndexSummary) -> None:
+    def _write(self, batch: list[PreparedArticle], embedded: EmbeddedChunks, summary: IndexSummary) -> None:
         """Write an embedded batch in one transaction; then bring the FAISS index up to date."""
+        for p in batch:
+            if p.embedded.spans is None:
+                pool_sentences(self.encoder.tokenizer, p)
         texts, vectors = embedded.texts, embedded.vectors
-        offsets = self.encoder.tokenizer(texts, return_offsets_mapping=True)["offset_mapping"]
-        passages = [c.text for p in batch for c in p.chunks]
-        spans = [split_sentences(passage) for passage in passages]
-        sentence_vectors = [
-            pooled_sentence_vectors(tokens, token_offsets, len(text) - len(passage), passage_spans)
-            for tokens, token_offsets, text, passage, passage_spans
-            in zip(embedded.tokens, offsets, texts, passages, spans)]
+        spans = [s for p in batch for s in p.embedded.spans]
+        sentence_vectors = [v for p in batch for v in p.embedded.sentence_vectors]
         removed: list[int] = []
         added: list[int] = []
         with self.conn:
@@ -334,13 +390,14 @@ class IndexWriter:
             self._bump_generation()
         self._apply_to_faiss(removed, np.array(added, dtype=np.int64), vectors)
         for p in batch:
+            p.embedded = None  # written: its vectors need not stay in memory
             if p.is_update:
                 summary.updated += 1
             else:
                 summary.indexed += 1
         summary.chunks += len(texts)
 
-    def _upsert_article(self, p: _Prepared) -> None:
+    def _upsert_article(self, p: PreparedArticle) -> None:
         a = p.article
         self.conn.execute("DELETE FROM minhash_bands WHERE article_id = ?", (a.id,))
         keys = duplicates.band_keys(p.minhash)

@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=_positive_int, metavar="N",
                    help="a new index split into N shards by a hash of the article id, each a complete index "
                         "(see docs/scaling.md); an existing sharded index keeps its count")
+    p.add_argument("--ray", action="store_true",
+                   help="read, chunk and embed on Ray (pip install 'article-search[ray]'): a local Ray instance, "
+                        "or the cluster at --ray-address; the index is written here as a local run writes it")
+    p.add_argument("--ray-address", metavar="ADDRESS", help="a running Ray cluster, e.g. ray://head:10001 (implies --ray)")
+    p.add_argument("--ray-actors", type=_positive_int, metavar="N",
+                   help="model actors embedding in parallel (default: one per CPU of the cluster)")
+    p.add_argument("--ray-staging", metavar="PATH",
+                   help="where the run's intermediate Parquet shards go; on a cluster a path every node can "
+                        "write (default: INDEX_DIR/.ray-staging, removed after a successful run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = commands.add_parser("remove", help="remove articles and all their passages")
@@ -176,7 +185,13 @@ def cmd_index(args) -> int:
                      repair=args.repair, index_type=args.index_type, rebuild=args.rebuild,
                      max_article_chars=args.max_article_chars) as writer:
         try:
-            summary = writer.add(read_paths(args.paths), progress=not args.quiet)
+            if args.ray or args.ray_address:
+                from indexer.distributed import index_with_ray
+
+                summary = index_with_ray(args.paths, writer, address=args.ray_address, actors=args.ray_actors,
+                                         staging=args.ray_staging, progress=not args.quiet)
+            else:
+                summary = writer.add(read_paths(args.paths), progress=not args.quiet)
         except KeyboardInterrupt:
             print("interrupted: what was committed is kept; run the same command again to finish",
                   file=sys.stderr)
