@@ -38,6 +38,7 @@ log = logging.getLogger("article_search")
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 RELOAD_CHECK_SECONDS = 1.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [pid %(process)d]: %(message)s"
 
 
 def _field_message(error: dict) -> str:
@@ -69,6 +70,17 @@ def get_index(request: Request) -> LiveIndex:
 
 
 Index = Annotated[LiveIndex, Depends(get_index)]
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one server process among several (`article-search serve --workers N`): each
+    worker builds its own from the settings `serve` left in the environment, opens the index
+    read-only and follows its generations on its own."""
+    logging.basicConfig(level=os.environ.get("ARTICLE_SEARCH_LOG_LEVEL", "info").upper(), format=LOG_FORMAT)
+    origins = os.environ.get("ARTICLE_SEARCH_CORS_ORIGINS", "")
+    return create_app(os.environ["ARTICLE_SEARCH_INDEX"], cors_origins=[o for o in origins.split(",") if o],
+                      backend=os.environ.get("ARTICLE_SEARCH_BACKEND") or None,
+                      reranker=os.environ.get("ARTICLE_SEARCH_RERANKER") or None)
 
 
 def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = None,
@@ -220,7 +232,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         index = getattr(app.state, "index", None)
         if index is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        return {"status": "ready", "generation": index.searcher.generation}
+        return {"status": "ready", "generation": index.searcher.generation, "pid": os.getpid()}
 
     @app.get("/stats", response_model=Stats, summary="Counts, model, index type")
     def stats(index: Index):

@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_backend_option(p, "for queries (default: the index's own)")
     _add_reranker_option(p)
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="server processes sharing the port, each with its own copy of the model and the "
+                        "read-only index, each following index changes (default 1; see docs/scaling.md)")
 
     p = commands.add_parser("eval", help="retrieval quality on a BEIR-layout question set",
                             description="Index each corpus entry as one article and score every query: "
@@ -356,14 +359,22 @@ def cmd_serve(args) -> int:
 
     from indexer import store
 
-    from .app import create_app
+    from .app import LOG_FORMAT, create_app
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.index, cors_origins=args.cors_origin, backend=args.backend, reranker=args.reranker)
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
           file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)
+    if args.workers == 1:
+        app = create_app(args.index, cors_origins=args.cors_origin, backend=args.backend, reranker=args.reranker)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+    # Worker processes are started by uvicorn and build their app from the environment.
+    os.environ.update(ARTICLE_SEARCH_INDEX=args.index, ARTICLE_SEARCH_LOG_LEVEL=args.log_level,
+                      ARTICLE_SEARCH_CORS_ORIGINS=",".join(args.cors_origin),
+                      ARTICLE_SEARCH_BACKEND=args.backend or "", ARTICLE_SEARCH_RERANKER=args.reranker or "")
+    uvicorn.run("search_api.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                log_level=args.log_level, workers=args.workers)
     return 0
 
 

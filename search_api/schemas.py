@@ -155,3 +155,4 @@ class ErrorResponse(BaseModel):
 class Health(BaseModel):
     status: str
     generation: int | None = None
+    pid: int | None = Field(None, description="the server process that answered (one of --workers)")

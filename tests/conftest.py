@@ -71,15 +71,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(index_dir: Path, api_key: str | None = None, log_path: Path | None = None):
-    """A real `article-search serve` process over `index_dir`; yields its base URL once ready."""
+def running_server(index_dir: Path, api_key: str | None = None, log_path: Path | None = None,
+                   options: tuple[str, ...] = ()):
+    """A real `article-search serve` process over `index_dir` (with `options`); yields its base URL once ready."""
     port = free_port()
     env = dict(os.environ, ARTICLE_SEARCH_INDEX=str(index_dir))
     env.pop("ARTICLE_SEARCH_API_KEY", None)
     if api_key:
         env["ARTICLE_SEARCH_API_KEY"] = api_key
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve", "--port", str(port), *options],
                                env=env, stdout=log, stderr=subprocess.STDOUT if log_path else subprocess.PIPE,
                                text=True)
     url = f"http://127.0.0.1:{port}"

@@ -63,3 +63,35 @@ def test_server_binds_loopback_by_default():
     from search_api.cli import build_parser
 
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+
+
+def test_two_worker_processes_over_a_sharded_index_both_follow_an_index_run(tmp_path, sample_subset):
+    """Replicas: `serve --workers 2` over one read-only (sharded) index directory; an `index` run
+    beside it is picked up by each worker on its own."""
+    import re
+
+    index = tmp_path / "index"
+    subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(sample_subset), "--index", str(index),
+                    "--shards", "2", "--quiet"], check=True, timeout=300)
+    log = tmp_path / "server.log"
+    with running_server(index, log_path=log, options=("--workers", "2")) as url:
+        deadline = time.monotonic() + 60
+        pids = set()
+        while len(pids) < 2 and time.monotonic() < deadline:  # both workers up and answering
+            pids.add(httpx.get(f"{url}/readyz").json().get("pid"))
+            time.sleep(0.1)
+        corpus = write_jsonl(tmp_path / "new.jsonl", [{
+            "id": "llama-1", "title": "Llamas elected to village council",
+            "text": "In a surprise result, two llamas were elected to the council of a small Andean village after "
+                    "residents wrote their names on the ballot as a protest vote."}])
+        subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(corpus), "--index", str(index),
+                        "--quiet"], check=True, timeout=300)
+        deadline = time.monotonic() + 30
+        while len(set(re.findall(r"\[pid (\d+)\].*changed on disk", log.read_text()))) < 2 \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        reloaded = set(re.findall(r"\[pid (\d+)\].*changed on disk", log.read_text()))
+        tops = [httpx.get(f"{url}/search", params={"q": "llamas on the village council", "k": 1}).json()
+                ["results"][0]["article_id"] for _ in range(10)]
+    assert len(pids) == 2 and {int(pid) for pid in reloaded} == pids
+    assert tops == ["llama-1"] * 10
