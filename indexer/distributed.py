@@ -21,13 +21,12 @@ model installed (a container image, or `pip install article-search[ray]` on ever
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 import time
 from pathlib import Path
 
-from .readers import Problem, read_file, read_paths
+from .readers import Problem, read_path, walk_paths
 from .writer import IndexSummary, embed_articles, pool_sentences, prepare_article
 
 # Articles per embed call in an actor: a few hundred passages, like the local writer's batches.
@@ -45,27 +44,8 @@ def import_ray():
     return ray
 
 
-def _files(paths: list[str | Path]) -> list[tuple[str, str | None]]:
-    """Every file to read as (path, name relative to its given folder), in the order of a local run;
-    a missing path is kept and reported by the read stage."""
-    found: list[tuple[str, str | None]] = []
-    for given in paths:
-        root = Path(given)
-        if root.is_dir():
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if not name.startswith("."):
-                        path = Path(dirpath) / name
-                        found.append((str(path), f"{root.name}/{path.relative_to(root).as_posix()}"))
-        else:
-            found.append((str(root), None))
-    return found
-
-
 def _read(row: dict) -> list[dict]:
-    path, relative = row["path"], row["relative"] or None
-    items = read_file(Path(path), relative) if Path(path).is_file() else read_paths([path])
+    items = read_path(Path(row["path"]), row["relative"] or None)
     return [{"file": row["file"], "record": number, "payload": pickle.dumps(item)}
             for number, item in enumerate(items)]
 
@@ -118,12 +98,17 @@ class _Embedder:
     def __call__(self, batch: dict) -> dict:
         from .writer import PreparedArticle
 
+        started = time.perf_counter()
         items = [pickle.loads(payload) for payload in batch["payload"]]
         prepared = [item for item in items if isinstance(item, PreparedArticle)]
         embed_articles(self.encoder, self.chunker, prepared)
         for p in prepared:
             pool_sentences(self.encoder.tokenizer, p)
-        return {"file": batch["file"], "record": batch["record"], "payload": [pickle.dumps(i) for i in items]}
+        # The actor's busy time rides on the batch's first row: summed by the driver, it gives the
+        # rate of one actor, which is what a cluster multiplies.
+        busy = [time.perf_counter() - started] + [0.0] * (len(items) - 1)
+        return {"file": batch["file"], "record": batch["record"], "payload": [pickle.dumps(i) for i in items],
+                "embed_seconds": busy}
 
 
 def _known_hashes(writer) -> dict[str, str]:
@@ -145,6 +130,7 @@ def index_with_ray(paths: list[str | Path], writer, *, address: str | None = Non
     ray = import_ray()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    connected = time.perf_counter()
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = progress
     cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -159,8 +145,8 @@ def index_with_ray(paths: list[str | Path], writer, *, address: str | None = Non
     staging = Path(staging) if staging else Path(writer.dir) / ".ray-staging"
     shutil.rmtree(staging, ignore_errors=True)
 
-    files = _files(paths)
-    items = [{"file": n, "path": path, "relative": relative or ""} for n, (path, relative) in enumerate(files)]
+    items = [{"file": n, "path": str(path), "relative": relative or ""}
+             for n, (path, relative) in enumerate(walk_paths(paths))]
     known_ref = ray.put(_known_hashes(writer))
     dataset = (ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * cpus)))
                .flat_map(_read, num_cpus=0.25)
@@ -175,15 +161,23 @@ def index_with_ray(paths: list[str | Path], writer, *, address: str | None = Non
                                                    "chunker_settings": settings,
                                                    "threads": max(1, round(cpus / actors))}))
     dataset.write_parquet(str(staging))
+    embedded = time.perf_counter()
 
     staged = ray.data.read_parquet(str(staging)).sort(["file", "record"])
 
+    actor_seconds = 0.0
+
     def in_order():
+        nonlocal actor_seconds
         for batch in staged.iter_batches(batch_size=WRITE_BATCH, batch_format="pyarrow"):
+            actor_seconds += sum(batch.column("embed_seconds").to_pylist())
             for payload in batch.column("payload").to_pylist():
                 yield pickle.loads(payload)
 
     summary = writer.add(in_order(), progress=progress)
     shutil.rmtree(staging, ignore_errors=True)
-    summary.seconds = time.perf_counter() - started
+    finished = time.perf_counter()
+    summary.seconds = finished - started
+    summary.phases = {"ray start": connected - started, "read, chunk, embed, stage": embedded - connected,
+                      "sort and write": finished - embedded, "actor-seconds embedding": actor_seconds}
     return summary

@@ -206,20 +206,32 @@ def read_file(path: Path, relative_name: str | None = None) -> Iterator[Article 
         yield read_document(path, text, relative_name or path.name)
 
 
-def read_paths(paths: list[str | Path]) -> Iterator[Article | Problem]:
-    """Yield articles and problems from files and folders (folders are walked in sorted order)."""
+def walk_paths(paths: list[str | Path]) -> Iterator[tuple[Path, str | None]]:
+    """Every file to read under `paths` with its name relative to its given folder (None for a file
+    given itself), in indexing order: folders walked sorted, hidden entries skipped. A path that is
+    neither file nor folder is yielded as given, for the reader to report."""
     for given in paths:
         root = Path(given)
         if root.is_dir():
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
-                    if name.startswith("."):
-                        continue
-                    path = Path(dirpath) / name
-                    relative = f"{root.name}/{path.relative_to(root).as_posix()}"
-                    yield from read_file(path, relative)
-        elif root.is_file():
-            yield from read_file(root)
+                    if not name.startswith("."):
+                        path = Path(dirpath) / name
+                        yield path, f"{root.name}/{path.relative_to(root).as_posix()}"
         else:
-            yield Problem(str(root), "no such file or folder")
+            yield root, None
+
+
+def read_path(path: Path, relative: str | None = None) -> Iterator[Article | Problem]:
+    """The articles and problems of one entry of `walk_paths`."""
+    if relative is None and not path.is_file():
+        yield Problem(str(path), "no such file or folder")
+    else:
+        yield from read_file(path, relative)
+
+
+def read_paths(paths: list[str | Path]) -> Iterator[Article | Problem]:
+    """Yield articles and problems from files and folders (folders are walked in sorted order)."""
+    for path, relative in walk_paths(paths):
+        yield from read_path(path, relative)

@@ -42,6 +42,7 @@ class IndexSummary:
     chunks: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per stage, where a run reports them
 
     def merge(self, other: IndexSummary) -> None:
         """Add the counts and problems of `other` (another add, another shard) to this summary."""

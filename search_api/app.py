@@ -85,17 +85,19 @@ def app_from_environment() -> FastAPI:
 
 def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = None,
                cors_origins: list[str] | None = None, backend: str | None = None,
-               reranker: str | None = None) -> FastAPI:
+               reranker: str | None = None, opener=None) -> FastAPI:
     """Build the app over `index_dir`. `api_key` defaults to $ARTICLE_SEARCH_API_KEY; without one,
     write routes answer 403. `cors_origins` is an allow-list; CORS is off when it is empty.
     `backend` picks the query encoder (torch, onnx, onnx-int8; default: the index's own);
-    `reranker` a CrossEncoder that re-scores the top of each ranking."""
+    `reranker` a CrossEncoder that re-scores the top of each ranking; `opener` opens the searcher
+    instead of the index directory (Ray Serve, see search_api.ray_serve)."""
     api_key = api_key if api_key is not None else os.environ.get("ARTICLE_SEARCH_API_KEY") or None
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        index = await asyncio.to_thread(LiveIndex, index_dir, encoder, backend=backend, reranker=reranker)
+        options = {"opener": opener} if opener else {"backend": backend, "reranker": reranker}
+        index = await asyncio.to_thread(LiveIndex, index_dir, encoder, **options)
         # Warm up: the first real query should be as fast as the rest.
         await asyncio.to_thread(index.searcher.search, "warm up", k=1)
         app.state.index = index

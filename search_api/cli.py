@@ -41,6 +41,13 @@ def _add_reranker_option(parser: argparse.ArgumentParser) -> None:
                              "(a local folder or cached model; off by default)")
 
 
+def _add_ray_options(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument("--ray", action="store_true",
+                        help=f"{purpose} (pip install 'article-search[ray]'; a local Ray instance unless --ray-address)")
+    parser.add_argument("--ray-address", metavar="ADDRESS",
+                        help="a running Ray cluster, e.g. ray://head:10001 (implies --ray)")
+
+
 def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", metavar="DIR",
                         help="keep the evaluation index here and reuse it next time (default: a temporary one)")
@@ -91,10 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=_positive_int, metavar="N",
                    help="a new index split into N shards by a hash of the article id, each a complete index "
                         "(see docs/scaling.md); an existing sharded index keeps its count")
-    p.add_argument("--ray", action="store_true",
-                   help="read, chunk and embed on Ray (pip install 'article-search[ray]'): a local Ray instance, "
-                        "or the cluster at --ray-address; the index is written here as a local run writes it")
-    p.add_argument("--ray-address", metavar="ADDRESS", help="a running Ray cluster, e.g. ray://head:10001 (implies --ray)")
+    _add_ray_options(p, "read, chunk and embed on Ray; the index is written here as a local run writes it")
     p.add_argument("--ray-actors", type=_positive_int, metavar="N",
                    help="model actors embedding in parallel (default: one per CPU of the cluster)")
     p.add_argument("--ray-staging", metavar="PATH",
@@ -141,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                    help="server processes sharing the port, each with its own copy of the model and the "
                         "read-only index, each following index changes (default 1; see docs/scaling.md)")
+    _add_ray_options(p, "serve a sharded index with Ray Serve: a deployment per shard and a router that merges")
+    p.add_argument("--ray-replicas", type=_positive_int, default=1, metavar="N",
+                   help="replicas of each shard deployment (default 1)")
 
     p = commands.add_parser("eval", help="retrieval quality on a BEIR-layout question set",
                             description="Index each corpus entry as one article and score every query: "
@@ -365,6 +372,16 @@ def cmd_serve(args) -> int:
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
           file=sys.stderr)
+    if args.ray or args.ray_address:
+        if args.workers > 1:
+            raise ValueError("--workers and --ray do not combine; give the shards replicas with --ray-replicas")
+        from .ray_serve import RemoteSearcher, connect, deploy
+
+        connect(args.ray_address)
+        handle = deploy(args.index, replicas=args.ray_replicas, backend=args.backend)
+        app = create_app(args.index, cors_origins=args.cors_origin, opener=lambda: RemoteSearcher(handle, args.index))
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
     if args.workers == 1:
         app = create_app(args.index, cors_origins=args.cors_origin, backend=args.backend, reranker=args.reranker)
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

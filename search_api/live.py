@@ -25,9 +25,12 @@ log = logging.getLogger("article_search")
 
 
 class LiveIndex:
-    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, **searcher_options):
+    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, opener=None, **searcher_options):
+        """`opener`, when given, opens each generation instead of `open_searcher` (a remote
+        searcher, see search_api.ray_serve); `searcher_options` are open_searcher's."""
         self.dir = Path(index_dir)
-        self.searcher: Searcher = open_searcher(self.dir, encoder=encoder, **searcher_options)
+        self._opener = opener
+        self.searcher: Searcher = opener() if opener else open_searcher(self.dir, encoder=encoder, **searcher_options)
         # Later searchers share this one's encoder and re-ranker instead of loading them again.
         searcher_options.pop("backend", None)
         if searcher_options.get("reranker") is not None:
@@ -54,7 +57,8 @@ class LiveIndex:
             if stamp == self._seen:
                 return False
             old = self.searcher.generation
-            fresh = open_searcher(self.dir, encoder=self.encoder, **self.searcher_options)
+            fresh = self._opener() if self._opener else \
+                open_searcher(self.dir, encoder=self.encoder, **self.searcher_options)
             self.searcher, self._seen = fresh, stamp
         if fresh.generation != old:
             log.info("index %s changed on disk: generation %s -> %s, %d vectors; now serving it",
@@ -64,7 +68,9 @@ class LiveIndex:
     def _writer(self) -> IndexWriter:
         """A writer for one operation (a ShardedWriter for a sharded index); raises
         `store.IndexLocked` while another process writes."""
-        return open_writer(self.dir, encoder=self.encoder)
+        writer = open_writer(self.dir, encoder=self.encoder)
+        self.encoder = writer.encoder  # a remote searcher has none here: load the model once, keep it
+        return writer
 
     def add(self, articles: list[Article]) -> IndexSummary:
         """Index `articles`; they are searchable when this returns."""

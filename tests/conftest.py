@@ -59,6 +59,12 @@ def writable_index(tmp_path, sample_index) -> Path:
     return target
 
 
+# An article no sample article resembles, for tests that add one to a running index.
+LLAMA = {"id": "llama-1", "title": "Llamas elected to village council",
+         "text": "In a surprise result, two llamas were elected to the council of a small Andean village after "
+                 "residents wrote their names on the ballot as a protest vote."}
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from conftest import running_server, write_jsonl
+from conftest import LLAMA, running_server, write_jsonl
 
 
 def test_200_concurrent_searches_from_20_clients_all_succeed(sample_index):
@@ -28,10 +28,7 @@ def test_server_picks_up_an_index_run_without_restart(writable_index, tmp_path):
     log = tmp_path / "server.log"
     with running_server(writable_index, log_path=log) as url:
         before = httpx.get(f"{url}/stats").json()
-        corpus = write_jsonl(tmp_path / "new.jsonl", [{
-            "id": "llama-1", "title": "Llamas elected to village council",
-            "text": "In a surprise result, two llamas were elected to the council of a small Andean village after "
-                    "residents wrote their names on the ballot as a protest vote."}])
+        corpus = write_jsonl(tmp_path / "new.jsonl", [LLAMA])
         subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(corpus), "--index", str(writable_index),
                         "--quiet"], check=True, timeout=300)
         deadline = time.monotonic() + 30
@@ -80,10 +77,7 @@ def test_two_worker_processes_over_a_sharded_index_both_follow_an_index_run(tmp_
         while len(pids) < 2 and time.monotonic() < deadline:  # both workers up and answering
             pids.add(httpx.get(f"{url}/readyz").json().get("pid"))
             time.sleep(0.1)
-        corpus = write_jsonl(tmp_path / "new.jsonl", [{
-            "id": "llama-1", "title": "Llamas elected to village council",
-            "text": "In a surprise result, two llamas were elected to the council of a small Andean village after "
-                    "residents wrote their names on the ballot as a protest vote."}])
+        corpus = write_jsonl(tmp_path / "new.jsonl", [LLAMA])
         subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(corpus), "--index", str(index),
                         "--quiet"], check=True, timeout=300)
         deadline = time.monotonic() + 30
