@@ -101,8 +101,8 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         # Warm up: the first real query should be as fast as the rest.
         await asyncio.to_thread(index.searcher.search, "warm up", k=1)
         app.state.index = index
-        log.info("serving %s: %d vectors, model %s", index.dir, index.searcher.vector_count,
-                 index.searcher.manifest["model"]["name"])
+        vectors = await asyncio.to_thread(lambda: index.searcher.vector_count)  # a remote call with Ray Serve
+        log.info("serving %s: %d vectors, model %s", index.dir, vectors, index.searcher.manifest["model"]["name"])
         watcher = asyncio.create_task(_watch(index))
         yield
         watcher.cancel()

@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ray_options(p, "serve a sharded index with Ray Serve: a deployment per shard and a router that merges")
     p.add_argument("--ray-replicas", type=_positive_int, default=1, metavar="N",
                    help="replicas of each shard deployment (default 1)")
+    p.add_argument("--ray-replica-cpus", type=float, default=0.25, metavar="CPUS",
+                   help="Ray CPUs reserved by each replica (default 0.25; all replicas must fit in the cluster)")
 
     p = commands.add_parser("eval", help="retrieval quality on a BEIR-layout question set",
                             description="Index each corpus entry as one article and score every query: "
@@ -378,7 +380,8 @@ def cmd_serve(args) -> int:
         from .ray_serve import RemoteSearcher, connect, deploy
 
         connect(args.ray_address)
-        handle = deploy(args.index, replicas=args.ray_replicas, backend=args.backend)
+        handle = deploy(args.index, replicas=args.ray_replicas, backend=args.backend,
+                        replica_cpus=args.ray_replica_cpus)
         app = create_app(args.index, cors_origins=args.cors_origin, opener=lambda: RemoteSearcher(handle, args.index))
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
         return 0

@@ -136,9 +136,11 @@ class RemoteSearcher:
 
 
 def deploy(index_dir: str | Path, *, replicas: int = 1, router_replicas: int = 1, backend: str | None = None,
-           replica_cpus: float = 0.5):
+           replica_cpus: float = 0.25):
     """Deploy the shards and the router of a sharded index on the connected Ray cluster (Ray Serve
-    application `article-search`); returns the router's handle. `replicas` per shard."""
+    application `article-search`); returns the router's handle. `replicas` per shard, each
+    reserving `replica_cpus` of Ray's CPUs (all replicas must fit, or the deployment waits)."""
+    import ray
     from ray import serve
 
     index_dir = Path(index_dir).resolve()
@@ -146,6 +148,11 @@ def deploy(index_dir: str | Path, *, replicas: int = 1, router_replicas: int = 1
     if "shards" not in manifest:
         raise store.StoreError(f"{index_dir} is not a sharded index; --ray serves the shards of an index built "
                                "with --shards N")
+    needed = (len(manifest["shards"]["directories"]) * replicas + router_replicas) * replica_cpus
+    available = ray.cluster_resources().get("CPU", 0)
+    if needed > available:
+        raise ValueError(f"{needed:g} CPUs are needed for the replicas ({replica_cpus:g} each) but the Ray cluster "
+                         f"has {available:g}; lower --ray-replicas or --ray-replica-cpus")
     options = {"num_replicas": replicas, "ray_actor_options": {"num_cpus": replica_cpus}}
     shard = _shard_deployment()
     shards = [shard.options(name=f"shard-{number}", **options).bind(str(index_dir / name), backend)
