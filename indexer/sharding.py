@@ -89,6 +89,8 @@ class ShardedWriter:
                 encoder = load_encoder(model or built.get("name"), backend or built.get("backend", "torch"))
             for number in range(count):
                 self.writers.append(IndexWriter(self.dir / shard_name(number), model, encoder=encoder, **options))
+            for writer in self.writers:  # copies of a story are grouped across shards
+                writer.duplicate_sources = [w.conn for w in self.writers]
             self.index_type = self.writers[0].manifest["faiss"].get("index_type", "auto")
             self.manifest = existing or self._new_manifest(count)
             if existing is None:

@@ -14,6 +14,7 @@ and a rerun skips the articles already indexed because their content hash is unc
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -213,6 +214,9 @@ class IndexWriter:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
         self._reader = store.connect(self.dir, readonly=True)
+        # Where near-duplicates are looked for: this index, and the other shards of a sharded one
+        # (set by ShardedWriter), so that copies of a story group together whichever shard they land in.
+        self.duplicate_sources: list[sqlite3.Connection] = [self.conn]
         self._dirty = rebuilt or repaired
 
     def _new_manifest(self) -> dict:
@@ -419,9 +423,9 @@ class IndexWriter:
         """The group of the most similar indexed article at or above the threshold, else a new one."""
         where = " OR ".join("(band = ? AND bucket = ?)" for _ in keys)
         params = [value for band, key in enumerate(keys) for value in (band, key)]
-        candidates = self.conn.execute(
+        candidates = [row for conn in self.duplicate_sources for row in conn.execute(
             f"SELECT DISTINCT a.id, a.minhash, a.duplicate_group FROM minhash_bands m JOIN articles a "
-            f"ON a.id = m.article_id WHERE ({where}) AND m.article_id != ?", [*params, article_id]).fetchall()
+            f"ON a.id = m.article_id WHERE ({where}) AND m.article_id != ?", [*params, article_id])]
         best, group = duplicates.THRESHOLD, article_id
         for _, other, other_group in candidates:
             score = duplicates.similarity(minhash, np.frombuffer(other, dtype=np.uint32))

@@ -62,13 +62,13 @@ def _tokenizer() -> sqlite3.Connection:
 
 
 def query_terms(words: list[str]) -> list[str]:
-    """The distinct FTS terms of `words`, in order."""
+    """The FTS terms of `words`, in order. Two words with one stem ("elect", "elections") give the
+    term twice: FTS5 scores each query word as a phrase of its own, so the term counts twice."""
     conn = _tokenizer()
     with conn:
         conn.execute("DELETE FROM q")
         conn.execute("INSERT INTO q (t) VALUES (?)", (" ".join(words),))
-        terms = [row[0] for row in conn.execute("SELECT term FROM q_terms ORDER BY offset")]
-    return list(dict.fromkeys(terms))
+        return [row[0] for row in conn.execute("SELECT term FROM q_terms ORDER BY offset")]
 
 
 def _varints(data: bytes) -> list[int]:
@@ -116,7 +116,7 @@ def score(conn: sqlite3.Connection, terms: list[str], stats: LexicalStats, depth
     columns = [row[1] for row in conn.execute("PRAGMA table_info(chunks_fts)")]
     weight_of = {name: weights[i] if i < len(weights) else 1.0 for i, name in enumerate(columns)}
     per_term: list[tuple[str, np.ndarray, np.ndarray]] = []
-    for term in terms:
+    for term in dict.fromkeys(terms):
         rows = conn.execute("SELECT doc, col, COUNT(*) FROM chunks_instances WHERE term = ? GROUP BY doc, col",
                             (term,)).fetchall()
         if not rows:
@@ -139,7 +139,7 @@ def score(conn: sqlite3.Connection, terms: list[str], stats: LexicalStats, depth
         positions = np.searchsorted(term_docs, docs)
         positions[positions == len(term_docs)] = 0
         tf = np.where(term_docs[positions] == docs, freq[positions], 0.0)
-        total += stats.idf(term) * (tf * (K1 + 1)) / (tf + norm)
+        total += terms.count(term) * stats.idf(term) * (tf * (K1 + 1)) / (tf + norm)
     order = np.lexsort((docs, -total))[:depth]
     return [(int(docs[i]), float(total[i])) for i in order]
 

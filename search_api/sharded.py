@@ -7,8 +7,8 @@ The ranking logic is `Searcher`'s own; this class replaces the steps that touch 
 fan-out to the shards and a merge. Each shard is asked for its best `depth` candidates and the
 merge keeps the best `depth` of all, so with exact FAISS indexes dense candidates are exactly those
 of one index; lexical candidates are scored with the statistics of all shards (search_api.bm25).
-Near-duplicate groups are found within a shard at index time, so copies of a story that landed
-in different shards are not collapsed into one result.
+Near-duplicate groups are found across all shards at index time (see indexer.sharding), so copies
+of a story in different shards collapse into one result as they do in one index.
 
 A chunk is named across shards by `local id * shard count + shard`. A shard is anything with the
 shard methods of `Searcher` (`dense`, `lexical_stats`, `lexical_scored`, `article_of`, `hits`,

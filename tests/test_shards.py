@@ -184,3 +184,21 @@ def test_cli_builds_and_queries_a_sharded_index(tmp_path, sample_subset):
     again = subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(sample_subset), "--index", str(index),
                             "--shards", "3", "--quiet"], capture_output=True, text=True)
     assert again.returncode == 1 and "has 2 shards, not 3" in again.stderr
+
+
+def test_copies_of_a_story_in_different_shards_are_grouped(tmp_path, encoder):
+    from test_duplicates import COPY, ORIGINAL, OTHER_COVERAGE, UNRELATED
+
+    assert shard_of(ORIGINAL["id"], 2) != shard_of(COPY["id"], 2)
+    path = write_jsonl(tmp_path / "wire.jsonl", [ORIGINAL, OTHER_COVERAGE, UNRELATED, COPY])
+    with open_writer(tmp_path / "index", shards=2, encoder=encoder) as writer:
+        writer.add(read_paths([path]))
+    searcher = open_searcher(tmp_path / "index", encoder=encoder)
+    results = searcher.search("flooding in Rio Grande do Sul", k=10).results
+    ids = [hit.article_id for hit in results]
+    assert len({"wire-1", "gazette-77"} & set(ids)) == 1 and "herald-5" in ids, ids
+    shown = next(hit for hit in results if hit.article_id in ("wire-1", "gazette-77"))
+    assert [copy["article_id"] for copy in shown.also_published_in] == \
+           [other for other in ("wire-1", "gazette-77") if other != shown.article_id]
+    related = {hit.article_id: hit.near_duplicate for hit in searcher.related("wire-1", k=3)}
+    assert related["gazette-77"] is True and related["herald-5"] is False
