@@ -202,3 +202,28 @@ def test_copies_of_a_story_in_different_shards_are_grouped(tmp_path, encoder):
            [other for other in ("wire-1", "gazette-77") if other != shown.article_id]
     related = {hit.article_id: hit.near_duplicate for hit in searcher.related("wire-1", k=3)}
     assert related["gazette-77"] is True and related["herald-5"] is False
+
+
+def test_api_writes_to_a_sharded_index(tmp_path, sharded_index, encoder):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from conftest import LLAMA
+    from search_api.app import create_app
+
+    index = tmp_path / "index"
+    shutil.copytree(sharded_index, index)
+    headers = {"Authorization": "Bearer k"}
+    with TestClient(create_app(index, encoder=encoder, api_key="k")) as client:
+        assert client.post("/articles", json=LLAMA, headers=headers).json()["indexed"] == 1
+        top = client.get("/search", params={"q": "llamas on the village council", "k": 1}).json()["results"][0]
+        assert top["article_id"] == "llama-1"
+        assert client.get("/stats").json()["articles"] == SAMPLE_SUBSET_SIZE + 1
+        assert client.delete("/articles/llama-1", headers=headers).status_code == 200
+        assert client.get("/articles/llama-1").status_code == 404
+    # The write went to the article's own shard and nowhere else.
+    for number, name in enumerate(store.read_manifest(index)["shards"]["directories"]):
+        generation = Searcher(index / name, encoder=encoder).generation
+        original = Searcher(sharded_index / name, encoder=encoder).generation
+        assert (generation > original) == (number == shard_of("llama-1", SHARDS)), name
