@@ -36,6 +36,16 @@ def machine_facts() -> str:
             f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
 
 
+def first_records(corpus: str | Path, limit: int, folder: str | Path) -> Path:
+    """The first `limit` lines of a JSONL corpus, as a file in `folder` (a benchmark's temporary one)."""
+    import itertools
+
+    target = Path(folder) / "corpus.jsonl"
+    with open(corpus, encoding="utf-8") as source:
+        target.write_text("".join(itertools.islice(source, limit)), encoding="utf-8")
+    return target
+
+
 def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

@@ -12,16 +12,14 @@ driver's write rate give the cluster estimate: nodes × cores → hours for 10M 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import report, table  # noqa: E402
+from common import first_records, report, table  # noqa: E402
 
 from indexer.readers import read_paths  # noqa: E402
 from indexer.writer import IndexWriter  # noqa: E402
@@ -44,9 +42,7 @@ def main() -> None:
     encoder = Encoder()
     rows, rates = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "corpus.jsonl"
-        with open(args.corpus, encoding="utf-8") as source:
-            corpus.write_text("".join(itertools.islice(source, args.limit)), encoding="utf-8")
+        corpus = first_records(args.corpus, args.limit, tmp)
         with IndexWriter(Path(tmp) / "local", encoder=encoder) as writer:
             summary = writer.add(read_paths([corpus]))
         articles = summary.indexed

@@ -11,7 +11,6 @@ questions when ../shared/data is present, else article titles.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import report, table  # noqa: E402
+from common import first_records, report, table  # noqa: E402
 from query_latency import load_queries, percentile  # noqa: E402
 
 from indexer.embedding import Encoder  # noqa: E402
@@ -40,9 +39,7 @@ def main() -> None:
 
     encoder = Encoder()
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "corpus.jsonl"
-        with open(args.corpus, encoding="utf-8") as source:
-            corpus.write_text("".join(itertools.islice(source, args.limit)), encoding="utf-8")
+        corpus = first_records(args.corpus, args.limit, tmp)
         searchers = {}
         for count in args.shards:
             index = Path(tmp) / f"shards-{count}"
