@@ -161,9 +161,10 @@ INDEX_TYPES = ("auto", "flat", "ivf-sq8")
 # ~12 ms on one core, over 1M ~58 ms (docs/benchmarks.md, "ANN at scale").
 FLAT_LIMIT = 200_000
 # Inverted lists probed per IVF query. On 1M embedding-like vectors (benchmarks/ann_scale.py,
-# IVF4000,SQ8, one thread): nprobe 64 → recall@10 .916 at 0.9 ms p50, 128 → .942 at 1.7 ms,
-# 256 → .953 at 3.3 ms; 398 bytes per vector against 1,544 for exact search at 54 ms.
-IVF_NPROBE = 256
+# IVF4000,SQ8, one thread): nprobe 256 → recall@10 .950–.953 at ~3 ms p50 depending on the real
+# vectors the set is made from, 320 → .956 at 3.7 ms, 384 → .957 at 4.4 ms; 398 bytes per vector
+# against 1,544 for exact search at 50–57 ms. 320 keeps recall above .95 with room.
+IVF_NPROBE = 320
 
 
 IVF_MIN = 10_000  # fewer vectors than this train IVF poorly, and exact search is fast anyway
