@@ -9,13 +9,13 @@ import sys
 
 import numpy as np
 import pytest
+import ray
 
 from conftest import SAMPLE_SUBSET_SIZE, write_jsonl
 from indexer import store
 from indexer.readers import Problem, read_paths
 from indexer.writer import IndexWriter
 
-ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")

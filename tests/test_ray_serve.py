@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import ray
 from fastapi.testclient import TestClient
 
 from conftest import LLAMA, write_jsonl
@@ -14,7 +15,6 @@ from indexer.sharding import open_writer
 from search_api.app import create_app
 from search_api.sharded import open_searcher
 
-ray = pytest.importorskip("ray")
 QUERIES = ["How many people died when the ten-storey block came down after a gas leak?", "Notre Dame fire"]
 
 
