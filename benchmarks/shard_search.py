@@ -5,12 +5,15 @@
 The articles are indexed once per layout with one loaded model. Each query is embedded once and
 the vector handed to every layout, so the numbers are the search itself (fan-out, BM25 over the
 shards' statistics, fusion, grouping, highlights) without the model. Queries are squad-dev-a
-questions when ../shared/data is present, else article titles.
+questions when ../shared/data is present, else article titles. With --ray-serve the largest layout
+is also deployed on Ray Serve (shard deployments and a router, as `serve --ray`) and asked through
+the router's handle, as the HTTP app asks it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -35,6 +38,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=2000, help="the first N records")
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4], help="layouts (1 = a plain index)")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--ray-serve", action="store_true",
+                        help="also the largest layout behind Ray Serve (a local Ray instance, 1 replica a shard)")
     args = parser.parse_args()
 
     encoder = Encoder()
@@ -46,6 +51,14 @@ def main() -> None:
             with open_writer(index, shards=count if count > 1 else None, encoder=encoder) as writer:
                 writer.add(read_paths([corpus]))
             searchers[count] = open_searcher(index, encoder=encoder)
+        if args.ray_serve:
+            import ray
+
+            from search_api.ray_serve import RemoteSearcher, deploy
+
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+            largest = Path(tmp) / f"shards-{max(args.shards)}"
+            searchers[f"{max(args.shards)}, Ray Serve"] = RemoteSearcher(deploy(largest, replicas=1), largest)
         first = searchers[args.shards[0]]
         titles_from = Path(tmp) / f"shards-{args.shards[0]}"  # titles, when squad-dev-a is not there
         queries = load_queries(titles_from if args.shards[0] == 1 else titles_from / "shard-000", args.queries)
@@ -56,6 +69,7 @@ def main() -> None:
                         for q, v in zip(queries, vectors)]
             for count, searcher in searchers.items():
                 times, same = [], 0
+                searcher.search(queries[0], k=10, mode=mode, query_vector=vectors[0])  # warm-up
                 for query, vector, ranking in zip(queries, vectors, expected):
                     started = time.perf_counter()
                     result = searcher.search(query, k=10, mode=mode, query_vector=vector)
