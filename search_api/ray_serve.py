@@ -2,7 +2,7 @@
 deployment that fans each query out to them and merges, as `ShardedSearcher` does in one process.
 
     handle = deploy("index", replicas=2)          # on the Ray cluster of ray.init()
-    searcher = RemoteSearcher(handle)             # what `article-search serve --ray` answers from
+    searcher = RemoteSearcher(handle, "index")    # what `article-search serve --ray` answers from
     searcher.search("OPEC output quotas", k=5)
 
 The HTTP API stays the FastAPI app of `search_api.app`, which calls the router through its
