@@ -37,8 +37,11 @@ def linear_fusion(dense: Candidates, lexical: Candidates, weight: float = 0.5) -
     """Min-max normalise each list's scores to [0, 1], then `weight * dense + (1 - weight) * lexical`;
     an item missing from a list gets 0 from it.
 
-    >>> linear_fusion([(1, .9), (2, .5)], [(2, 12.0), (3, 3.0)], weight=0.5)[0][0]
-    2
+    Passage 2, second on the dense side and first on the lexical one, beats passage 1, first on
+    the dense side alone:
+
+    >>> linear_fusion([(1, .9), (2, .8), (4, .1)], [(2, 12.0), (3, 3.0)], weight=0.5)[:2]
+    [(2, 0.9375), (1, 0.5)]
     """
     d, lx = _min_max(dense), _min_max(lexical)
     fused = {item: weight * d.get(item, 0.0) + (1 - weight) * lx.get(item, 0.0) for item in set(d) | set(lx)}
