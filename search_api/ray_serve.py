@@ -159,6 +159,9 @@ def deploy(index_dir: str | Path, *, replicas: int = 1, router_replicas: int = 1
               for number, name in enumerate(manifest["shards"]["directories"])]
     router = _router_deployment().options(name="router", num_replicas=router_replicas,
                                           ray_actor_options={"num_cpus": replica_cpus})
+    # The FastAPI app is the only ingress and calls the router through its handle: Serve's own
+    # HTTP proxy would only take a port (8000 by default, where the app itself may listen).
+    serve.start(proxy_location="Disabled")
     return serve.run(router.bind(str(index_dir), shards, backend), name=APP_NAME, route_prefix=None)
 
 

@@ -49,6 +49,14 @@ def test_router_over_shard_deployments_answers_like_the_sharded_searcher(served,
     assert remote.article("no-such-article") is None
 
 
+def test_ray_serve_binds_no_port_of_its_own(served):
+    """The FastAPI app is the only ingress (it calls the router through its handle), so Ray Serve
+    runs no HTTP proxy: nothing binds Ray's default port 8000, where the app itself may listen."""
+    from ray import serve
+
+    assert serve.status().proxies == {}
+
+
 def test_http_api_over_ray_serve_and_live_reload(served, tmp_path, encoder):
     index, _, handle = served
     from search_api.ray_serve import RemoteSearcher
