@@ -284,7 +284,11 @@ class Searcher:
             allowed = self._allowed_chunks(filters)
             if len(allowed) == 0:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            selector = faiss.IDSelectorBatch(allowed)
+            # An IVF index refuses plain SearchParameters, and parameters it is given replace its
+            # own settings: without its nprobe it would probe one list and miss most matches.
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe) if hasattr(index, "nprobe") \
+                else faiss.SearchParameters(sel=selector)
             depth = min(depth, len(allowed))
         scores, ids = faiss_search(index, query_vector.reshape(1, -1), depth, params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]

@@ -1,6 +1,6 @@
 """The HTTP API fuzzed from its own OpenAPI schema (schemathesis, on hypothesis), against a real
-server over a copy of the sample index: whatever a client sends, valid or not, no response is a
-5xx, and every answer matches the schema."""
+server over a copy of the sample index (exact and IVF layouts): whatever a client sends, valid or
+not, no response is a 5xx, and every answer matches the schema."""
 
 import zlib
 
@@ -15,12 +15,16 @@ from conftest import running_server
 KEY = "fuzz-key"
 
 
-@pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory, sample_index):
+@pytest.fixture(scope="module", params=["flat", "ivf"])
+def fuzz_server(request, tmp_path_factory):
+    """A server over a copy of the sample index, exact (flat) or IVF: the two FAISS layouts take
+    different search parameters. (A write through the IVF server re-lays the small index out as
+    flat, so the IVF one is fuzzed as IVF until its first successful write.)"""
     import shutil
 
+    source = request.getfixturevalue("sample_index" if request.param == "flat" else "ivf_index")
     index = tmp_path_factory.mktemp("fuzz") / "index"
-    shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(source, index, ignore=shutil.ignore_patterns(".lock"))
     with running_server(index, api_key=KEY) as url:
         yield url
 

@@ -105,3 +105,16 @@ def test_fusion_and_grouping_are_deterministic():
     assert [i for i, _ in linear_fusion(dense, lexical, weight=0.5)] == [1, 3, 2, 4]
     groups = group_by_article([(1, .9), (3, .8), (2, .7), (4, .7), (5, .1)], {1: "a", 2: "a", 3: "b", 4: "c"}, 1)
     assert groups == [("a", .9, [(1, .9)]), ("b", .8, [(3, .8)]), ("c", .7, [(4, .7)])]
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_filters_on_an_ivf_index_answer_as_on_the_exact_one(searcher, ivf_index, encoder, mode):
+    """An IVF index takes its own search parameters (with its nprobe, or it probes one list and
+    misses most matches); here nprobe covers every list, so IVF answers as exact search does."""
+    ivf = Searcher(ivf_index, encoder=encoder)
+    filters = {"date_from": "2019-02-01", "date_to": "2019-03-31"}
+    for query in ("people said", "fire kills people"):
+        got = [h.article_id for h in ivf.search(query, k=5, mode=mode, highlight=False, **filters).results]
+        expected = [h.article_id for h in searcher.search(query, k=5, mode=mode, highlight=False, **filters).results]
+        assert len(got) == 5 and got == expected
+    assert ivf.search("fire", mode=mode, source="No Such Source").results == []
