@@ -32,7 +32,8 @@ class Article:
             sort_keys=True,
             ensure_ascii=False,
         )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        # surrogatepass: a lone surrogate (which readers refuse) must not make hashing raise.
+        return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def stable_id(url: str = "", text: str = "", title: str = "") -> str:

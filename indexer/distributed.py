@@ -45,7 +45,7 @@ def import_ray():
 
 
 def _read(row: dict) -> list[dict]:
-    items = read_path(Path(row["path"]), row["relative"] or None)
+    items = read_path(Path(row["path"]))
     return [{"file": row["file"], "record": number, "payload": pickle.dumps(item)}
             for number, item in enumerate(items)]
 
@@ -145,8 +145,7 @@ def index_with_ray(paths: list[str | Path], writer, *, address: str | None = Non
     staging = Path(staging) if staging else Path(writer.dir) / ".ray-staging"
     shutil.rmtree(staging, ignore_errors=True)
 
-    items = [{"file": n, "path": str(path), "relative": relative or ""}
-             for n, (path, relative) in enumerate(walk_paths(paths))]
+    items = [{"file": n, "path": str(path)} for n, path in enumerate(walk_paths(paths))]
     known_ref = ray.put(_known_hashes(writer))
     dataset = (ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * cpus)))
                .flat_map(_read, num_cpus=0.25)

@@ -3,6 +3,9 @@
 `read_paths(paths)` yields an `Article` for every record it can read and a `Problem` for every one
 it cannot (a malformed line, a binary file), so one bad record never stops the rest of a run and is
 never skipped silently. Field names follow ../shared/API.md "Input records".
+
+JSONL and CSV files are read as a stream, line by line, and decoded line by line, so a file of any
+size fits in memory and one bad byte costs one record.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import csv
 import io
 import json
 import os
+import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .article import Article, stable_id
 
@@ -34,6 +40,13 @@ FIELD_ALIASES = {
 }
 _KNOWN_INPUT_NAMES = {name for names in FIELD_ALIASES.values() for name in names}
 
+# Deeper than this a record is refused: no article field needs it, and deeper values would
+# exhaust the recursion of json.dumps when the article is hashed and stored.
+MAX_NESTING = 64
+# JSON's "\ud800" escape gives a lone surrogate: a str with no UTF-8 form, which SQLite, hashing
+# and every client would fail on.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 csv.field_size_limit(64 * 1024 * 1024)
 
 
@@ -48,32 +61,41 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-class BinaryFileError(ValueError):
-    """Raised for bytes that are not text in any encoding we accept."""
+def _surrogate_message(text: str) -> str | None:
+    match = _SURROGATE.search(text)
+    if match is None:
+        return None
+    return (f"holds a lone surrogate (\\u{ord(match.group()):04x} at character {match.start() + 1}), "
+            f"which is not text: it has no UTF-8 form")
 
 
-def decode_bytes(data: bytes) -> str:
-    """Decode file contents: UTF-8 (with or without BOM), UTF-16 with a BOM, else cp1252/latin-1.
-
-    Raises `BinaryFileError` for data with NUL bytes and no UTF-16 BOM (images, archives, PDFs).
-    """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    if b"\x00" in data[:8192]:
-        raise BinaryFileError("looks like a binary file (NUL bytes), not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        # cp1252 leaves five bytes undefined; latin-1 maps every byte.
-        return data.decode("latin-1")
+def _unstorable(record: dict) -> str | None:
+    """Why `record` cannot be stored (a name or value, however nested, holding a lone surrogate;
+    nesting over MAX_NESTING levels), or None. Walked with a stack, not recursion, so that no
+    input can exhaust the recursion limit here."""
+    stack = [(record, "", 0)]
+    while stack:
+        value, name, depth = stack.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_NESTING:
+            return f"field '{name.split('.')[0].split('[')[0]}' is nested more than {MAX_NESTING} levels deep"
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                key = str(key)
+                if reason := _surrogate_message(key):
+                    return f"a field name {reason}"
+                stack.append((item, f"{name}.{key}" if name else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{name}[{i}]", depth + 1) for i, item in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and (reason := _surrogate_message(value)):
+            return f"field '{name}' {reason}"
+    return None
 
 
 def article_from_record(record: dict, where: str) -> Article | Problem:
-    """Map one JSONL object or CSV row onto an `Article`, or say what is wrong with it."""
+    """Map one JSONL object, CSV row or API item onto an `Article`, or say what is wrong with it
+    (a missing text, a field of the wrong type, a value that cannot be stored), naming the field."""
+    if reason := _unstorable(record):
+        return Problem(where, reason)
     values: dict[str, str] = {}
     for field, names in FIELD_ALIASES.items():
         for name in names:
@@ -102,61 +124,215 @@ def article_from_record(record: dict, where: str) -> Article | Problem:
     )
 
 
-def read_jsonl(path: Path, text: str) -> Iterator[Article | Problem]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
+# -- decoding, line by line ------------------------------------------------------------------------
+
+def _decoded_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, str | Problem]]:
+    """The lines of the text file open in binary `handle`, numbered from 1, each with its line end;
+    only "\\n" ends a line. A line that cannot be decoded comes as a `Problem` naming its byte.
+
+    The encoding: UTF-16 when the file starts with a UTF-16 BOM; otherwise UTF-8 (BOM optional),
+    decoded line by line. A legacy file, one with bytes that are not UTF-8 and no line that is
+    UTF-8 with non-ASCII characters, is decoded as cp1252 throughout (latin-1 for the five bytes
+    cp1252 leaves undefined). A file with some UTF-8 text is never decoded as anything else, so
+    its good lines stay exact and each bad line is reported.
+    """
+    start = handle.read(3)
+    handle.seek(0)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # A lone surrogate is kept as one, for the record's check to name its field.
+        text = io.TextIOWrapper(handle, encoding="utf-16", errors="surrogatepass", newline="\n")
+        number = 0
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Problem(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(record, dict):
-            yield Problem(where, f"expected a JSON object, got {type(record).__name__}")
-            continue
-        yield article_from_record(record, where)
-
-
-def read_csv(path: Path, text: str) -> Iterator[Article | Problem]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    if not any(name in FIELD_ALIASES["text"] for name in header):
-        yield Problem(f"{path}:1", f"CSV header {header[:8]} has no 'text', 'body' or 'content' column")
+            for number, line in enumerate(text, start=1):
+                yield number, line
+        except UnicodeDecodeError as exc:
+            yield number + 1, Problem(f"{where}:{number + 1}", f"not valid UTF-16 ({exc.reason}); "
+                                                               f"the rest of the file is not read")
         return
-    while True:
+    utf8 = start == codecs.BOM_UTF8  # a BOM, or a line of non-ASCII UTF-8, shows the file is UTF-8
+    if utf8:
+        handle.seek(3)
+    legacy = False
+    for number, raw in enumerate(handle, start=1):
+        if not legacy:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if utf8 or _later_utf8_line(handle):
+                    utf8 = True  # decided once: the look ahead never runs twice
+                    column = len(raw[:exc.start].decode("utf-8")) + 1
+                    yield number, Problem(f"{where}:{number}", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
+                                                               f"at column {column})")
+                    continue
+                legacy = True  # every line so far was ASCII, which cp1252 decodes alike
+            else:
+                utf8 = utf8 or not raw.isascii()
+                yield number, line
+                continue
         try:
-            row = next(reader)
+            yield number, raw.decode("cp1252")
+        except UnicodeDecodeError:
+            yield number, raw.decode("latin-1")
+
+
+def _later_utf8_line(handle: BinaryIO) -> bool:
+    """Whether a line after the position of `handle` is UTF-8 with non-ASCII characters; the
+    position is kept."""
+    position = handle.tell()
+    try:
+        for raw in handle:
+            if not raw.isascii():
+                try:
+                    raw.decode("utf-8")
+                    return True
+                except UnicodeDecodeError:
+                    continue
+        return False
+    finally:
+        handle.seek(position)
+
+
+# -- record files ----------------------------------------------------------------------------------
+
+def _record_from_json(line: str, where: str) -> Article | Problem:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Problem(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return Problem(where, "invalid JSON: nested too deeply to read")
+    except ValueError as exc:  # a number over Python's 4,300-digit limit
+        return Problem(where, f"invalid JSON ({str(exc).split(';')[0]})")
+    if not isinstance(record, dict):
+        return Problem(where, f"expected a JSON object, got {type(record).__name__}")
+    return article_from_record(record, where)
+
+
+def read_jsonl(path: Path, handle: BinaryIO) -> Iterator[Article | Problem]:
+    """One article (or problem) per non-blank line of the JSONL file open in binary `handle`."""
+    records = 0
+    for number, line in _decoded_lines(handle, str(path)):
+        if isinstance(line, Problem):
+            records += 1
+            yield line
+        elif line.strip():
+            records += 1
+            yield _record_from_json(line, f"{path}:{number}")
+    if not records:
+        yield Problem(str(path), "no records: the file holds only blank lines")
+
+
+class _CsvLines:
+    """The decoded lines of a CSV file, fed to `csv.reader`. Keeps the lines of the record being
+    parsed, so that a bad record spanning several lines can be parsed again from its second line;
+    lines that cannot be decoded are kept aside as problems instead of being parsed."""
+
+    def __init__(self, lines: Iterator[tuple[int, str | Problem]]):
+        self._lines = lines
+        self._again: deque[tuple[int, str]] = deque()
+        self.record: list[tuple[int, str]] = []
+        self.problems: list[Problem] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            number, line = self._again.popleft() if self._again else next(self._lines)
+            if isinstance(line, Problem):
+                self.problems.append(line)
+                continue
+            self.record.append((number, line))
+            return line
+
+    def read_again_after_first_line(self) -> None:
+        self._again.extendleft(reversed(self.record[1:]))
+
+
+def read_csv(path: Path, handle: BinaryIO) -> Iterator[Article | Problem]:
+    """One article (or problem) per row of the CSV file (with a header) open in binary `handle`.
+
+    A quoted field may span lines. Rows are parsed as strict CSV, so a quote that does not close
+    where a field can end is an error; a bad row (that, or a wrong number of fields) is reported at
+    the line it starts on. When it spans several lines, as an unclosed quote makes it, parsing
+    resumes at its second line: an unclosed quote costs its own row, never the rows after it.
+    """
+    lines = _CsvLines(_decoded_lines(handle, str(path)))
+    reader = csv.reader(lines, strict=True)
+    header: list[str] | None = None
+    rows = 0
+    while True:
+        lines.record = []
+        error = None
+        try:
+            fields = next(reader)
         except StopIteration:
-            return
+            fields = None
         except csv.Error as exc:
-            yield Problem(f"{path}:{reader.line_num}", f"malformed CSV ({exc})")
-            return
-        where = f"{path}:{reader.line_num}"
-        if None in row:
-            yield Problem(where, f"row has {len(header) + len(row[None])} fields, the header has {len(header)}")
+            fields, error = [], str(exc)
+        yield from lines.problems
+        rows += len(lines.problems)
+        lines.problems.clear()
+        if fields is None:
+            break
+        if not lines.record or (fields == [] and error is None):
+            continue  # a blank line
+        first, last = lines.record[0][0], lines.record[-1][0]
+        where = f"{path}:{first}"
+        if header is None and error is None:
+            header = fields
+            if not any(name in FIELD_ALIASES["text"] for name in header):
+                yield Problem(where, f"CSV header {header[:8]} has no 'text', 'body' or 'content' column")
+                return
             continue
-        if any(value is None for value in row.values()):
-            yield Problem(where, f"row has fewer fields than the header's {len(header)}")
+        if error is None and len(fields) != len(header):
+            error = f"row has {len(fields)} fields, the header has {len(header)}"
+        rows += 1
+        if error is None:
+            yield article_from_record(dict(zip(header, fields)), where)
             continue
-        yield article_from_record(row, where)
+        if last > first:
+            error += (f"; lines {first}-{last} were read as one row, so a quote may be unclosed: "
+                      f"reading on from line {first + 1}")
+            lines.read_again_after_first_line()
+        yield Problem(where, f"malformed CSV ({error})" if header else f"malformed CSV header ({error})")
+    if not rows:
+        yield Problem(str(path), "no records: the file holds no rows" + (" after its header" if header else ""))
 
 
-def read_document(path: Path, text: str, relative_name: str) -> Article | Problem:
-    """One .txt/.md/.html file is one article; its id comes from its path under the input root,
-    so editing the file re-indexes the same article instead of adding a new one."""
+# -- documents -------------------------------------------------------------------------------------
+
+def document_id(path: Path) -> str:
+    """The id of a .txt/.md/.html article: from its file's resolved absolute path, so it is unique
+    per file (two `story.txt` in different folders differ) and the same in every run, whatever the
+    folder given or the working directory; editing the file updates the same article."""
+    return stable_id(url=path.resolve().as_uri())
+
+
+def read_document(path: Path, data: bytes) -> Article | Problem:
+    """One .txt/.md/.html file (its bytes `data`) is one article; a .txt/.md file's first line is
+    its title."""
     where = str(path)
-    article_id = stable_id(url="file:" + relative_name)
+    if b"\x00" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return Problem(where, "looks like a binary file (NUL bytes), not text")
+    lines = []
+    for _, line in _decoded_lines(io.BytesIO(data), where):
+        if isinstance(line, Problem):
+            return line
+        lines.append(line)
+    text = "".join(lines)
+    if reason := _surrogate_message(text):
+        return Problem(where, f"the file {reason}")
     if path.suffix.lower() in {".html", ".htm"}:
-        return _read_html(where, text, article_id)
+        return _read_html(where, text, document_id(path))
     lines = text.strip().splitlines()
     if not lines:
-        return Problem(where, "empty file")
+        return Problem(where, "no text: the file holds only white space")
     title = lines[0].lstrip("#").strip() if path.suffix.lower() in {".md", ".markdown"} else lines[0].strip()
     body = "\n".join(lines[1:]).strip()
     if not body:
         return Problem(where, "no article text after the title line")
-    return Article(id=article_id, title=title, text=body, origin=where)
+    return Article(id=document_id(path), title=title, text=body, origin=where)
 
 
 def _read_html(where: str, html: str, article_id: str) -> Article | Problem:
@@ -183,55 +359,64 @@ def _read_html(where: str, html: str, article_id: str) -> Article | Problem:
     )
 
 
-def read_file(path: Path, relative_name: str | None = None) -> Iterator[Article | Problem]:
-    """Yield the articles (and problems) of one file, whatever its supported type."""
+# -- files and folders -----------------------------------------------------------------------------
+
+def read_file(path: Path) -> Iterator[Article | Problem]:
+    """Yield the articles (and problems) of one regular file, whatever its supported type."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         yield Problem(str(path), f"unsupported file type '{suffix or path.name}' "
                       f"(expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))})")
         return
     try:
-        text = decode_bytes(path.read_bytes())
-    except BinaryFileError as exc:
-        yield Problem(str(path), str(exc))
-        return
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                yield Problem(str(path), "empty file")
+            elif suffix in {".jsonl", ".ndjson"}:
+                yield from read_jsonl(path, handle)
+            elif suffix == ".csv":
+                yield from read_csv(path, handle)
+            else:
+                yield read_document(path, handle.read())
     except OSError as exc:
         yield Problem(str(path), f"cannot read file: {exc.strerror}")
-        return
-    if suffix in {".jsonl", ".ndjson"}:
-        yield from read_jsonl(path, text)
-    elif suffix == ".csv":
-        yield from read_csv(path, text)
-    else:
-        yield read_document(path, text, relative_name or path.name)
 
 
-def walk_paths(paths: list[str | Path]) -> Iterator[tuple[Path, str | None]]:
-    """Every file to read under `paths` with its name relative to its given folder (None for a file
-    given itself), in indexing order: folders walked sorted, hidden entries skipped. A path that is
-    neither file nor folder is yielded as given, for the reader to report."""
+def walk_paths(paths: list[str | Path]) -> Iterator[Path]:
+    """Every entry to read under `paths`, in indexing order: folders walked sorted, hidden entries
+    skipped. Symbolic links to folders are not followed (a link can lead out of the tree or round
+    in a loop) but yielded, for the reader to report; a path given that is not a folder is yielded
+    as given."""
     for given in paths:
         root = Path(given)
-        if root.is_dir():
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if not name.startswith("."):
-                        path = Path(dirpath) / name
-                        yield path, f"{root.name}/{path.relative_to(root).as_posix()}"
-        else:
-            yield root, None
+        if not root.is_dir():
+            yield root
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            folder = Path(dirpath)
+            linked = [d for d in dirnames if (folder / d).is_symlink()]
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in linked)
+            for name in sorted(filenames + linked):
+                if not name.startswith("."):
+                    yield folder / name
 
 
-def read_path(path: Path, relative: str | None = None) -> Iterator[Article | Problem]:
+def read_path(path: Path) -> Iterator[Article | Problem]:
     """The articles and problems of one entry of `walk_paths`."""
-    if relative is None and not path.is_file():
-        yield Problem(str(path), "no such file or folder")
+    where = str(path)
+    if path.is_dir():
+        yield Problem(where, "symbolic link to a folder: not followed (give its target to index it)")
+    elif path.is_symlink() and not path.exists():
+        yield Problem(where, "symbolic link to nothing")
+    elif not path.exists():
+        yield Problem(where, "no such file or folder")
+    elif not path.is_file():
+        yield Problem(where, "not a regular file (a pipe, socket or device)")
     else:
-        yield from read_file(path, relative)
+        yield from read_file(path)
 
 
 def read_paths(paths: list[str | Path]) -> Iterator[Article | Problem]:
     """Yield articles and problems from files and folders (folders are walked in sorted order)."""
-    for path, relative in walk_paths(paths):
-        yield from read_path(path, relative)
+    for path in walk_paths(paths):
+        yield from read_path(path)
