@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -28,11 +29,27 @@ def _add_backend_option(parser: argparse.ArgumentParser, purpose: str) -> None:
                         help=f"run the model on torch, onnxruntime, or onnxruntime with int8 weights {purpose}")
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return number
+def _number(kind: type, low: float, high: float | None = None, above: bool = False):
+    """An argparse type: a finite `kind` (int or float) from `low` (exclusive when `above`) up to
+    `high`, so that an out-of-range flag is a usage error instead of silently odd behaviour."""
+    span = (f"greater than {low}" if above else f"between {low} and {high}" if high is not None
+            else f"at least {low}")
+
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'} "
+                                             f"{span}, got '{value}'") from None
+        if not (math.isfinite(number) and (number > low if above else number >= low)
+                and (high is None or number <= high)):
+            raise argparse.ArgumentTypeError(f"must be {span}, got {value}")
+        return number
+
+    return parse
+
+
+_positive_int = _number(int, 1)
 
 
 def _add_reranker_option(parser: argparse.ArgumentParser) -> None:
@@ -53,12 +70,12 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
                         help="keep the evaluation index here and reuse it next time (default: a temporary one)")
     parser.add_argument("--model", help="sentence-transformers model name or path (default: the bundled one)")
     parser.add_argument("--max-tokens", type=_positive_int, help="passage size limit in word pieces")
-    parser.add_argument("--title-tokens", type=int, default=32, metavar="N",
+    parser.add_argument("--title-tokens", type=_number(int, 0), default=32, metavar="N",
                         help="word pieces of the title embedded with each passage; 0 for none (default 32)")
     parser.add_argument("--fusion", choices=["rrf", "linear"], help="hybrid fusion (default: the searcher's)")
-    parser.add_argument("--rrf-k", type=float, help="RRF constant k")
-    parser.add_argument("--linear-weight", type=float, help="dense weight of linear fusion, 0..1")
-    parser.add_argument("--title-weight", type=float, help="BM25 weight of the title column")
+    parser.add_argument("--rrf-k", type=_number(float, 0, above=True), help="RRF constant k")
+    parser.add_argument("--linear-weight", type=_number(float, 0, 1), help="dense weight of linear fusion, 0..1")
+    parser.add_argument("--title-weight", type=_number(float, 0), help="BM25 weight of the title column")
     _add_backend_option(parser, "(default: torch)")
     _add_reranker_option(parser)
     parser.add_argument("--json", action="store_true")
@@ -81,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default: the bundled all-MiniLM-L6-v2); an existing index keeps its own")
     p.add_argument("--max-tokens", type=_positive_int,
                    help="passage size limit in word pieces for a new index (default: the model's max_seq_length)")
-    p.add_argument("--overlap", type=int, default=1, help="sentences shared by consecutive passages (default 1)")
-    p.add_argument("--title-tokens", type=int, default=32, metavar="N",
+    p.add_argument("--overlap", type=_number(int, 0), default=1, help="sentences shared by consecutive passages (default 1)")
+    p.add_argument("--title-tokens", type=_number(int, 0), default=32, metavar="N",
                    help="word pieces of the title embedded with each passage as context; 0 for none (default 32)")
     p.add_argument("--commit-every", type=_positive_int, default=256, metavar="N",
                    help="commit after about N passages, so an interrupted run keeps its progress (default 256)")
@@ -115,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", metavar="TEXT")
     _add_index_option(p)
     p.add_argument("-k", type=_positive_int, default=10, help="articles to return (default 10)")
-    p.add_argument("--offset", type=int, default=0, help="skip this many articles (pagination)")
+    p.add_argument("--offset", type=_number(int, 0), default=0, help="skip this many articles (pagination)")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     p.add_argument("--source", help="only articles from this source")
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD)")
@@ -136,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "$ARTICLE_SEARCH_API_KEY; without it they are refused.")
     _add_index_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_number(int, 1, 65535), default=8000)
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -148,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ray_options(p, "serve a sharded index with Ray Serve: a deployment per shard and a router that merges")
     p.add_argument("--ray-replicas", type=_positive_int, default=1, metavar="N",
                    help="replicas of each shard deployment (default 1)")
-    p.add_argument("--ray-replica-cpus", type=float, default=0.25, metavar="CPUS",
+    p.add_argument("--ray-replica-cpus", type=_number(float, 0, above=True), default=0.25, metavar="CPUS",
                    help="Ray CPUs reserved by each replica (default 0.25; all replicas must fit in the cluster)")
 
     p = commands.add_parser("eval", help="retrieval quality on a BEIR-layout question set",
@@ -192,6 +209,10 @@ def cmd_index(args) -> int:
 
     if not args.paths and not (args.repair or args.rebuild or args.index_type):
         raise ValueError("give files or folders to index (or --repair, --rebuild or --index-type)")
+    # Checked before the index is opened, so a mistyped path creates no index directory.
+    missing = [path for path in args.paths if not os.path.exists(path)]
+    if missing:
+        raise ValueError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
                      repair=args.repair, index_type=args.index_type, rebuild=args.rebuild,
