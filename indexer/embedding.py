@@ -8,6 +8,7 @@ downloaded (HF_HUB_OFFLINE is set before the libraries load).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import threading
@@ -109,7 +110,12 @@ class Encoder:
             self.model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
         self.dimension = int(get_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
-        self.tokenizer = self.model.tokenizer
+        # The model pads and truncates each batch with its own tokenizer, and a fast tokenizer keeps
+        # those settings in the object: a caller tokenizing on another thread (chunking, or the
+        # writer pooling sentence vectors while the next batch embeds) would reset them mid-batch.
+        # Callers get a copy; they never pad or truncate, which leaves its settings untouched, so
+        # it is safe to share between their threads.
+        self.tokenizer = copy.deepcopy(self.model.tokenizer)
         self._fingerprint: str | None = None
         # One encode at a time: torch already uses every core for one batch, and concurrent calls
         # from server threads would only contend for them.

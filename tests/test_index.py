@@ -1,13 +1,17 @@
 import json
 import sqlite3
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from indexer import store
 from indexer.embedding import Encoder
+from indexer.article import Article
+from indexer.chunking import Chunker
 from indexer.readers import read_paths
-from indexer.writer import IndexWriter
+from indexer.writer import EmbeddedChunks, IndexWriter, embed_articles, pool_sentences, prepare_article
 from search_api.searcher import Searcher
 
 from conftest import write_jsonl
@@ -198,3 +202,46 @@ def test_ivf_file_is_rebuilt_as_ivf_when_stale(writable_index, encoder, monkeypa
     (writable_index / store.VECTORS).unlink()
     searcher = Searcher(writable_index, encoder=encoder)
     assert searcher.rebuilt and store.index_kind(searcher.faiss) == "ivf-sq8"
+
+
+def test_pooling_on_the_write_thread_never_disturbs_embedding(encoder):
+    """The writer pools sentence vectors (tokenizing with `encoder.tokenizer`) on its write thread
+    while the next batch is embedded on the main thread. The model pads each batch with its
+    tokenizer; were that the same object, the pooling call would reset its padding mid-batch and
+    the batch would fail ("excessive nesting") or embed unpadded. The model's own per-batch step
+    (`model.tokenize`, what every encode runs first) is looped for a few seconds, where the shared
+    tokenizer failed within a fraction of one; then whole embeds are checked against their vectors
+    embedded alone."""
+    chunker = Chunker(encoder.tokenizer, encoder.max_seq_length)
+    # Passages of very different lengths: a batch of them must be padded to one width.
+    batch = [prepare_article(Article(f"a{n}", f"Story {n}", " ".join(["The harbour bridge closed for repairs."] * n)),
+                             chunker, 1_000_000, False) for n in (1, 3, 9, 20)]
+    embed_articles(encoder, chunker, batch)
+    pooled, others = batch[-1], batch[:-1]
+    expected = np.concatenate([p.embedded.vectors for p in others])
+    texts, vectors, tokens = pooled.embedded.texts, pooled.embedded.vectors, pooled.embedded.tokens
+    stop = threading.Event()
+    pool_errors: list[BaseException] = []
+
+    def pool_until_stopped():
+        while not stop.is_set():
+            pooled.embedded = EmbeddedChunks(texts, vectors, tokens)
+            try:
+                pool_sentences(encoder.tokenizer, pooled)
+            except BaseException as exc:  # noqa: BLE001 - asserted on the main thread
+                pool_errors.append(exc)
+                return
+
+    thread = threading.Thread(target=pool_until_stopped)
+    thread.start()
+    try:
+        batch_texts = [text for p in others for text in p.embedded.texts]
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            encoder.model.tokenize(batch_texts)
+        embed_articles(encoder, chunker, others)
+        assert np.allclose(np.concatenate([p.embedded.vectors for p in others]), expected, atol=1e-5)
+    finally:
+        stop.set()
+        thread.join()
+    assert not pool_errors
