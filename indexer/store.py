@@ -139,7 +139,9 @@ def connect(index_dir: str | Path, readonly: bool = False) -> sqlite3.Connection
     if readonly:
         if not path.exists():
             raise StoreError(f"{path} is missing; rebuild the index with: article-search index PATH --index {index_dir}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        # A URI, so that SQLite opens it read-only; as_uri() escapes '#', '?' and '%', which would
+        # otherwise end the path or fail to decode.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     else:
         conn = sqlite3.connect(path, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

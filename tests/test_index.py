@@ -245,3 +245,13 @@ def test_pooling_on_the_write_thread_never_disturbs_embedding(encoder):
         stop.set()
         thread.join()
     assert not pool_errors
+
+
+def test_an_index_path_with_uri_characters_opens_its_own_database(tmp_path, encoder):
+    """Readers open SQLite by URI (read-only): '#', '?' and '%' in the path must stay part of it."""
+    index = tmp_path / "a#b?c%d"
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add(read_paths([write_jsonl(tmp_path / "a.jsonl", STORIES)]))
+    searcher = Searcher(index, encoder=encoder)
+    assert searcher.stats()["articles"] == 3
+    assert searcher.search("harbour bridge cable repairs", k=1).results[0].article_id == "s1"
