@@ -3,7 +3,9 @@
 Sentences are packed greedily into chunks, measured with the model's own tokenizer, so that the
 text that is embedded (title line + passage, plus the model's special tokens) never exceeds the
 model's `max_seq_length`: nothing is cut off silently by the model. A sentence longer than the
-budget is split at word-piece boundaries. Consecutive chunks share `overlap` sentences so that an
+budget is split at word-piece boundaries. A passage also stays within `max_chars` characters: a
+"word" the tokenizer cannot split (a long run without spaces is one [UNK]) is cut into pieces of
+that length, so no input makes a megabyte passage. Consecutive chunks share `overlap` sentences so that an
 answer straddling a boundary is whole in one of them.
 
 Every `Chunk` carries `start`/`end`, character offsets into the cleaned text:
@@ -21,7 +23,13 @@ _ABBREVIATIONS = {
     "sen", "rep", "rev", "hon", "pres", "no", "vs", "etc", "inc", "ltd", "co", "corp", "jan", "feb",
     "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "est", "fig",
 }
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+)|\n\s*\n|\n")
+# The look-behind lets a run of ".!?…" match only from its first character, and the possessive
+# quantifiers never give back: a long run of them costs its length once, not its length squared.
+_SENTENCE_END = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s)|\n\s*\n|\n")
+# The word before a full stop, looked for in a short window: an abbreviation or initial is short,
+# and a window keeps the search from re-reading the sentence at every full stop.
+_WORD_BEFORE = re.compile(r"\w+\Z")
+_WORD_WINDOW = 32
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
         if match.group().startswith((".",)) and "\n" not in match.group():
-            word = re.search(r"(\w+)\.$", text[start:match.start() + 1])
-            if word and (word.group(1).lower() in _ABBREVIATIONS or len(word.group(1)) == 1):
+            word = _WORD_BEFORE.search(text, max(start, match.start() - _WORD_WINDOW), match.start())
+            if word and (word.group().lower() in _ABBREVIATIONS or len(word.group()) == 1):
                 continue
             following = text[end:end + 3].lstrip()
             if following[:1].islower():
@@ -72,11 +80,21 @@ class Chunker:
     pieces and to split over-long sentences at word-piece boundaries.
     """
 
+    # Characters allowed per word piece of the limit: English text runs at 4 to 5 per word piece,
+    # so only text of words the model cannot read (runs without spaces, [UNK]) reaches this.
+    CHARS_PER_TOKEN = 8
+
     def __init__(self, tokenizer, max_tokens: int, overlap: int = 1, title_tokens: int = 32):
         if max_tokens < 32:
             raise ValueError(f"max_tokens must be at least 32, got {max_tokens}")
+        if overlap < 0:
+            raise ValueError(f"overlap must be at least 0, got {overlap}")
+        if not 0 <= title_tokens <= max_tokens // 2:
+            raise ValueError(f"title_tokens must be between 0 and half of max_tokens ({max_tokens // 2}), "
+                             f"got {title_tokens}")
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        self.max_chars = self.CHARS_PER_TOKEN * max_tokens
         self.overlap = overlap
         self.title_tokens = title_tokens
         self._special = len(tokenizer("", add_special_tokens=True)["input_ids"])
@@ -115,7 +133,8 @@ class Chunker:
         i = 0
         while i < len(pieces):
             j, used = i, 0
-            while j < len(pieces) and used + pieces[j][2] <= budget:
+            while (j < len(pieces) and used + pieces[j][2] <= budget
+                   and pieces[j][1] - pieces[i][0] <= self.max_chars):
                 used += pieces[j][2]
                 j += 1
             j = max(j, i + 1)
@@ -140,7 +159,8 @@ class Chunker:
         return self._fit(text, context, pieces[:-1]) + self._fit(text, context, pieces[-1:])
 
     def _pieces(self, text: str, budget: int) -> list[tuple[int, int, int]]:
-        """Sentences as (start, end, word pieces); a sentence over `budget` is split into parts."""
+        """Sentences as (start, end, word pieces); a sentence over `budget` word pieces or
+        `max_chars` characters is split into parts."""
         spans = split_sentences(text)
         if not spans:
             return []
@@ -148,26 +168,38 @@ class Chunker:
                                  return_offsets_mapping=True)
         pieces: list[tuple[int, int, int]] = []
         for (start, end), ids, offsets in zip(spans, encoded["input_ids"], encoded["offset_mapping"]):
-            if len(ids) <= budget:
+            if len(ids) <= budget and end - start <= self.max_chars:
                 pieces.append((start, end, len(ids)))
                 continue
-            pieces.extend(_split_long(start, offsets, budget))
+            pieces.extend(_split_long(start, offsets, budget, self.max_chars))
         return pieces
 
 
-def _split_long(start: int, offsets: list[tuple[int, int]], budget: int) -> list[tuple[int, int, int]]:
-    """Cut one over-long sentence into parts of at most `budget` word pieces, at word starts
-    (a word piece that follows white space) where one lies in the second half of the part."""
+def _split_long(start: int, offsets: list[tuple[int, int]], budget: int,
+                max_chars: int) -> list[tuple[int, int, int]]:
+    """Cut one over-long sentence (its word pieces' character `offsets`, relative to `start`) into
+    parts of at most `budget` word pieces and `max_chars` characters, at word starts (a word piece
+    that follows white space) where one lies in the second half of the part. A word piece longer
+    than `max_chars` (an [UNK] standing for a long run without spaces) is cut into pieces of
+    `max_chars` characters, each counted as one word piece: alone, each is one [UNK] again."""
+    units = []
+    for begin, end in offsets:
+        while end - begin > max_chars:
+            units.append((begin, begin + max_chars))
+            begin += max_chars
+        units.append((begin, end))
     # Leave a margin: re-tokenising a cut piece can give a word piece or two more.
     step = max(budget - 4, 1)
     parts, k = [], 0
-    while k < len(offsets):
-        cut = min(k + step, len(offsets))
-        if cut < len(offsets):
-            for c in range(cut, k + step // 2, -1):
-                if offsets[c][0] > offsets[c - 1][1]:
+    while k < len(units):
+        cut, limit = k + 1, min(k + step, len(units))
+        while cut < limit and units[cut][1] - units[k][0] <= max_chars:
+            cut += 1
+        if cut < len(units):
+            for c in range(cut, k + (cut - k) // 2, -1):
+                if units[c][0] > units[c - 1][1]:
                     cut = c
                     break
-        parts.append((start + offsets[k][0], start + offsets[cut - 1][1], cut - k))
+        parts.append((start + units[k][0], start + units[cut - 1][1], cut - k))
         k = cut
     return parts

@@ -20,6 +20,7 @@ def check_chunks(chunker, text, title, chunks):
     for chunk in chunks:
         assert chunk.text == text[chunk.start:chunk.end]
         assert chunk.text.strip() == chunk.text and chunk.text
+        assert len(chunk.text) <= chunker.max_chars
         # The text the model sees (title + passage, special tokens included) fits the model.
         embedded = chunker.embedded_text(title, chunk.text)
         assert chunker.count_tokens(embedded) <= limit
@@ -82,3 +83,29 @@ words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", 
 def test_any_text_chunks_within_limits_with_exact_offsets(chunker, parts, title):
     text = clean_text("".join(w + sep for w, sep in parts)).text
     check_chunks(chunker, text, title, chunker.chunk(text, title))
+
+
+def test_a_word_over_the_limit_is_split_into_passages_of_sane_length(chunker):
+    # One "word" of 200,000 characters is a single [UNK] to the tokenizer: it must still be cut.
+    text = "Opening sentence here. " + "x" * 200_000 + " Closing sentence."
+    chunks = chunker.chunk(text, "A title")
+    assert len(chunks) > 50
+    assert max(len(chunk.text) for chunk in chunks) <= chunker.max_chars
+    check_chunks(chunker, text, "A title", chunks)
+
+
+def test_sentence_splitting_is_linear():
+    import time
+
+    # Measured under 0.1 s each after the fix; before it, "A. " * 70,000 took minutes (quadratic).
+    for text in ("A. " * 70_000, "Mr. " * 50_000, "." * 200_000 + " x", "word " * 40_000 + "end."):
+        started = time.perf_counter()
+        spans = split_sentences(text)
+        assert time.perf_counter() - started < 2.0, text[:12]
+        assert spans
+
+
+def test_settings_that_would_drop_text_are_refused(encoder):
+    for settings in ({"overlap": -1}, {"title_tokens": -1}, {"title_tokens": 200}):
+        with pytest.raises(ValueError):
+            Chunker(encoder.tokenizer, 256, **settings)
