@@ -20,8 +20,12 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # A line matching one of these, as a whole, is boilerplate wherever it stands at the head or tail.
 _EDGE_BOILERPLATE = [
-    r"(©|\(c\)|copyright\b).{0,120}",
-    r".{0,120}\ball rights reserved\.?",
+    # A notice is known by how it starts, never by its length (a full notice runs to 200
+    # characters): "©"; "(c)" or "copyright" before a year, "©" or ":"; any line reserving all
+    # rights. Prose that starts with the word ("Copyright lawyers said ...") is none of these.
+    r"©.*",
+    r"(\(c\)|copyright)\s*(©|\(c\)|\d{4}\b|:).*",
+    r".*\ball rights reserved\b.*",
     r"(distributed|syndicated|provided) by\b.{0,80}",
     r"read (the )?(full|original|complete|whole) (article|story)( here| at .{0,60}| on .{0,60})?\W*",
     r"(read|see) more( here| at .{0,60}| on .{0,60})?\W*",
@@ -37,7 +41,7 @@ _EDGE_BOILERPLATE = [
     r"(share|tweet|email|print|pin it)(\s*[|/•·]\s*(share|tweet|email|print|facebook|twitter|linkedin|whatsapp|pin it))*\W*",
     r"(subscribe|sign up)\b.{0,100}",
     r"follow us\b.{0,80}",
-    r"(this|the) (article|story) (was )?(originally|first) (appeared|published)\b.{0,120}",
+    r"(this|the) (article|story) (was )?(originally|first) (appeared|published)\b.*",
     r"(advertisement|sponsored( content)?|ad)\W*",
     r"story continues( below)?\W*",
     r"(image|photo|picture) (credit|source)\s*:.{0,100}",

@@ -45,3 +45,32 @@ def test_first_sentence_starting_with_by_is_not_a_byline():
 def test_dateline_and_control_characters_are_removed():
     cleaned = clean_text("Friday, January 4, 2019 \n\nThe vote\x00 passed.\r\n\r\n\r\n\r\nIt was close.")
     assert cleaned.text == "The vote passed.\n\nIt was close."
+
+
+# The tail of a scraped Bloomberg article, exactly as the issue quotes it.
+BLOOMBERG_TAIL = [
+    "©2024 Bloomberg L.P. Visit Distributed by Tribune Content Agency, LLC.",
+    "Story Continues",
+    "© Copyright 2024 Bloomberg News. All rights reserved. This material may not be published, broadcast, "
+    "rewritten or redistributed.",
+    "Read the full article here",
+    "You may also like",
+    "Leave a Comment",
+]
+STORY = ["Copper prices rose for a third day as warehouses in Shanghai reported lower stocks.",
+         "Copyright lawyers for the miners said the dispute over the new smelter would not delay shipments, "
+         "and traders expect the rally to last into the spring as demand from grid builders grows."]
+
+
+def test_a_long_copyright_notice_and_the_tail_around_it_are_removed_from_txt_and_html(tmp_path):
+    (tmp_path / "copper.txt").write_text("Copper rallies\n" + "\n\n".join(STORY + BLOOMBERG_TAIL), encoding="utf-8")
+    paragraphs = "".join(f"<p>{line}</p>\n" for line in STORY + BLOOMBERG_TAIL)
+    (tmp_path / "copper.html").write_text(f"<html><head><title>Copper rallies</title></head><body><article>"
+                                          f"<h1>Copper rallies</h1>\n{paragraphs}</article></body></html>",
+                                          encoding="utf-8")
+    articles = list(read_paths([tmp_path]))
+    assert len(articles) == 2
+    for article in articles:
+        cleaned = clean_text(article.text).text
+        assert "rights reserved" not in cleaned.lower() and "©" not in cleaned, article.origin
+        assert cleaned == "\n\n".join(STORY) or cleaned == "\n".join(STORY), (article.origin, cleaned)
