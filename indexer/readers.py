@@ -279,7 +279,10 @@ def read_csv(path: Path, handle: BinaryIO) -> Iterator[Article | Problem]:
             continue  # a blank line
         first, last = lines.record[0][0], lines.record[-1][0]
         where = f"{path}:{first}"
-        if header is None and error is None:
+        if header is None:
+            if error is not None:
+                yield Problem(where, f"malformed CSV header ({error}); the file is not read")
+                return
             header = fields
             if not any(name in FIELD_ALIASES["text"] for name in header):
                 yield Problem(where, f"CSV header {header[:8]} has no 'text', 'body' or 'content' column")
@@ -295,7 +298,7 @@ def read_csv(path: Path, handle: BinaryIO) -> Iterator[Article | Problem]:
             error += (f"; lines {first}-{last} were read as one row, so a quote may be unclosed: "
                       f"reading on from line {first + 1}")
             lines.read_again_after_first_line()
-        yield Problem(where, f"malformed CSV ({error})" if header else f"malformed CSV header ({error})")
+        yield Problem(where, f"malformed CSV ({error})")
     if not rows:
         yield Problem(str(path), "no records: the file holds no rows" + (" after its header" if header else ""))
 

@@ -105,3 +105,13 @@ def test_binary_empty_unsupported_and_missing_files_are_reported(tmp_path):
     assert "empty file" in messages["empty.md"]
     assert "unsupported file type '.pdf'" in messages["notes.pdf"]
     assert "no such file or folder" in messages["missing.jsonl"]
+
+
+def test_a_csv_with_only_a_header_or_a_broken_header_is_one_clear_problem(tmp_path):
+    (tmp_path / "header_only.csv").write_text("id,title,text\n", encoding="utf-8")
+    (tmp_path / "broken_header.csv").write_text('id,"title,text\nc1,T,Text.\n', encoding="utf-8")
+    articles, problems = split(read_paths([tmp_path]))
+    assert not articles
+    assert [str(p) for p in problems] == [
+        f"{tmp_path / 'broken_header.csv'}:1: malformed CSV header (unexpected end of data); the file is not read",
+        f"{tmp_path / 'header_only.csv'}: no records: the file holds no rows after its header"]
