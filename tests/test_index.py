@@ -1,4 +1,5 @@
 import json
+import socket
 import sqlite3
 import threading
 import time
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from indexer import store
-from indexer.embedding import Encoder
+from indexer.embedding import Encoder, ModelError
 from indexer.article import Article
 from indexer.chunking import Chunker
 from indexer.readers import read_paths
@@ -157,8 +158,21 @@ def test_articles_with_nothing_but_boilerplate_and_duplicate_ids_are_reported(tm
 
 
 def test_a_model_is_never_downloaded(monkeypatch):
-    with pytest.raises(Exception, match="cannot load model 'no-such-org/no-such-model'"):
+    """With every outgoing connection refused (and recorded), the bundled model loads and embeds,
+    and a model that is not on this machine is a clear error, not a download attempt."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("this test allows no network access")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(ModelError, match="(?s)cannot load model 'no-such-org/no-such-model'.*nothing is downloaded"):
         Encoder("no-such-org/no-such-model")
+    assert Encoder().encode(["Storm hits coast"]).shape == (1, 384)
+    assert attempts == []
 
 
 def test_index_type_auto_stays_exact_when_small_and_rebuild_keeps_results(writable_index, encoder):
