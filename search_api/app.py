@@ -19,24 +19,37 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+from collections.abc import Iterator
+
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.datastructures import Headers
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer import store
 from indexer.readers import Problem, article_from_record
+from indexer.writer import unindexable
 
 from .live import LiveIndex
-from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, RelatedResponse,
-                      SearchParams, SearchResponse, Stats)
-from .searcher import SearchError
+from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, Liveness,
+                      RelatedResponse, SearchParams, SearchResponse, Stats)
+from .searcher import Searcher, SearchError
 
 log = logging.getLogger("article_search")
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# The request line and headers of one request, at most (uvicorn's h11 parser answers 400 beyond it;
+# `article-search serve` runs uvicorn with SERVER_LIMITS). Unbounded, one 64 MB header cost 105 MB.
+MAX_HEADER_BYTES = 64 * 1024
+SERVER_LIMITS = {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
 RELOAD_CHECK_SECONDS = 1.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [pid %(process)d]: %(message)s"
 
@@ -47,18 +60,133 @@ def _field_message(error: dict) -> str:
 
 
 class Metrics:
-    """Prometheus metrics of one app (own registry, so several apps can live in one process)."""
+    """Prometheus metrics of one app (own registry, so several apps can live in one process).
+
+    With $PROMETHEUS_MULTIPROC_DIR set (`serve --workers N` sets it), every worker process writes
+    its values there and a scrape of any worker reports the sum over all of them; otherwise a
+    scrape would show the counters of whichever worker answered it."""
 
     def __init__(self):
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
         self.requests = Counter("article_search_requests_total", "HTTP requests", ["route", "method", "status"],
                                 registry=self.registry)
         self.latency = Histogram("article_search_request_seconds", "HTTP request latency", ["route", "method"],
                                  registry=self.registry,
                                  buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
-        self.articles = Gauge("article_search_index_articles", "articles in the index", registry=self.registry)
-        self.passages = Gauge("article_search_index_passages", "passages in the index", registry=self.registry)
-        self.vectors = Gauge("article_search_index_vectors", "vectors in the FAISS index", registry=self.registry)
+        # Every worker serves the same index: the value set last is the index's current size.
+        sizes = {"registry": self.registry, "multiprocess_mode": "mostrecent"}
+        self.articles = Gauge("article_search_index_articles", "articles in the index", **sizes)
+        self.passages = Gauge("article_search_index_passages", "passages in the index", **sizes)
+        self.vectors = Gauge("article_search_index_vectors", "vectors in the FAISS index", **sizes)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of this process, or of all worker processes in multiprocess mode."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)
+        return generate_latest(merged)
+
+
+def _is_write(scope: Scope) -> bool:
+    """Requests that change the index: anything but a read on /articles and below."""
+    path = scope["path"]
+    return scope["method"] not in ("GET", "HEAD", "OPTIONS") and (path == "/articles" or path.startswith("/articles/"))
+
+
+class RequestGuard:
+    """The checks made before any route reads a request body (the outermost middleware):
+
+    - a write request without the right key is refused at once, its body left unread;
+    - a body over `max_body_bytes` is refused with 413: by its Content-Length when it gives one,
+      otherwise (chunked) by counting the bytes as they stream in.
+    `key_refusal(headers)` is the HTTPException for a write request's headers, or None."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, key_refusal):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.key_refusal = key_refusal
+
+    def _too_large(self) -> HTTPException:
+        return HTTPException(413, f"request body over {self.max_body_bytes // (1024 * 1024)} MB; send fewer "
+                                  "articles per request")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        refusal = self.key_refusal(headers) if _is_write(scope) else None
+        length = headers.get("content-length", "")
+        if refusal is None and length.isdigit() and int(length) > self.max_body_bytes:
+            refusal = self._too_large()
+        if refusal is not None:
+            response = JSONResponse({"detail": refusal.detail}, status_code=refusal.status_code,
+                                    headers=refusal.headers)
+            return await response(scope, receive, send)
+        received = 0
+
+        async def counted() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                # Raised where the route reads its body: FastAPI answers it as any HTTPException.
+                raise self._too_large()
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class RelatedRoute(APIRoute):
+    """The route of GET /articles/{id}/related, where an id may hold "/": it matches only when
+    "/related" ends the path as sent, so an id that itself ends in "/related" (sent encoded,
+    "%2Frelated") names an article instead."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        raw_path = scope.get("raw_path")
+        if match is not Match.NONE and raw_path is not None and not raw_path.partition(b"?")[0].endswith(b"/related"):
+            return Match.NONE, {}
+        return match, child_scope
+
+
+def public_stats(stats: dict) -> dict:
+    """`stats` as the API shows them: index directories by name, not by their path on the server."""
+    shown = dict(stats, index_dir=Path(stats["index_dir"]).name)
+    if "shards" in shown:
+        shown["shards"] = [dict(shard, index_dir=Path(shard["index_dir"]).name) for shard in shown["shards"]]
+    return shown
+
+
+def package_version() -> str:
+    """The installed article-search version (pyproject.toml's), for --version and the API docs."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("article-search")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def checked_articles(items: list[ArticleIn]) -> tuple[list, list[tuple[int, str]]]:
+    """The articles of a POST body, and every item the index would refuse as (position, why):
+    a field it cannot store, an id given twice, no text once boilerplate is removed, too much
+    text. Checked for all items before any is written, so that a request is written whole or not
+    at all."""
+    articles, refused, first = [], [], {}
+    for number, item in enumerate(items):
+        parsed = article_from_record(item.model_dump(), f"body[{number}]")
+        if isinstance(parsed, Problem):
+            refused.append((number, parsed.message))
+        elif parsed.id in first:
+            refused.append((number, f"id '{parsed.id}' is also the id of body[{first[parsed.id]}]"))
+        elif problem := unindexable(parsed):
+            refused.append((number, problem.message))
+        else:
+            first[parsed.id] = number
+            articles.append(parsed)
+    return articles, refused
 
 
 def get_index(request: Request) -> LiveIndex:
@@ -70,6 +198,15 @@ def get_index(request: Request) -> LiveIndex:
 
 
 Index = Annotated[LiveIndex, Depends(get_index)]
+
+
+def current_searcher(index: Index) -> Iterator[Searcher]:
+    """The searcher of the index's current generation, kept open until the request is done."""
+    with index.reading() as searcher:
+        yield searcher
+
+
+Reader = Annotated[Searcher, Depends(current_searcher)]
 
 
 def app_from_environment() -> FastAPI:
@@ -108,38 +245,50 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         watcher.cancel()
 
     async def _watch(index: LiveIndex) -> None:
+        failure = None  # why the last reload failed: logged once, not at every retry
         while True:
             await asyncio.sleep(RELOAD_CHECK_SECONDS)
             try:
                 await asyncio.to_thread(index.refresh)
-            except Exception:  # a half-written directory is retried on the next tick
-                log.exception("could not open the new index generation; still serving the previous one")
+            except Exception as exc:  # a half-written or damaged directory is retried on the next tick
+                if str(exc) != failure:
+                    failure = str(exc)
+                    log.error("could not open the new index generation: %s; still serving the previous one, "
+                              "retrying every %g s", exc, RELOAD_CHECK_SECONDS,
+                              exc_info=not isinstance(exc, store.StoreError))  # a StoreError says it all
+            else:
+                if failure is not None:
+                    log.info("index %s opens again", index.dir)
+                    failure = None
 
     errors = {status: {"model": ErrorResponse, "description": text} for status, text in (
         (401, "no or wrong API key"), (403, "writes are disabled"), (404, "no such article"),
         (409, "another process is writing the index"), (413, "request body too large"),
-        (422, "invalid input; `detail` names the field"), (503, "the index is still opening"))}
-    app = FastAPI(title="article-search", version="0.1.0", lifespan=lifespan, responses=errors,
-                  description="Semantic search over a news article archive.")
+        (422, "invalid input; `detail` names the field"),
+        (503, "the index is still opening, or cannot be read or written (`detail` says why)"))}
+    # FastAPIOffline: /docs and /redoc load their scripts from the installed package, not a CDN.
+    app = FastAPIOffline(title="article-search", version=package_version(), lifespan=lifespan, responses=errors,
+                         description="Semantic search over a news article archive. Offsets are in Unicode "
+                                     "code points (see docs/api.md).")
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
 
-    def require_key(request: Request) -> None:
+    def key_refusal(headers: Headers) -> HTTPException | None:
+        """Why a write request with these headers is refused (403 or 401), or None."""
         if api_key is None:
-            raise HTTPException(403, "writes are disabled on this server: set ARTICLE_SEARCH_API_KEY to enable them")
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
+            return HTTPException(403, "writes are disabled on this server: set ARTICLE_SEARCH_API_KEY to enable them")
+        scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), api_key.encode()):
-            raise HTTPException(401, "a valid API key is required: send 'Authorization: Bearer <key>'",
-                                headers={"WWW-Authenticate": "Bearer"})
+            return HTTPException(401, "a valid API key is required: send 'Authorization: Bearer <key>'",
+                                 headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    # Added last, so it runs first: before the metrics middleware and any route reads the body.
+    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES, key_refusal=key_refusal)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB; send fewer "
-                                           "articles per request"}, status_code=413)
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
@@ -147,6 +296,13 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         metrics.requests.labels(path, request.method, str(response.status_code)).inc()
         metrics.latency.labels(path, request.method).observe(time.perf_counter() - started)
         return response
+
+    @app.exception_handler(store.StoreError)
+    async def store_error(request: Request, exc: store.StoreError):
+        # The index directory cannot be opened (a damaged manifest, a missing database) or is
+        # being written by another process: the message says which, and what to do.
+        status = 409 if isinstance(exc, store.IndexLocked) else 503
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
@@ -156,9 +312,9 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
             "errors": [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in errors],
         })
 
-    def run_search(index: LiveIndex, params: SearchParams) -> dict:
+    def run_search(searcher: Searcher, params: SearchParams) -> dict:
         try:
-            result = index.searcher.search(
+            result = searcher.search(
                 params.q, k=params.k, offset=params.offset, mode=params.mode, source=params.source,
                 date_from=params.date_from.isoformat() if params.date_from else None,
                 date_to=params.date_to.isoformat() if params.date_to else None,
@@ -168,85 +324,82 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         return result.to_dict()
 
     @app.get("/search", response_model=SearchResponse, summary="Search articles (query string)")
-    def search_get(index: Index, params: Annotated[SearchParams, Query()]):
-        return run_search(index, params)
+    def search_get(searcher: Reader, params: Annotated[SearchParams, Query()]):
+        return run_search(searcher, params)
 
     @app.post("/search", response_model=SearchResponse, summary="Search articles (JSON body)")
-    def search_post(index: Index, params: SearchParams):
-        return run_search(index, params)
+    def search_post(searcher: Reader, params: SearchParams):
+        return run_search(searcher, params)
 
-    @app.get("/articles/{article_id}", response_model=ArticleOut, summary="One article with its cleaned text")
-    def get_article(index: Index, article_id: str):
-        article = index.searcher.article(article_id)
-        if article is None:
-            raise HTTPException(404, f"no article with id '{article_id}' in the index")
-        return article
-
-    @app.get("/articles/{article_id}/related", response_model=RelatedResponse,
-             summary="Related coverage of one article")
-    def related(index: Index, article_id: str, k: Annotated[int, Query(ge=1, le=100)] = 10):
+    # Article ids come from users' data (paths, URLs), so the id is the rest of the path, "/"
+    # included. The related route comes first, or /articles/{id} would take ".../related" as an id.
+    def related(searcher: Reader, article_id: str, k: Annotated[int, Query(ge=1, le=100)] = 10):
         started = time.perf_counter()
         try:
-            hits = index.searcher.related(article_id, k)
+            hits = searcher.related(article_id, k)
         except KeyError:
             raise HTTPException(404, f"no article with id '{article_id}' in the index") from None
         return {"article_id": article_id, "took_ms": round((time.perf_counter() - started) * 1000, 2),
                 "results": [vars(hit) for hit in hits]}
 
-    @app.post("/articles", response_model=IndexResponse, dependencies=[Depends(require_key)],
-              summary="Index one article or a list of them")
+    app.router.add_api_route("/articles/{article_id:path}/related", related, methods=["GET"],
+                             response_model=RelatedResponse, summary="Related coverage of one article",
+                             route_class_override=RelatedRoute)
+
+    @app.get("/articles/{article_id:path}", response_model=ArticleOut, summary="One article with its cleaned text")
+    def get_article(searcher: Reader, article_id: str):
+        article = searcher.article(article_id)
+        if article is None:
+            raise HTTPException(404, f"no article with id '{article_id}' in the index")
+        return article
+
+    @app.post("/articles", response_model=IndexResponse,
+              summary="Index one article or a list of them (API key; all of them or none)")
     def post_articles(index: Index, body: ArticleIn | list[ArticleIn]):
         items = body if isinstance(body, list) else [body]
         if not items:
             raise HTTPException(422, "body: send one article object or a non-empty list of them")
-        articles, problems = [], []
-        for number, item in enumerate(items):
-            parsed = article_from_record(item.model_dump(), f"body[{number}]")
-            (problems if isinstance(parsed, Problem) else articles).append(parsed)
-        if problems:
-            raise HTTPException(422, "; ".join(str(p) for p in problems))
-        try:
-            summary = index.add(articles)
-        except store.IndexLocked as exc:
-            raise HTTPException(409, f"{exc}") from exc
-        if summary.problems:
+        articles, refused = checked_articles(items)
+        if refused:
+            return JSONResponse(status_code=422, content={
+                "detail": "nothing was indexed: " + "; ".join(f"body[{n}]: {message}" for n, message in refused),
+                "errors": [{"field": f"body.{n}", "message": message} for n, message in refused]})
+        summary = index.add(articles)
+        if summary.problems:  # not expected after checked_articles; said rather than hidden
             raise HTTPException(422, "; ".join(str(p) for p in summary.problems))
         return {"ids": [a.id for a in articles], "indexed": summary.indexed, "updated": summary.updated,
                 "unchanged": summary.unchanged, "passages": summary.chunks, "problems": []}
 
-    @app.delete("/articles/{article_id}", response_model=DeleteResponse, dependencies=[Depends(require_key)],
-                summary="Remove an article and its passages")
+    @app.delete("/articles/{article_id:path}", response_model=DeleteResponse,
+                summary="Remove an article and its passages (API key)")
     def delete_article(index: Index, article_id: str):
-        try:
-            removed = index.remove(article_id)
-        except store.IndexLocked as exc:
-            raise HTTPException(409, f"{exc}") from exc
-        if not removed:
+        if not index.remove(article_id):
             raise HTTPException(404, f"no article with id '{article_id}' in the index")
         return {"removed": article_id}
 
-    @app.get("/healthz", response_model=Health, summary="Liveness")
+    @app.get("/healthz", response_model=Liveness, summary="Liveness")
     def healthz():
-        return {"status": "ok"}
+        return {"status": "ok", "pid": os.getpid()}
 
     @app.get("/readyz", response_model=Health, summary="Readiness: the index is open")
     def readyz():
         index = getattr(app.state, "index", None)
         if index is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        return {"status": "ready", "generation": index.searcher.generation, "pid": os.getpid()}
+        with index.reading() as searcher:
+            return {"status": "ready", "generation": searcher.generation, "pid": os.getpid()}
 
     @app.get("/stats", response_model=Stats, summary="Counts, model, index type")
-    def stats(index: Index):
-        return index.searcher.stats()
+    def stats(searcher: Reader):
+        return public_stats(searcher.stats())
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    def prometheus(index: Index):
-        counts = index.searcher.stats()
+    def prometheus(searcher: Reader):
+        counts = searcher.stats()
         metrics.articles.set(counts["articles"])
         metrics.passages.set(counts["passages"])
         metrics.vectors.set(counts["vectors"])
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     def page():

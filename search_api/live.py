@@ -1,15 +1,18 @@
 """`LiveIndex`: the server's view of an index directory that may change under it.
 
-Readers get `live.searcher`, an immutable snapshot (a `Searcher` over one saved generation).
-When the directory moves to a new generation, through this server's own writes or an
-`article-search index` run beside it, a new `Searcher` is opened and swapped in with one
-assignment, so a request sees either the old state or the new one, never a mixture.
+Readers take `with live.reading() as searcher:`, an immutable snapshot (a `Searcher` over one
+saved generation). When the directory moves to a new generation, through this server's own writes
+or an `article-search index` run beside it, a new `Searcher` is opened and swapped in with one
+assignment, so a request sees either the old state or the new one, never a mixture; the old one
+is closed (its SQLite connections) as soon as the last request reading it is done.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from indexer import store
@@ -37,9 +40,40 @@ class LiveIndex:
             searcher_options["reranker"] = self.searcher.reranker
         self.searcher_options = searcher_options
         self.encoder = self.searcher.encoder
+        # Writes embed with a model of their own, loaded at the first write: with the query
+        # encoder (one encode at a time) a large POST held every search for its whole batch.
+        self._write_encoder = None
         self._reload_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._seen = self._manifest_stamp()
+        self._readers_lock = threading.Lock()
+        self._readers: dict[Searcher, int] = {}  # requests reading each searcher now
+
+    @contextmanager
+    def reading(self) -> Iterator[Searcher]:
+        """The current searcher, kept open for the block even when a newer one is swapped in
+        meanwhile; a replaced searcher is closed when its last reader leaves."""
+        with self._readers_lock:
+            searcher = self.searcher
+            self._readers[searcher] = self._readers.get(searcher, 0) + 1
+        try:
+            yield searcher
+        finally:
+            with self._readers_lock:
+                self._readers[searcher] -= 1
+                retired = self._readers[searcher] == 0 and searcher is not self.searcher
+                if self._readers[searcher] == 0:
+                    del self._readers[searcher]
+            if retired:
+                searcher.close()
+
+    def _swap(self, fresh: Searcher) -> None:
+        """Serve `fresh` from now on; close the previous searcher unless a request still reads it."""
+        with self._readers_lock:
+            old, self.searcher = self.searcher, fresh
+            idle = old not in self._readers
+        if idle:
+            old.close()
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
         try:
@@ -59,7 +93,8 @@ class LiveIndex:
             old = self.searcher.generation
             fresh = self._opener() if self._opener else \
                 open_searcher(self.dir, encoder=self.encoder, **self.searcher_options)
-            self.searcher, self._seen = fresh, stamp
+            self._swap(fresh)
+            self._seen = stamp
         if fresh.generation != old:
             log.info("index %s changed on disk: generation %s -> %s, %d vectors; now serving it",
                      self.dir, old, fresh.generation, fresh.vector_count)
@@ -68,8 +103,8 @@ class LiveIndex:
     def _writer(self) -> IndexWriter:
         """A writer for one operation (a ShardedWriter for a sharded index); raises
         `store.IndexLocked` while another process writes."""
-        writer = open_writer(self.dir, encoder=self.encoder)
-        self.encoder = writer.encoder  # a remote searcher has none here: load the model once, keep it
+        writer = open_writer(self.dir, encoder=self._write_encoder)
+        self._write_encoder = writer.encoder  # the index's own model, loaded once, kept for later writes
         return writer
 
     def add(self, articles: list[Article]) -> IndexSummary:

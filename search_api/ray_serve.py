@@ -43,8 +43,9 @@ class _Followed:
             with self._lock:
                 self._checked = time.monotonic()
                 self.live.refresh()
-        member = getattr(self.live.searcher, method)
-        return member(*args, **kwargs) if callable(member) else member
+        with self.live.reading() as searcher:
+            member = getattr(searcher, method)
+            return member(*args, **kwargs) if callable(member) else member
 
 
 def _shard_deployment():
@@ -100,6 +101,9 @@ class _RemoteShard:
             raise AttributeError(method)
         return lambda *args, **kwargs: self._handle.call.remote(method, *args, **kwargs).result()
 
+    def close(self) -> None:
+        """Nothing to close here: each shard replica closes its own searchers."""
+
 
 class RemoteSearcher:
     """The router deployment behind the interface the HTTP app uses (`search`, `related`,
@@ -125,6 +129,9 @@ class RemoteSearcher:
 
     def stats(self) -> dict:
         return self._call("stats")
+
+    def close(self) -> None:
+        """Nothing to close here: the router and shard replicas close their own searchers."""
 
     @property
     def generation(self) -> int:

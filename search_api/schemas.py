@@ -152,7 +152,16 @@ class ErrorResponse(BaseModel):
     errors: list[FieldError] | None = None
 
 
-class Health(BaseModel):
+class Liveness(BaseModel):
+    """`GET /healthz`: the process answers (it may still be opening the index)."""
+
     status: str
-    generation: int | None = None
-    pid: int | None = Field(None, description="the server process that answered (one of --workers)")
+    pid: int = Field(description="the server process that answered (one of --workers)")
+
+
+class Health(BaseModel):
+    """`GET /readyz`: the index is open and searchable."""
+
+    status: str
+    generation: int = Field(description="the index generation this process serves")
+    pid: int = Field(description="the server process that answered (one of --workers)")

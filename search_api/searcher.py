@@ -191,6 +191,8 @@ class Searcher:
         store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
         self._init_ranking(fusion, rrf_k, linear_weight, title_weight, reranker)
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # every thread's, closed by `close`
+        self._connections_lock = threading.Lock()
         conn = self._conn()
         store.check_backend(self.manifest, conn, self.encoder, self.dir)
         self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
@@ -217,7 +219,18 @@ class Searcher:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = store.connect(self.dir, readonly=True)
+            with self._connections_lock:
+                self._connections.append(conn)
         return conn
+
+    def close(self) -> None:
+        """Close the database connections of every thread; call when no request uses this searcher
+        (a server opens one per index generation, and the garbage collector is too late for file
+        descriptors)."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
 
     # -- search ----------------------------------------------------------------------------------
 

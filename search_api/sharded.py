@@ -119,6 +119,10 @@ class ShardedSearcher(Searcher):
     def vector_count(self) -> int:
         return self._vectors
 
+    def close(self) -> None:
+        for shard in self.shards:
+            shard.close()
+
     def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
         answers = self._each("dense", query_vector, depth, filters)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
