@@ -4,8 +4,10 @@ Each article's cleaned text is cut into overlapping 5-word shingles; its MinHash
 hash minima) estimates the Jaccard similarity of two shingle sets. Signatures are split into 16
 bands of 8 rows for locality-sensitive lookup: two articles share a band bucket with high
 probability when their similarity is above ~0.7, so finding the candidates of a new article is a
-few indexed SQLite lookups, not a scan. A candidate whose estimated similarity reaches
-`THRESHOLD` joins the article's duplicate group.
+few indexed SQLite lookups, not a scan. An article joins the group of its most similar
+candidate whose estimated similarity reaches `THRESHOLD`, else founds a group of its own
+(`new_group_id`). When a member is updated or removed, the other members of its group are
+grouped again, as if each were added anew (see `indexer.writer`).
 
 The same wire story under another headline, with the outlet's own boilerplate and a trimmed last
 paragraph, keeps most of its shingles (the headline is not part of the text compared, boilerplate
@@ -15,6 +17,7 @@ written independently share few 5-word runs and stay far below it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zlib
 
@@ -32,8 +35,10 @@ _WORD = re.compile(r"\w+")
 
 
 def shingles(text: str) -> np.ndarray:
-    """crc32 hashes of the text's lower-cased 5-word shingles (the whole text if shorter)."""
-    words = _WORD.findall(text.lower())
+    """crc32 hashes of the text's lower-cased 5-word shingles (the whole text if shorter). A text
+    with no words (emoji only) is shingled on its characters instead: with no shingles at all,
+    every such text would have one and the same signature and all would group together."""
+    words = _WORD.findall(text.lower()) or [c for c in text if not c.isspace()]
     if len(words) <= SHINGLE_WORDS:
         pieces = [" ".join(words)]
     else:
@@ -47,6 +52,14 @@ def signature(text: str) -> np.ndarray:
     # (a * x + b) mod p for every permutation and shingle; a, x < 2^31 keeps it within int64.
     values = (_A[:, None] * hashed[None, :] + _B[:, None]) % _PRIME
     return values.min(axis=1).astype(np.uint32)
+
+
+def new_group_id(article_id: str, content_hash: str) -> str:
+    """The id of a group founded by an article with this content: opaque, never an article's id
+    (one that outlived its founder would otherwise collect whatever next took that id), and the
+    same in every run that indexes the same articles."""
+    digest = hashlib.sha1(f"{article_id}\0{content_hash}".encode("utf-8")).hexdigest()[:20]
+    return f"dup-{digest}"
 
 
 def band_keys(sig: np.ndarray) -> list[int]:

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     indexed_at TEXT NOT NULL,
     minhash BLOB NOT NULL,           -- MinHash signature of the text, see indexer.duplicates
-    duplicate_group TEXT NOT NULL    -- id shared by near-identical copies (its own id when alone)
+    duplicate_group TEXT NOT NULL    -- opaque id shared by near-identical copies, see indexer.duplicates
 );
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);

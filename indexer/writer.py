@@ -415,9 +415,10 @@ class IndexWriter:
 
     def _upsert_article(self, p: PreparedArticle) -> None:
         a = p.article
+        before = self.conn.execute("SELECT duplicate_group FROM articles WHERE id = ?", (a.id,)).fetchone()
         self.conn.execute("DELETE FROM minhash_bands WHERE article_id = ?", (a.id,))
         keys = duplicates.band_keys(p.minhash)
-        group = self._duplicate_group(a.id, p.minhash, keys)
+        group = self._duplicate_group(a.id, p.minhash, keys) or duplicates.new_group_id(a.id, p.content_hash)
         self.conn.execute(
             "INSERT INTO articles (id, title, url, published, author, source, text, metadata, content_hash, indexed_at, "
             "minhash, duplicate_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
@@ -429,20 +430,45 @@ class IndexWriter:
              json.dumps(a.metadata, ensure_ascii=False), p.content_hash, _now(), p.minhash.tobytes(), group))
         self.conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?, ?)",
                               [(band, key, a.id) for band, key in enumerate(keys)])
+        if before is not None:  # an update: the copies of its old text may no longer be copies of it
+            self._regroup(before[0], a.id)
 
-    def _duplicate_group(self, article_id: str, minhash: np.ndarray, keys: list[int]) -> str:
-        """The group of the most similar indexed article at or above the threshold, else a new one."""
+    def _duplicate_group(self, article_id: str, minhash: np.ndarray, keys: list[int],
+                         exclude: frozenset[str] | set[str] = frozenset()) -> str | None:
+        """The group of the most similar indexed article at or above the threshold (other than
+        `article_id` and those in `exclude`), else None."""
         where = " OR ".join("(band = ? AND bucket = ?)" for _ in keys)
         params = [value for band, key in enumerate(keys) for value in (band, key)]
         candidates = [row for conn in self.duplicate_sources for row in conn.execute(
             f"SELECT DISTINCT a.id, a.minhash, a.duplicate_group FROM minhash_bands m JOIN articles a "
             f"ON a.id = m.article_id WHERE ({where}) AND m.article_id != ?", [*params, article_id])]
-        best, group = duplicates.THRESHOLD, article_id
-        for _, other, other_group in candidates:
+        best, group = duplicates.THRESHOLD, None
+        for other_id, other, other_group in candidates:
+            if other_id in exclude:
+                continue
             score = duplicates.similarity(minhash, np.frombuffer(other, dtype=np.uint32))
             if score >= best:
                 best, group = score, other_group
         return group
+
+    def _regroup(self, group: str, leaving: str) -> None:
+        """Group the other members of `group` again now that `leaving` has left it (updated or
+        removed): each, in id order, as if it were added anew, matched only against articles
+        already settled, so that none stays grouped with a text it no longer resembles. Members
+        may live in other shards (see `duplicate_sources`)."""
+        members = sorted((row[0], row[1], row[2], conn) for conn in self.duplicate_sources for row in conn.execute(
+            "SELECT id, minhash, content_hash FROM articles WHERE duplicate_group = ? AND id != ?", (group, leaving)))
+        unsettled = {member[0] for member in members}
+        for article_id, minhash, content_hash, conn in members:
+            unsettled.discard(article_id)
+            signature = np.frombuffer(minhash, dtype=np.uint32)
+            regrouped = (self._duplicate_group(article_id, signature, duplicates.band_keys(signature), unsettled)
+                         or duplicates.new_group_id(article_id, content_hash))
+            if conn is self.conn:  # inside the caller's transaction
+                conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
+            else:
+                with conn:  # another shard's database: its own transaction
+                    conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
 
     def _delete_chunks(self, article_id: str) -> list[int]:
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
@@ -470,11 +496,13 @@ class IndexWriter:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             for article_id in article_ids:
-                if self.conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
+                group = self.conn.execute("SELECT duplicate_group FROM articles WHERE id = ?", (article_id,)).fetchone()
+                if group is None:
                     missing.append(article_id)
                     continue
                 removed_chunks.extend(self._delete_chunks(article_id))
                 self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                self._regroup(group[0], article_id)
                 removed_ids.append(article_id)
             if removed_ids:
                 self._bump_generation()

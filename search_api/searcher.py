@@ -480,7 +480,7 @@ class Searcher:
         return int(self.faiss.ntotal)
 
     def duplicate_groups(self) -> dict[str, str]:
-        """The near-duplicate group of every article (its own id when it has no copies)."""
+        """The near-duplicate group of every article (an opaque id; a group of one when it has no copies)."""
         return self._group_of
 
     def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:

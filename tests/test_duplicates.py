@@ -1,16 +1,19 @@
 """Syndicated copies: the same wire story under another headline, with the outlet's boilerplate
 and a trimmed last paragraph, is grouped with the original; other coverage of the event is not."""
 
+import sqlite3
+
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.duplicates import signature, similarity
+from indexer import store
+from indexer.duplicates import THRESHOLD, signature, similarity
 from indexer.readers import read_paths
 from indexer.writer import IndexWriter
 from search_api.app import create_app
 from search_api.searcher import Searcher
 
-from conftest import write_jsonl
+from conftest import LLAMA, write_jsonl
 
 WIRE = [
     "Emergency crews evacuated more than 2,000 residents from low-lying districts of Porto Alegre on Sunday "
@@ -38,6 +41,9 @@ OTHER_COVERAGE = {
             "to shelters set up in gymnasiums. The flooding, caused by days of rain, has killed at least 14 "
             "people across Rio Grande do Sul, according to the state government, and the airport has suspended "
             "all flights until further notice."}
+# Another outlet's copy of the same trimmed text, with a credit line of its own.
+SECOND_COPY = {"id": "courier-3", "title": "Floods in Brazil", "source": "Courier", "published": "2024-05-06",
+               "text": "\n\n".join(WIRE[:-1]) + "\n\nReporting by our wire partners."}
 UNRELATED = {"id": "tech-9", "title": "Chip maker opens new plant", "source": "Wire Service", "published": "2024-05-04",
              "text": "A semiconductor company opened a factory in Arizona on Saturday, promising 3,000 jobs and "
                      "production of advanced processors by next year."}
@@ -97,3 +103,60 @@ def test_removing_the_first_copy_keeps_the_other_searchable(wire_index, encoder)
     results = Searcher(wire_index, encoder=encoder).search("flooding in Rio Grande do Sul").results
     ids = [hit.article_id for hit in results]
     assert "gazette-77" in ids and "wire-1" not in ids
+
+
+def groups(index_dir) -> dict[str, str]:
+    """Every article's duplicate group, as stored."""
+    conn = sqlite3.connect(index_dir / store.DATABASE)
+    try:
+        return dict(conn.execute("SELECT id, duplicate_group FROM articles"))
+    finally:
+        conn.close()
+
+
+def test_an_original_updated_to_other_text_leaves_its_copys_group(wire_index, encoder, tmp_path):
+    before = groups(wire_index)
+    assert before["wire-1"] == before["gazette-77"]
+    assert not set(before.values()) & set(before), "a group id is an article's id"
+    path = write_jsonl(tmp_path / "update.jsonl", [dict(ORIGINAL, title=LLAMA["title"], text=LLAMA["text"])])
+    with IndexWriter(wire_index, encoder=encoder) as writer:
+        assert writer.add(read_paths([path])).updated == 1
+    after = groups(wire_index)
+    assert list(after.values()).count(after["gazette-77"]) == 1, after  # the copy stands alone now
+    searcher = Searcher(wire_index, encoder=encoder)
+    shown = [hit for hit in searcher.search("flooding in Rio Grande do Sul").results if hit.article_id == "gazette-77"]
+    assert shown and shown[0].also_published_in == []
+    related = {hit.article_id: hit.near_duplicate for hit in searcher.related("gazette-77", k=10)}
+    assert related.get("wire-1") is not True
+
+
+def test_removing_an_original_keeps_its_copies_together_and_frees_its_id(tmp_path, encoder):
+    index = tmp_path / "index"
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add(read_paths([write_jsonl(tmp_path / "wire.jsonl", [ORIGINAL, COPY, SECOND_COPY, UNRELATED])]))
+    before = groups(index)
+    assert before["wire-1"] == before["gazette-77"] == before["courier-3"] != before["tech-9"]
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.remove(["wire-1"])
+    after = groups(index)
+    assert after["gazette-77"] == after["courier-3"] != after["tech-9"]
+    # An unrelated article that takes the removed id is in no group of theirs.
+    path = write_jsonl(tmp_path / "new.jsonl", [dict(LLAMA, id="wire-1")])
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add(read_paths([path]))
+    again = groups(index)
+    assert again["gazette-77"] == again["courier-3"] and again["wire-1"] not in (again["gazette-77"], again["tech-9"])
+    assert not set(again.values()) & set(again)
+
+
+EMOJI_ONLY = ["😀🎉🔥🥳🎈🎂🍰🎁", "🌧️🌊🏠🚣🆘🚁⛈️💧", "⚽🏆🥇🏟️📣🎽🧤👟"]
+
+
+def test_texts_without_words_are_not_one_group(tmp_path, encoder):
+    signatures = [signature(text) for text in EMOJI_ONLY]
+    assert all(similarity(a, b) < THRESHOLD for i, a in enumerate(signatures) for b in signatures[i + 1:])
+    assert similarity(signature(EMOJI_ONLY[0]), signature(EMOJI_ONLY[0])) == 1.0
+    records = [{"id": f"emoji-{n}", "title": f"Mood {n}", "text": text} for n, text in enumerate(EMOJI_ONLY)]
+    with IndexWriter(tmp_path / "index", encoder=encoder) as writer:
+        assert writer.add(read_paths([write_jsonl(tmp_path / "emoji.jsonl", records)])).indexed == 3
+    assert len(set(groups(tmp_path / "index").values())) == 3

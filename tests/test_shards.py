@@ -18,7 +18,7 @@ from search_api import bm25
 from search_api.searcher import Searcher, fts_query, query_words
 from search_api.sharded import ShardedSearcher, open_searcher
 
-from conftest import SAMPLE_SUBSET_SIZE, write_jsonl
+from conftest import LLAMA, SAMPLE_SUBSET_SIZE, write_jsonl
 
 SHARDS = 3
 QUERIES = ["How many people died when the ten-storey block came down after a gas leak?",
@@ -202,6 +202,19 @@ def test_copies_of_a_story_in_different_shards_are_grouped(tmp_path, encoder):
            [other for other in ("wire-1", "gazette-77") if other != shown.article_id]
     related = {hit.article_id: hit.near_duplicate for hit in searcher.related("wire-1", k=3)}
     assert related["gazette-77"] is True and related["herald-5"] is False
+
+    # Either copy, updated to other text in its shard, leaves the group of the other in the other shard.
+    for article, other in ((COPY, "wire-1"), (ORIGINAL, "gazette-77")):
+        update = write_jsonl(tmp_path / "update.jsonl", [dict(article, title=LLAMA["title"], text=LLAMA["text"])])
+        with open_writer(tmp_path / "index", encoder=encoder) as writer:
+            writer.add(read_paths([update]))
+        searcher = open_searcher(tmp_path / "index", encoder=encoder)
+        shown = [hit for hit in searcher.search("flooding in Rio Grande do Sul").results if hit.article_id == other]
+        assert shown and shown[0].also_published_in == []
+        assert {hit.article_id: hit.near_duplicate for hit in searcher.related(other)}.get(article["id"]) is not True
+        write_jsonl(tmp_path / "restore.jsonl", [article])
+        with open_writer(tmp_path / "index", encoder=encoder) as writer:
+            writer.add(read_paths([tmp_path / "restore.jsonl"]))
 
 
 def test_api_writes_to_a_sharded_index(tmp_path, sharded_index, encoder):
