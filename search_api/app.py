@@ -38,6 +38,7 @@ from indexer import store
 from indexer.readers import Problem, article_from_record
 from indexer.writer import unindexable
 
+from . import package_version
 from .live import LiveIndex
 from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, Liveness,
                       RelatedResponse, SearchParams, SearchResponse, Stats)
@@ -157,16 +158,6 @@ def public_stats(stats: dict) -> dict:
     if "shards" in shown:
         shown["shards"] = [dict(shard, index_dir=Path(shard["index_dir"]).name) for shard in shown["shards"]]
     return shown
-
-
-def package_version() -> str:
-    """The installed article-search version (pyproject.toml's), for --version and the API docs."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("article-search")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
 
 
 def checked_articles(items: list[ArticleIn]) -> tuple[list, list[tuple[int, str]]]:

@@ -14,6 +14,8 @@ import signal
 import sys
 import textwrap
 
+from . import package_version
+
 
 def _default_index() -> str:
     return os.environ.get("ARTICLE_SEARCH_INDEX", "index")
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Semantic search over a news article archive.",
         epilog="Example: article-search index data/ && article-search query \"why did the building collapse?\"",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("index", help="add, update or re-index articles from files or folders",
@@ -123,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "write (default: INDEX_DIR/.ray-staging, removed after a successful run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = commands.add_parser("remove", help="remove articles and all their passages")
+    p = commands.add_parser("remove", help="remove articles and all their passages",
+                            description="Remove articles by id, with their passages and vectors; an id not in "
+                                        "the index is reported and the exit status is 1.")
     p.add_argument("ids", nargs="+", metavar="ID")
     _add_index_option(p)
 
@@ -142,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_option(p, "for the query (default: the index's own; onnx starts fastest)")
     _add_reranker_option(p)
 
-    p = commands.add_parser("related", help="related coverage of one article")
+    p = commands.add_parser("related", help="related coverage of one article",
+                            description="Other articles on the same story or topic, best first; near-identical "
+                                        "copies (syndicated text) are marked.")
     p.add_argument("id", metavar="ID")
     _add_index_option(p)
     p.add_argument("-k", type=_positive_int, default=10, help="articles to return (default 10)")
@@ -186,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-articles", type=_positive_int, help="judge a fixed random sample of N articles")
     _add_eval_options(p)
 
-    p = commands.add_parser("stats", help="counts, model, index type, sizes")
+    p = commands.add_parser("stats", help="counts, model, index type, sizes",
+                            description="Articles, passages and vectors; the model, the FAISS layout, the index "
+                                        "generation and the size of each file.")
     _add_index_option(p)
     p.add_argument("--json", action="store_true")
     return parser
@@ -252,6 +261,26 @@ def cmd_remove(args) -> int:
     return 0
 
 
+def _merged_passages(passages) -> list[tuple[float, str, list[list[int]]]]:
+    """An article's passages as (score, text, highlights in that text), overlapping passages joined
+    into one by their offsets: consecutive passages share a sentence, which is printed once. Best
+    first."""
+    merged: list[list] = []  # [start, end, text, score, highlights], by start
+    for passage in sorted(passages, key=lambda p: p.start):
+        if merged and passage.start <= merged[-1][1]:
+            last = merged[-1]
+            if passage.end > last[1]:
+                last[2] += passage.text[last[1] - passage.start:]
+                last[1] = passage.end
+            last[3] = max(last[3], passage.score)
+            last[4] += passage.highlights
+        else:
+            merged.append([passage.start, passage.end, passage.text, passage.score, list(passage.highlights)])
+    merged.sort(key=lambda m: -m[3])
+    return [(score, text, sorted({(s - start, e - start) for s, e in spans}))
+            for start, _, text, score, spans in merged]
+
+
 def _print_results(result) -> None:
     if not result.results:
         print(f"no results for '{result.query}'")
@@ -261,12 +290,10 @@ def _print_results(result) -> None:
         print(f"{number}. {hit.title or '(untitled)'}  [{hit.score:.4f}]  ({meta})")
         if hit.url:
             print(f"   {hit.url}")
-        for passage in hit.passages:
-            text = passage.text
+        for _, text, highlights in _merged_passages(hit.passages):
             # Bold the highlighted sentences for a terminal reader, working backwards so that
             # earlier offsets stay valid.
-            for start, end in sorted(passage.highlights, reverse=True):
-                s, e = start - passage.start, end - passage.start
+            for s, e in reversed(highlights):
                 text = text[:s] + "**" + text[s:e] + "**" + text[e:]
             print(textwrap.indent(textwrap.fill(" ".join(text.split()), width=100), "   > "))
         print()
@@ -384,12 +411,14 @@ def cmd_related(args) -> int:
 
 def cmd_serve(args) -> int:
     import logging
+    import shutil
+    import tempfile
 
     import uvicorn
 
     from indexer import store
 
-    from .app import LOG_FORMAT, create_app
+    from .app import LOG_FORMAT, SERVER_LIMITS, create_app
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
@@ -404,18 +433,23 @@ def cmd_serve(args) -> int:
         handle = deploy(args.index, replicas=args.ray_replicas, backend=args.backend,
                         replica_cpus=args.ray_replica_cpus)
         app = create_app(args.index, cors_origins=args.cors_origin, opener=lambda: RemoteSearcher(handle, args.index))
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **SERVER_LIMITS)
         return 0
     if args.workers == 1:
         app = create_app(args.index, cors_origins=args.cors_origin, backend=args.backend, reranker=args.reranker)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **SERVER_LIMITS)
         return 0
     # Worker processes are started by uvicorn and build their app from the environment.
     os.environ.update(ARTICLE_SEARCH_INDEX=args.index, ARTICLE_SEARCH_LOG_LEVEL=args.log_level,
                       ARTICLE_SEARCH_CORS_ORIGINS=",".join(args.cors_origin),
                       ARTICLE_SEARCH_BACKEND=args.backend or "", ARTICLE_SEARCH_RERANKER=args.reranker or "")
-    uvicorn.run("search_api.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                log_level=args.log_level, workers=args.workers)
+    # One metrics directory for all workers, so that /metrics counts every worker's requests.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir = tempfile.mkdtemp(prefix="article-search-metrics-")
+    try:
+        uvicorn.run("search_api.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                    log_level=args.log_level, workers=args.workers, **SERVER_LIMITS)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -56,10 +56,55 @@ def test_logs_hold_neither_the_key_nor_article_text(writable_index, tmp_path):
     assert key not in logged and "wrong-key-also-secret" not in logged and "marmalade" not in logged
 
 
-def test_server_binds_loopback_by_default():
-    from search_api.cli import build_parser
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4/IPv6 addresses with a socket listening on `port`, from the kernel's tables."""
+    import ipaddress
 
-    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                address, port_hex = fields[1].split(":")
+                if fields[3] == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
+                    raw = bytes.fromhex(address)
+                    # /proc stores each 32-bit word in host (little-endian) order
+                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                    found.add(str(ipaddress.ip_address(words)))
+    return found
+
+
+def test_server_listens_on_loopback_only_by_default(sample_index):
+    with running_server(sample_index) as url:
+        port = int(url.rsplit(":", 1)[1])
+        assert listening_addresses(port) == {"127.0.0.1"}
+
+
+def test_oversized_headers_are_refused(sample_index):
+    import socket
+
+    with running_server(sample_index) as url:
+        port = int(url.rsplit(":", 1)[1])
+        assert httpx.get(f"{url}/healthz", headers={"X-Pad": "a" * 32_000}).status_code == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            try:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (1024 * 1024) + b"\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused and closed while the header was still being sent
+            try:
+                answer = conn.recv(100)
+            except ConnectionResetError:
+                answer = b""
+        assert not answer.startswith(b"HTTP/1.1 200"), answer
+        assert answer == b"" or answer.split()[1].startswith(b"4"), answer
+        assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def request_count(metrics_text: str, route: str) -> float:
+    import re
+
+    pattern = r'article_search_requests_total\{([^}]*)\} ([0-9.e+]+)'
+    return sum(float(value) for labels, value in re.findall(pattern, metrics_text) if f'route="{route}"' in labels)
 
 
 def test_two_worker_processes_over_a_sharded_index_both_follow_an_index_run(tmp_path, sample_subset):
@@ -89,3 +134,24 @@ def test_two_worker_processes_over_a_sharded_index_both_follow_an_index_run(tmp_
                 ["results"][0]["article_id"] for _ in range(10)]
     assert len(pids) == 2 and {int(pid) for pid in reloaded} == pids
     assert tops == ["llama-1"] * 10
+
+
+def test_metrics_count_the_requests_of_every_worker(sample_index):
+    """`serve --workers 2`: a scrape, whichever worker answers it, counts the requests of both."""
+    with running_server(sample_index, options=("--workers", "2")) as url:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            pids, readyz = set(), 0
+            deadline = time.monotonic() + 60
+            while len(pids) < 2 and time.monotonic() < deadline:  # until both workers have answered some
+                pids.add(httpx.get(f"{url}/readyz").json()["pid"])  # a new connection: any worker may take it
+                readyz += 1
+            for query in ("fire", "election", "airline", "cathedral", "zebra stripes"):
+                assert http.get("/search", params={"q": query, "k": 2}).status_code == 200
+            scrapes = [httpx.get(f"{url}/metrics").text for _ in range(6)]
+    assert len(pids) == 2
+    for text in scrapes:
+        assert request_count(text, "/search") == 5
+        # The running_server readiness checks count too: at least one, a few at most.
+        assert readyz < request_count(text, "/readyz") <= readyz + 500
+    totals = [request_count(text, "/metrics") for text in scrapes]
+    assert totals == sorted(totals)  # monotone: each scrape counts the ones before it
