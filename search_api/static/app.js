@@ -27,32 +27,56 @@ function el(tag, attrs = {}, ...children) {
 
 const SNIPPET_CONTEXT = 160; // characters shown around the answer
 
+// A URL from the archive's data as a link target, or null: only http(s) links, so that a scraped
+// "javascript:" or "data:" URL never becomes something a click runs.
+function safeUrl(url) {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch (err) { return null; } // not an absolute URL
+}
+
+// A link to `url` with `text`, or the text alone when the URL is not http(s).
+function linkOrText(url, text) {
+  const href = safeUrl(url);
+  return href ? el("a", { href }, text) : el("span", {}, text);
+}
+
+// An article id as one path segment: "/" and the rest percent-encoded, and dots too, or the
+// browser resolves an id of ".." as a step up the path.
+const articlePath = (id) => `/articles/${encodeURIComponent(id).replace(/\./g, "%2E")}`;
+
 // The passage with its highlighted sentences in <strong>, cut to the answer and some context around
-// it (with "…" where text is left out); offsets are into the article text.
+// it (with "…" where text is left out). Offsets are into the article text, in Unicode code points
+// (docs/api.md), while JS strings index UTF-16 units: an emoji is one code point but two units, so
+// the text is sliced as an array of code points.
 function passageNode(passage) {
   const node = el("p", { class: "passage" });
+  const chars = Array.from(passage.text);
+  const cut = (a, b) => chars.slice(a, b).join("");
   const spans = [...passage.highlights].sort((a, b) => a[0] - b[0]).map(([a, b]) => [a - passage.start, b - passage.start]);
-  let from = 0, to = passage.text.length;
+  let from = 0, to = chars.length;
   if (spans.length) {
+    const last = spans[spans.length - 1][1];
     from = Math.max(0, spans[0][0] - SNIPPET_CONTEXT);
-    to = Math.min(passage.text.length, spans[spans.length - 1][1] + SNIPPET_CONTEXT);
-    if (from > 0) from = passage.text.indexOf(" ", from) + 1 || from;
-    if (to < passage.text.length) to = passage.text.lastIndexOf(" ", to) > spans[spans.length - 1][1] ? passage.text.lastIndexOf(" ", to) : to;
+    to = Math.min(chars.length, last + SNIPPET_CONTEXT);
+    if (from > 0) from = chars.indexOf(" ", from) + 1 || from;
+    if (to < chars.length && chars.lastIndexOf(" ", to) > last) to = chars.lastIndexOf(" ", to);
   }
   if (from > 0) node.append("… ");
   let cursor = from;
   for (const [s, e] of spans) {
     if (s < cursor) continue;
-    node.append(passage.text.slice(cursor, s), el("strong", { class: "answer" }, passage.text.slice(s, e)));
+    node.append(cut(cursor, s), el("strong", { class: "answer" }, cut(s, e)));
     cursor = e;
   }
-  node.append(passage.text.slice(cursor, to));
-  if (to < passage.text.length) node.append(" …");
+  node.append(cut(cursor, to));
+  if (to < chars.length) node.append(" …");
   return node;
 }
 
 function resultNode(hit) {
-  const title = hit.url ? el("a", { href: hit.url }, hit.title || "(untitled)") : el("span", {}, hit.title || "(untitled)");
+  const title = linkOrText(hit.url, hit.title || "(untitled)");
   const meta = [hit.source, hit.published, hit.author].filter(Boolean).join(" · ");
   const item = el("li", { class: "result", "data-id": hit.article_id },
     el("h2", {}, title), el("div", { class: "meta" }, meta));
@@ -74,11 +98,11 @@ async function toggleRelated(id, item, button) {
   item.append(box);
   button.setAttribute("aria-expanded", "true");
   try {
-    const response = await fetch(`/articles/${encodeURIComponent(id)}/related?k=5`);
+    const response = await fetch(`${articlePath(id)}/related?k=5`);
     const data = await response.json();
     if (!response.ok) throw new Error(data.detail || response.statusText);
     box.replaceChildren(...(data.results.length ? data.results.map((r) => el("li", {},
-      r.url ? el("a", { href: r.url }, r.title || r.article_id) : r.title,
+      linkOrText(r.url, r.title || r.article_id),
       el("span", { class: "meta" }, ` ${[r.source, r.published].filter(Boolean).join(" · ")}`),
       ...(r.near_duplicate ? [el("span", { class: "tag" }, "same text")] : []))) : [el("li", {}, "No related coverage.")]));
   } catch (err) {
