@@ -69,21 +69,22 @@ class ShardedWriter:
     def __init__(self, index_dir: str | Path, model: str | None = None, *, shards: int | None = None,
                  encoder=None, backend: str | None = None, **options):
         self.dir = Path(index_dir)
-        existing = store.read_manifest(self.dir) if store.manifest_path(self.dir).exists() else None
-        if existing is None and (self.dir / store.DATABASE).exists():
-            store.read_manifest(self.dir)  # an unsharded index with a damaged manifest: its error says what to do
-        if existing is not None and "shards" not in existing:
-            raise store.StoreError(f"{self.dir} is an unsharded index; --shards applies to a new --index directory")
-        count = existing["shards"]["count"] if existing else shards
-        if not count or count < 1:
-            raise store.StoreError(f"the number of shards must be at least 1, got {shards}")
-        if existing and shards and shards != count:
-            raise store.StoreError(f"{self.dir} has {count} shards, not {shards}; leave out --shards to add to it, "
-                                   "or index into a new --index directory")
+        # The lock first: a run holding it may be about to write the manifest read below.
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         self.writers: list[IndexWriter] = []
         try:
+            existing = store.read_manifest(self.dir) if store.manifest_path(self.dir).exists() else None
+            if existing is None and (self.dir / store.DATABASE).exists():
+                store.read_manifest(self.dir)  # an unsharded index with a damaged manifest: its error says what to do
+            if existing is not None and "shards" not in existing:
+                raise store.StoreError(f"{self.dir} is an unsharded index; --shards applies to a new --index directory")
+            count = existing["shards"]["count"] if existing else shards
+            if not count or count < 1:
+                raise store.StoreError(f"the number of shards must be at least 1, got {shards}")
+            if existing and shards and shards != count:
+                raise store.StoreError(f"{self.dir} has {count} shards, not {shards}; leave out --shards to add to "
+                                       "it, or index into a new --index directory")
             if encoder is None:
                 built = existing["model"] if existing else {}
                 encoder = load_encoder(model or built.get("name"), backend or built.get("backend", "torch"))

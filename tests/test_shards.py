@@ -149,6 +149,14 @@ def test_shard_count_mismatch_and_unsharded_index_are_refused(sharded_index, wri
         Searcher(sharded_index, encoder=encoder)
 
 
+def test_a_sharded_writer_reads_the_manifest_only_under_the_lock(sharded_index, encoder):
+    """A second run, with another --shards, while one holds the lock: it must wait for the lock
+    before reading the manifest, which the run holding it may be about to write."""
+    with store.write_lock(sharded_index):
+        with pytest.raises(store.IndexLocked):
+            ShardedWriter(sharded_index, shards=SHARDS + 1, encoder=encoder)
+
+
 def test_large_sharded_index_shares_one_trained_ivf(tmp_path, sample_subset, encoder, monkeypatch):
     # The sample is far below the sizes where IVF pays; lower the thresholds to build one anyway.
     monkeypatch.setattr(store, "IVF_MIN", 50)
