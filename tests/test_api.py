@@ -335,3 +335,13 @@ def test_a_search_is_not_held_by_a_large_write(write_client):
     write.join()
     assert response.status_code == 200 and statuses == [200]
     assert still_writing and took < 3, (still_writing, took)
+
+
+def test_a_write_while_another_process_writes_is_409(write_client, writable_index, encoder):
+    from indexer.writer import IndexWriter
+
+    with IndexWriter(writable_index, encoder=encoder):  # holds the index's write lock, as `index` would
+        response = write_client.post("/articles", json=NEW_ARTICLE, headers=auth())
+        assert response.status_code == 409 and "another process is writing" in response.json()["detail"]
+        assert write_client.delete("/articles/wn-e8d671d30811", headers=auth()).status_code == 409
+    assert write_client.post("/articles", json=NEW_ARTICLE, headers=auth()).status_code == 200
