@@ -106,11 +106,34 @@ def read_manifest(index_dir: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StoreError(
             f"{path} is damaged ({exc}); repair it with: article-search index --repair --index {index_dir}") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        version = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise StoreError(
-            f"{path} has format version {manifest.get('format_version')!r}; this article-search reads "
+            f"{path} has format version {version!r}; this article-search reads "
             f"version {FORMAT_VERSION}. Re-index into a new --index directory.")
+    missing = _missing_keys(manifest)
+    if missing:
+        raise StoreError(f"{path} is damaged (missing {', '.join(repr(k) for k in missing)}); repair it with: "
+                         f"article-search index --repair --index {index_dir}")
     return manifest
+
+
+def _missing_keys(manifest: dict) -> list[str]:
+    """The keys that readers and writers look up and `manifest` lacks ("model.name" for nested ones)."""
+    required = {"model": ("name", "fingerprint"), "dimension": (), "chunker": ()}
+    if "shards" in manifest:
+        required["shards"] = ("count", "directories")
+    else:
+        required["faiss"] = ("description",)
+    missing = []
+    for key, inner in required.items():
+        if key not in manifest:
+            missing.append(key)
+        elif inner and not isinstance(manifest[key], dict):
+            missing += [f"{key}.{name}" for name in inner]
+        else:
+            missing += [f"{key}.{name}" for name in inner if name not in manifest[key]]
+    return missing
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -136,21 +159,47 @@ def write_manifest(index_dir: Path, manifest: dict) -> None:
 def connect(index_dir: str | Path, readonly: bool = False) -> sqlite3.Connection:
     """Open the index database. Readers open it read-only and see only committed batches."""
     path = Path(index_dir) / DATABASE
-    if readonly:
-        if not path.exists():
-            raise StoreError(f"{path} is missing; rebuild the index with: article-search index PATH --index {index_dir}")
-        # A URI, so that SQLite opens it read-only; as_uri() escapes '#', '?' and '%', which would
-        # otherwise end the path or fail to decode.
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(SCHEMA)
+    # A writer creates the database of a new index; where an index was (its manifest or vectors
+    # file is there), a missing database is lost data that an empty new one would hide for good.
+    if not path.exists() and (readonly or any((Path(index_dir) / name).exists() for name in (MANIFEST, VECTORS))):
+        raise StoreError(f"{path} is missing: it holds the index's articles and vectors and nothing can rebuild "
+                         "it; restore it from a backup, or index the articles again into a new --index directory")
+    try:
+        if readonly:
+            # A URI, so that SQLite opens it read-only; as_uri() escapes '#', '?' and '%', which would
+            # otherwise end the path or fail to decode.
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(SCHEMA)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # garbage or truncated: fails here
+    except sqlite3.OperationalError:
+        raise  # locked, unreadable: not damage
+    except sqlite3.DatabaseError as exc:
+        raise damaged_database(path, exc) from None
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
+
+
+def damaged_database(path: Path, reason: object) -> StoreError:
+    """The error for an index database SQLite cannot read (`reason`, SQLite's own words)."""
+    return StoreError(f"{path} is not a valid index database ({reason}); restore it from a backup, or index the "
+                      "articles again into a new --index directory")
+
+
+def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    """SQLite's quick_check of every page (seconds for a large index: for --repair, not every open);
+    raises the damaged-database error if it finds anything."""
+    try:
+        findings = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        raise damaged_database(path, exc) from None
+    if findings != ["ok"]:
+        raise damaged_database(path, " ".join(" ".join(findings).split()))  # its report spans lines: one line here
 
 
 def db_generation(conn: sqlite3.Connection) -> int:

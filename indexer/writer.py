@@ -191,6 +191,8 @@ class IndexWriter:
 
     def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair) -> None:
         self.conn = store.connect(self.dir)
+        if repair:  # a repair must not vouch for a database it has not read through
+            store.check_integrity(self.conn, self.dir / store.DATABASE)
         config_row = self.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         repaired = False
         try:

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import signal
+import sqlite3
 import sys
 import textwrap
 
@@ -249,8 +250,10 @@ def cmd_index(args) -> int:
 
 
 def cmd_remove(args) -> int:
+    from indexer import store
     from indexer.sharding import open_writer
 
+    store.read_manifest(args.index)  # a mistyped --index is an error, not a new empty index
     with open_writer(args.index) as writer:
         removed, missing = writer.remove(args.ids)
     if removed:
@@ -470,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except (StoreError, ModelError, SearchError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # damage in pages that the checks made on open do not read
+        print(f"error: the index at {getattr(args, 'index', None)} is not a valid index database ({exc}); restore "
+              "it from a backup, or index the articles again into a new --index directory", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

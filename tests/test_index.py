@@ -269,3 +269,63 @@ def test_an_index_path_with_uri_characters_opens_its_own_database(tmp_path, enco
     searcher = Searcher(index, encoder=encoder)
     assert searcher.stats()["articles"] == 3
     assert searcher.search("harbour bridge cable repairs", k=1).results[0].article_id == "s1"
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """`article-search ARGV` in this process: (exit status, stdout, stderr)."""
+    from search_api.cli import main
+
+    status = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
+    assert status == 1 and "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "overwritten"])
+def test_a_damaged_database_is_a_one_line_error_with_guidance(writable_index, capsys, damage):
+    database = writable_index / store.DATABASE
+    data = database.read_bytes()
+    third = len(data) // 3
+    database.write_bytes({"garbage": b"this is not an SQLite file\n" * 1000,
+                          "truncated": data[:len(data) // 2],
+                          # the header and schema intact: found only when those pages are read
+                          "overwritten": data[:third] + b"\xab" * third + data[2 * third:]}[damage])
+    vectors = (writable_index / store.VECTORS).read_bytes()
+    for argv in (["stats"], ["query", "bridge collapse"], ["related", "wn-e8d671d30811"], ["index", "--repair"]):
+        status, _, err = run_cli(capsys, *argv, "--index", writable_index)
+        assert_one_line_error(status, err, str(writable_index), "is not a valid index database", "backup")
+    assert (writable_index / store.VECTORS).read_bytes() == vectors  # the repair touched nothing
+
+
+def test_a_manifest_missing_keys_is_reported_and_repaired(writable_index, capsys, encoder):
+    (writable_index / store.MANIFEST).write_text('{"format_version": 1}')
+    status, _, err = run_cli(capsys, "stats", "--index", writable_index)
+    assert_one_line_error(status, err, "'model'", "--repair")
+    status, out, err = run_cli(capsys, "index", "--repair", "--index", writable_index)
+    assert status == 0, err
+    stats = Searcher(writable_index, encoder=encoder).stats()
+    assert stats["articles"] > 0 and stats["passages"] == stats["vectors"]
+
+
+def test_a_repair_never_replaces_what_it_cannot_rebuild(writable_index, capsys):
+    (writable_index / store.DATABASE).unlink()
+    kept = {name: (writable_index / name).read_bytes() for name in (store.VECTORS, store.MANIFEST)}
+    for argv in (["index", "--repair"], ["remove", "wn-e8d671d30811"]):
+        status, _, err = run_cli(capsys, *argv, "--index", writable_index)
+        assert_one_line_error(status, err, f"{writable_index / store.DATABASE} is missing", "backup")
+    assert not (writable_index / store.DATABASE).exists()
+    assert {name: (writable_index / name).read_bytes() for name in kept} == kept
+
+
+def test_remove_from_a_mistyped_index_path_creates_nothing(tmp_path, capsys):
+    mistyped = tmp_path / "indx"
+    status, _, err = run_cli(capsys, "remove", "some-id", "--index", mistyped)
+    assert_one_line_error(status, err, f"no index at {mistyped}")
+    assert not mistyped.exists()
