@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,21 +81,33 @@ def export_onnx(model_dir: Path, target: Path, quantized: bool) -> None:
         sample = AutoTokenizer.from_pretrained(str(model_dir))(["a sample", "another sample text"], padding=True,
                                                                 return_tensors="pt")
         axes = {0: "batch", 1: "tokens"}
-        tmp = full.with_name(f".{full.name}.tmp")
-        with torch.no_grad():
+        with _replacing(full) as tmp, torch.no_grad():
             torch.onnx.export(Transformer(model), (sample["input_ids"], sample["attention_mask"],
                                                    sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))),
                               str(tmp), input_names=["input_ids", "attention_mask", "token_type_ids"],
                               output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                               dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
                                             "last_hidden_state": axes})
-        os.replace(tmp, full)
     if quantized and not target.exists():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp = target.with_name(f".{target.name}.tmp")
-        quantize_dynamic(str(full), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
-        os.replace(tmp, target)
+        with _replacing(target) as tmp:
+            quantize_dynamic(str(full), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+
+
+@contextmanager
+def _replacing(path: Path):
+    """A temporary file of this process's own beside `path`, renamed onto `path` when the block
+    ends, removed if it fails: processes exporting at once (the workers of `serve --workers N`
+    with an empty cache) each write their own file, and `path` is always one whole export."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(name)
+        os.replace(name, path)
+    finally:
+        if os.path.exists(name):
+            os.unlink(name)
 
 
 class OnnxEncoder:

@@ -1,6 +1,8 @@
 """The onnxruntime backends: same embeddings as torch (onnx), close ones (onnx-int8), and the
 index refuses a query backend that embeds differently from its own."""
 
+import json
+import os
 import subprocess
 import sys
 
@@ -78,3 +80,20 @@ def test_one_off_cli_query_with_onnx(sample_index, onnx):
         "'--backend', 'onnx', '-k', '1']); print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"),
         str(sample_index)], capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip().endswith("False False"), probe.stdout + probe.stderr
+
+
+def test_processes_exporting_into_one_empty_cache_at_once_all_get_a_valid_model(tmp_path, encoder):
+    """`serve --workers N --backend onnx` with an empty cache: every worker exports at once. Each
+    must end with a whole model (temporary files of their own, renamed into place)."""
+    script = ("import json; from indexer.onnx_encoder import OnnxEncoder; "
+              f"print(json.dumps(OnnxEncoder(None, 'onnx').encode({PROBE_SENTENCES[:3]!r}).tolist()))")
+    env = dict(os.environ, ARTICLE_SEARCH_CACHE=str(tmp_path / "cache"))
+    workers = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-2000:]
+    reference = encoder.encode(PROBE_SENTENCES[:3])
+    for out, _ in outputs:
+        assert (np.array(json.loads(out)) * reference).sum(axis=1).min() > 0.9999
+    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == ["model.onnx"]
