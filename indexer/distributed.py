@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,8 +125,8 @@ def index_with_ray(paths: list[str | Path], writer, *, address: str | None = Non
     """Embed the articles of `paths` on Ray and write them with `writer` (an open IndexWriter or
     ShardedWriter, whose model, backend and chunker settings the workers use). `address` is a
     running cluster's (default: start a local Ray instance); `actors` embed in parallel (default:
-    one per CPU of the cluster); `staging` holds the intermediate Parquet shards (default: a
-    folder in the index directory, removed when the run succeeds)."""
+    one per CPU of the cluster); the intermediate Parquet shards go into a folder of the run's own
+    under `staging` (default: the index directory), removed when the run ends."""
     started = time.perf_counter()
     ray = import_ray()
     if not ray.is_initialized():
@@ -142,39 +143,43 @@ def index_with_ray(paths: list[str | Path], writer, *, address: str | None = Non
     first = getattr(writer, "writers", [writer])[0]
     model, settings = first.encoder.location, first.chunker.settings()
     backend = first.encoder.backend
-    staging = Path(staging) if staging else Path(writer.dir) / ".ray-staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    # A folder of this run's own: `staging` may be shared (other runs, other files), and only what
+    # this run created is removed, whether it succeeds or fails (a rerun starts afresh anyway).
+    parent = Path(staging) if staging else Path(writer.dir)
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".ray-staging-", dir=parent))
+    try:
+        items = [{"file": n, "path": str(path)} for n, path in enumerate(walk_paths(paths))]
+        known_ref = ray.put(_known_hashes(writer))
+        dataset = (ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * cpus)))
+                   .flat_map(_read, num_cpus=0.25)
+                   # One big JSONL file is one block: split it, or a single actor would get all the work.
+                   .repartition(target_num_rows_per_block=EMBED_BATCH)
+                   .map_batches(_prepare, batch_size=EMBED_BATCH, num_cpus=0.25,
+                                fn_kwargs={"model_location": model, "chunker_settings": settings,
+                                           "max_article_chars": first.max_article_chars, "known_ref": known_ref})
+                   .map_batches(_Embedder, batch_size=EMBED_BATCH, num_cpus=actor_cpus,
+                                compute=ray.data.ActorPoolStrategy(size=actors),
+                                fn_constructor_kwargs={"model_location": model, "backend": backend,
+                                                       "chunker_settings": settings,
+                                                       "threads": max(1, round(cpus / actors))}))
+        dataset.write_parquet(str(staging))
+        embedded = time.perf_counter()
 
-    items = [{"file": n, "path": str(path)} for n, path in enumerate(walk_paths(paths))]
-    known_ref = ray.put(_known_hashes(writer))
-    dataset = (ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * cpus)))
-               .flat_map(_read, num_cpus=0.25)
-               # One big JSONL file is one block: split it, or a single actor would get all the work.
-               .repartition(target_num_rows_per_block=EMBED_BATCH)
-               .map_batches(_prepare, batch_size=EMBED_BATCH, num_cpus=0.25,
-                            fn_kwargs={"model_location": model, "chunker_settings": settings,
-                                       "max_article_chars": first.max_article_chars, "known_ref": known_ref})
-               .map_batches(_Embedder, batch_size=EMBED_BATCH, num_cpus=actor_cpus,
-                            compute=ray.data.ActorPoolStrategy(size=actors),
-                            fn_constructor_kwargs={"model_location": model, "backend": backend,
-                                                   "chunker_settings": settings,
-                                                   "threads": max(1, round(cpus / actors))}))
-    dataset.write_parquet(str(staging))
-    embedded = time.perf_counter()
+        staged = ray.data.read_parquet(str(staging)).sort(["file", "record"])
 
-    staged = ray.data.read_parquet(str(staging)).sort(["file", "record"])
+        actor_seconds = 0.0
 
-    actor_seconds = 0.0
+        def in_order():
+            nonlocal actor_seconds
+            for batch in staged.iter_batches(batch_size=WRITE_BATCH, batch_format="pyarrow"):
+                actor_seconds += sum(batch.column("embed_seconds").to_pylist())
+                for payload in batch.column("payload").to_pylist():
+                    yield pickle.loads(payload)
 
-    def in_order():
-        nonlocal actor_seconds
-        for batch in staged.iter_batches(batch_size=WRITE_BATCH, batch_format="pyarrow"):
-            actor_seconds += sum(batch.column("embed_seconds").to_pylist())
-            for payload in batch.column("payload").to_pylist():
-                yield pickle.loads(payload)
-
-    summary = writer.add(in_order(), progress=progress)
-    shutil.rmtree(staging, ignore_errors=True)
+        summary = writer.add(in_order(), progress=progress)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     finished = time.perf_counter()
     summary.seconds = finished - started
     summary.phases = {"ray start": connected - started, "read, chunk, embed, stage": embedded - connected,

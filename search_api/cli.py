@@ -123,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-actors", type=_positive_int, metavar="N",
                    help="model actors embedding in parallel (default: one per CPU of the cluster)")
     p.add_argument("--ray-staging", metavar="PATH",
-                   help="where the run's intermediate Parquet shards go; on a cluster a path every node can "
-                        "write (default: INDEX_DIR/.ray-staging, removed after a successful run)")
+                   help="where the run's intermediate Parquet shards go, in a folder of the run's own that it "
+                        "removes (nothing else there is touched); on a cluster a path every node can write "
+                        "(default: INDEX_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = commands.add_parser("remove", help="remove articles and all their passages",

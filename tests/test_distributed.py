@@ -66,7 +66,7 @@ def test_ray_index_equals_local_index(local_ray, tmp_path, sample_index, sample_
     local_problems = [str(p) for p in read_paths([bad]) if isinstance(p, Problem)]
     assert [str(p) for p in summary.problems] == local_problems and len(local_problems) == 2
     assert all(f"{bad}:" in problem for problem in local_problems)
-    assert not (index / ".ray-staging").exists()
+    assert not list(index.glob(".ray-staging*"))  # the run removed its staging folder
 
     ray_articles, ray_chunks, (ray_ids, ray_vectors) = _contents(index)
     articles, chunks, (ids, vectors) = _contents(sample_index)
@@ -80,3 +80,20 @@ def test_ray_index_equals_local_index(local_ray, tmp_path, sample_index, sample_
     with IndexWriter(index, encoder=encoder) as writer:
         again = index_with_ray([sample_subset], writer)
     assert again.unchanged == SAMPLE_SUBSET_SIZE and again.chunks == 0
+
+
+def test_a_run_deletes_only_its_own_staging_folder(local_ray, tmp_path, encoder):
+    """--ray-staging may be a shared folder: a run stages in a folder of its own under it and
+    removes only that."""
+    from indexer.distributed import index_with_ray
+
+    staging = tmp_path / "shared"
+    staging.mkdir()
+    (staging / "someone-elses.txt").write_text("keep me")
+    corpus = write_jsonl(tmp_path / "two.jsonl", [
+        {"id": "one", "title": "Harbour reopens", "text": "The harbour reopened on Monday after the storm."},
+        {"id": "two", "title": "Bridge closes", "text": "The bridge closes for repairs next week."}])
+    with IndexWriter(tmp_path / "index", encoder=encoder) as writer:
+        assert index_with_ray([corpus], writer, staging=staging).indexed == 2
+    assert [p.name for p in staging.iterdir()] == ["someone-elses.txt"]
+    assert (staging / "someone-elses.txt").read_text() == "keep me"
