@@ -47,7 +47,7 @@ def shard_name(number: int) -> str:
 
 def is_sharded(index_dir: str | Path) -> bool:
     try:
-        return "shards" in store.read_manifest(index_dir)
+        return "shards" in store.read_manifest(index_dir, upgradable=True)
     except store.StoreError:
         return False
 
@@ -74,7 +74,7 @@ class ShardedWriter:
         self._lock.__enter__()
         self.writers: list[IndexWriter] = []
         try:
-            existing = store.read_manifest(self.dir) if store.manifest_path(self.dir).exists() else None
+            existing = store.read_manifest(self.dir, upgradable=True) if store.manifest_path(self.dir).exists() else None
             if existing is None and (self.dir / store.DATABASE).exists():
                 store.read_manifest(self.dir)  # an unsharded index with a damaged manifest: its error says what to do
             if existing is not None and "shards" not in existing:

@@ -3,16 +3,19 @@
     INDEX_DIR/
       manifest.json   format version, generation, model (name, fingerprint, dimension), chunker
                       settings, counts, FAISS description; written atomically, last
-      index.sqlite    articles, chunks (text, offsets, vector), chunks_fts (FTS5 over chunk text
-                      and title); WAL mode, one transaction per batch
+      index.sqlite    articles, chunks (text, offsets, vector); WAL mode, one transaction per batch
       vectors.faiss   the FAISS index over chunk vectors, ids = chunk ids; written atomically
+      lexical/        the lexical index over chunk text and title, ids = chunk ids (indexer.lexical)
       .lock           held by the one process allowed to write
 
 SQLite is the source of truth: it holds every chunk's vector too, so the FAISS file is a cache
 that can always be rebuilt without re-embedding. Every committed batch bumps `generation` in the
 database; the manifest records the generation its FAISS file was saved at. If the two differ (a
 run was killed between its last commit and the final save) the FAISS index is rebuilt from the
-database on open, so an interrupted index never answers from stale vectors.
+database on open, so an interrupted index never answers from stale vectors. The lexical index is
+committed after each batch's transaction and the database records the generation it holds
+(`lexical_generation`); a writer that finds the two apart (a run killed between them, or an index
+of format 1, which kept its lexical index in SQLite FTS5) rebuilds it from the database.
 """
 
 from __future__ import annotations
@@ -26,16 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 kept the lexical index in an FTS5 table; a writer upgrades it in place (nothing re-embedded).
+UPGRADABLE_VERSIONS = (1,)
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 VECTORS = "vectors.faiss"
+LEXICAL = "lexical"
 LOCK = ".lock"
 
-# The FTS5 tokenizer of chunks_fts; search_api.bm25 tokenizes queries with the same one.
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
-
-SCHEMA = f"""
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -62,7 +65,7 @@ CREATE TABLE IF NOT EXISTS minhash_bands (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS minhash_bands_article ON minhash_bands(article_id);
 CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused; also the chunk's FAISS id and its chunks_fts rowid
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused; also the chunk's FAISS id and lexical id
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
     start INTEGER NOT NULL,
@@ -74,9 +77,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     sentence_vectors BLOB NOT NULL   -- int8 (n_sentences x dimension), see indexer.highlights
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, title, tokenize = '{FTS_TOKENIZER}'
-);
 """
 
 
@@ -93,7 +93,9 @@ def manifest_path(index_dir: Path) -> Path:
     return Path(index_dir) / MANIFEST
 
 
-def read_manifest(index_dir: str | Path) -> dict:
+def read_manifest(index_dir: str | Path, upgradable: bool = False) -> dict:
+    """The manifest of `index_dir`, checked; `upgradable` also accepts an older format that a
+    writer upgrades in place."""
     path = manifest_path(Path(index_dir))
     if not path.exists():
         if (Path(index_dir) / DATABASE).exists():
@@ -106,8 +108,11 @@ def read_manifest(index_dir: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StoreError(
             f"{path} is damaged ({exc}); repair it with: article-search index --repair --index {index_dir}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version in UPGRADABLE_VERSIONS and not upgradable:
+        raise StoreError(f"{path} has format version {version}, from an earlier article-search; upgrade it in "
+                         f"place (nothing is re-embedded) with: article-search index --rebuild --index {index_dir}")
+    if version != FORMAT_VERSION and not (upgradable and version in UPGRADABLE_VERSIONS):
         raise StoreError(
             f"{path} has format version {version!r}; this article-search reads "
             f"version {FORMAT_VERSION}. Re-index into a new --index directory.")
@@ -202,9 +207,22 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
         raise damaged_database(path, " ".join(" ".join(findings).split()))  # its report spans lines: one line here
 
 
-def db_generation(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+def db_generation(conn: sqlite3.Connection, key: str = "generation") -> int:
+    """The database's generation (every committed batch bumps it); with key 'lexical_generation',
+    the generation the lexical index was last committed at."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return int(row[0]) if row else 0
+
+
+def open_lexical(index_dir: Path):
+    """A reader of the index's lexical index at its newest commit (see indexer.lexical)."""
+    from .lexical import LexicalReader, exists
+
+    folder = Path(index_dir) / LEXICAL
+    if not exists(folder):
+        raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); rebuild it from the database (nothing is "
+                         f"re-embedded) with: article-search index --rebuild --index {index_dir}")
+    return LexicalReader(folder)
 
 
 INDEX_TYPES = ("auto", "flat", "ivf-sq8")

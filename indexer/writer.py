@@ -30,6 +30,7 @@ from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
 from .embedding import PROBE_SENTENCES, Encoder, load_encoder
 from .highlights import pooled_sentence_vectors
+from .lexical import LexicalWriter
 from .readers import Problem
 
 
@@ -162,7 +163,7 @@ class IndexWriter:
     index's own model (a different one is refused). `encoder` may be passed to share a loaded model.
     `repair=True` rewrites a missing or damaged manifest from the configuration kept in the database.
     `index_type` (auto, flat, ivf-sq8) sets the FAISS layout, kept in the manifest; `auto` moves from
-    exact to IVF search as the index grows. `rebuild=True` rebuilds the vectors file from the
+    exact to IVF search as the index grows. `rebuild=True` rebuilds the lexical index, and the vectors file from the
     stored vectors (no re-embedding) when the writer saves.
     """
 
@@ -175,7 +176,7 @@ class IndexWriter:
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
-            self._open(model, encoder, backend, max_tokens, overlap, title_tokens, repair)
+            self._open(model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild)
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
@@ -189,14 +190,14 @@ class IndexWriter:
         self._rebuild = rebuild
         self._dirty = self._dirty or rebuild
 
-    def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair) -> None:
+    def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild) -> None:
         self.conn = store.connect(self.dir)
         if repair:  # a repair must not vouch for a database it has not read through
             store.check_integrity(self.conn, self.dir / store.DATABASE)
         config_row = self.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         repaired = False
         try:
-            self.manifest = store.read_manifest(self.dir)
+            self.manifest = store.read_manifest(self.dir, upgradable=True)
         except store.StoreError:
             if config_row is None and not store.manifest_path(self.dir).exists():
                 self.manifest = None  # a new index
@@ -226,11 +227,37 @@ class IndexWriter:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
+        self.lexical = LexicalWriter(self.dir / store.LEXICAL)
+        upgrade = self.manifest.get("format_version") != store.FORMAT_VERSION
+        if rebuild or upgrade or store.db_generation(self.conn, "lexical_generation") != store.db_generation(self.conn):
+            self._rebuild_lexical()
         self._reader = store.connect(self.dir, readonly=True)
         # Where near-duplicates are looked for: this index, and the other shards of a sharded one
         # (set by ShardedWriter), so that copies of a story group together whichever shard they land in.
         self.duplicate_sources: list[sqlite3.Connection] = [self.conn]
-        self._dirty = rebuilt or repaired
+        self._dirty = rebuilt or repaired or upgrade
+
+    def _rebuild_lexical(self) -> None:
+        """Write the lexical index anew from the database: after a run was killed between a batch's
+        transaction and its lexical commit, or to upgrade a format-1 index (whose lexical index was
+        an FTS5 table in the database). Reads every passage's text; embeds nothing."""
+        self.lexical.delete_all()
+        rows = self.conn.execute("SELECT c.id, c.text, a.title, a.source, a.published FROM chunks c "
+                                 "JOIN articles a ON a.id = c.article_id")
+        for chunk_id, text, title, source, published in rows:
+            self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published)
+        self._commit_lexical()
+        with self.conn:
+            self.conn.execute("DROP TABLE IF EXISTS chunks_fts")
+        self.manifest["format_version"] = store.FORMAT_VERSION
+
+    def _commit_lexical(self) -> None:
+        """Commit the lexical index and record that it holds the database's current generation."""
+        self.lexical.commit()
+        with self.conn:
+            self.conn.execute("INSERT INTO meta VALUES ('lexical_generation', ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                              (str(store.db_generation(self.conn)),))
 
     def _new_manifest(self) -> dict:
         return {
@@ -260,6 +287,7 @@ class IndexWriter:
             if self._dirty:
                 self.save()
         finally:
+            self.lexical.close()
             self._reader.close()
             self.conn.close()
             self.conn = None
@@ -401,11 +429,17 @@ class IndexWriter:
                         "sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (p.article.id, position, chunk.start, chunk.end, chunk.text, chunk.tokens,
                          vectors[row].tobytes(), json.dumps(spans[row]), sentence_vectors[row].tobytes()))
-                    self.conn.execute("INSERT INTO chunks_fts (rowid, text, title) VALUES (?, ?, ?)",
-                                      (cursor.lastrowid, chunk.text, p.article.title))
                     added.append(cursor.lastrowid)
                     row += 1
             self._bump_generation()
+        self.lexical.delete(removed)
+        chunk_ids = iter(added)
+        for p in batch:
+            published = normalize_date(p.article.published)
+            for chunk in p.chunks:
+                self.lexical.add(chunk_id=next(chunk_ids), title=p.article.title, text=chunk.text,
+                                 source=p.article.source, published=published)
+        self._commit_lexical()
         self._apply_to_faiss(removed, np.array(added, dtype=np.int64), vectors)
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
@@ -475,7 +509,6 @@ class IndexWriter:
     def _delete_chunks(self, article_id: str) -> list[int]:
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
         if ids:
-            self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
             self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
         return ids
 
@@ -509,5 +542,7 @@ class IndexWriter:
             if removed_ids:
                 self._bump_generation()
         if removed_ids:
+            self.lexical.delete(removed_chunks)
+            self._commit_lexical()
             self._apply_to_faiss(removed_chunks, np.zeros(0, dtype=np.int64), np.zeros((0, self.faiss.d), np.float32))
         return removed_ids, missing

@@ -78,7 +78,6 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fusion", choices=["rrf", "linear"], help="hybrid fusion (default: the searcher's)")
     parser.add_argument("--rrf-k", type=_number(float, 0, above=True), help="RRF constant k")
     parser.add_argument("--linear-weight", type=_number(float, 0, 1), help="dense weight of linear fusion, 0..1")
-    parser.add_argument("--title-weight", type=_number(float, 0), help="BM25 weight of the title column")
     _add_backend_option(parser, "(default: torch)")
     _add_reranker_option(parser)
     parser.add_argument("--json", action="store_true")
@@ -113,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-type", choices=["auto", "flat", "ivf-sq8"],
                    help="FAISS layout: exact flat, IVF with 8-bit vectors, or auto by size (default auto; kept)")
     p.add_argument("--rebuild", action="store_true",
-                   help="rebuild the vectors file from the stored vectors, without re-embedding")
+                   help="rebuild the vectors file and the lexical index from the database, without re-embedding "
+                        "(also upgrades an index of an earlier format)")
     p.add_argument("--repair", action="store_true",
                    help="rewrite a missing or damaged manifest and vectors file from the database")
     p.add_argument("--shards", type=_positive_int, metavar="N",
@@ -320,7 +320,7 @@ def cmd_query(args) -> int:
 
 def _searcher_options(args) -> dict:
     """The ranking options given on the command line (the searcher's defaults for the rest)."""
-    names = ("fusion", "rrf_k", "linear_weight", "title_weight", "reranker")
+    names = ("fusion", "rrf_k", "linear_weight", "reranker")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 

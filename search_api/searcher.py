@@ -25,8 +25,8 @@ import numpy as np
 from indexer import store
 from indexer.embedding import Encoder, load_encoder
 from indexer.highlights import best_sentences
+from indexer.lexical import CollectionStats, LexicalReader
 
-from . import bm25
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
 MODES = ("hybrid", "dense", "lexical")
@@ -167,12 +167,6 @@ def query_words(text: str) -> list[str]:
     return [word for word in words if word not in STOPWORDS] or words
 
 
-def fts_query(text: str) -> str:
-    """A safe FTS5 MATCH expression for free text: every word quoted (so AND, NOT, NEAR, quotes and
-    punctuation are plain words), any word may match (see `query_words`); "" when the text has no words."""
-    return " OR ".join(f'"{word}"' for word in query_words(text))
-
-
 class Searcher:
     """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
     `model` is only checked against the index's own (a different one is refused). `backend` runs
@@ -181,7 +175,7 @@ class Searcher:
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5,
-                 title_weight: float = 1.0, reranker=None):
+                 reranker=None):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
         if "shards" in self.manifest:
@@ -189,13 +183,14 @@ class Searcher:
         self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"],
                                                backend or self.manifest["model"].get("backend", "torch"))
         store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
-        self._init_ranking(fusion, rrf_k, linear_weight, title_weight, reranker)
+        self._init_ranking(fusion, rrf_k, linear_weight, reranker)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []  # every thread's, closed by `close`
         self._connections_lock = threading.Lock()
         conn = self._conn()
         store.check_backend(self.manifest, conn, self.encoder, self.dir)
         self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
+        self.lexical_index = store.open_lexical(self.dir)
         self.generation = store.db_generation(conn)
         # Candidates become articles on every query: these maps, read once, spare thousands of
         # SQLite lookups per query. Chunk ids are never reused, so a chunk missing here (added
@@ -206,10 +201,10 @@ class Searcher:
         self._chunk_article = [r[1] for r in rows]
         self._group_of = {r[1]: r[2] for r in rows}
 
-    def _init_ranking(self, fusion: str, rrf_k: float, linear_weight: float, title_weight: float, reranker) -> None:
+    def _init_ranking(self, fusion: str, rrf_k: float, linear_weight: float, reranker) -> None:
         if fusion not in FUSIONS:
             raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
-        self.fusion, self.rrf_k, self.linear_weight, self.title_weight = fusion, rrf_k, linear_weight, title_weight
+        self.fusion, self.rrf_k, self.linear_weight = fusion, rrf_k, linear_weight
         # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
         self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
         self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
@@ -306,27 +301,18 @@ class Searcher:
         scores, ids = faiss_search(index, query_vector.reshape(1, -1), depth, params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def lexical(self, query: str, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
-        """Chunk ids and BM25 scores (higher is better) of the `depth` best lexical matches."""
-        expression = fts_query(query)
-        if not expression:
-            return []
-        where, params = filters.sql()
-        join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
-        sql = (f"SELECT f.rowid, bm25(chunks_fts, 1.0, ?) AS rank FROM chunks_fts f {join} "
-               f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} ORDER BY rank LIMIT ?")
-        rows = self._conn().execute(sql, [self.title_weight, expression, *params, depth]).fetchall()
-        return [(int(row[0]), -float(row[1])) for row in rows]
+    def lexical(self, query: str, depth: int, filters: Filters = Filters(),
+                collection: CollectionStats | None = None) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) of the `depth` best lexical matches, from
+        the lexical index (indexer.lexical); `collection`, the statistics of all shards of a
+        sharded index, scores as one index of them all would."""
+        return self.lexical_index.search(query_words(query), depth, source=filters.source,
+                                         date_from=filters.date_from, date_to=filters.date_to, collection=collection)
 
-    def lexical_stats(self, terms: list[str]) -> bm25.LexicalStats:
-        """This index's BM25 statistics for `terms` (the first phase of a sharded lexical query)."""
-        return bm25.collection_stats(self._conn(), terms)
-
-    def lexical_scored(self, terms: list[str], stats: bm25.LexicalStats, depth: int,
-                       filters: Filters = Filters()) -> list[tuple[int, float]]:
-        """Like `lexical`, for FTS `terms`, scored with the statistics of all shards (the second phase)."""
-        allowed = self._allowed_chunks(filters) if filters else None
-        return bm25.score(self._conn(), terms, stats, depth, (1.0, self.title_weight), allowed)
+    def lexical_statistics(self, query: str) -> CollectionStats:
+        """This index's BM25 statistics for the words of `query` (the first phase of a sharded
+        lexical query; the second is `lexical` with the shards' sum)."""
+        return self.lexical_index.statistics(self.lexical_index.terms(query_words(query)))
 
     def _allowed_chunks(self, filters: Filters) -> np.ndarray:
         where, params = filters.sql()

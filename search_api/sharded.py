@@ -6,12 +6,14 @@
 The ranking logic is `Searcher`'s own; this class replaces the steps that touch an index with a
 fan-out to the shards and a merge. Each shard is asked for its best `depth` candidates and the
 merge keeps the best `depth` of all, so with exact FAISS indexes dense candidates are exactly those
-of one index; lexical candidates are scored with the statistics of all shards (search_api.bm25).
+of one index. Lexical candidates are scored in two phases: the shards report their BM25 statistics
+for the query's terms, then each scores its matches with the sum (indexer.lexical), so a term weighs
+what it weighs in the whole archive; only the average passage length stays each shard's own.
 Near-duplicate groups are found across all shards at index time (see indexer.sharding), so copies
 of a story in different shards collapse into one result as they do in one index.
 
 A chunk is named across shards by `local id * shard count + shard`. A shard is anything with the
-shard methods of `Searcher` (`dense`, `lexical_stats`, `lexical_scored`, `article_of`, `hits`,
+shard methods of `Searcher` (`dense`, `lexical_statistics`, `lexical`, `article_of`, `hits`,
 `articles_meta`, `chunk_texts`, `chunk_vectors`, `nearest`, `article`, `stats`): a `Searcher` in
 this process, or a remote one (search_api.ray_serve).
 """
@@ -26,8 +28,7 @@ import numpy as np
 from indexer import store
 from indexer.sharding import shard_of
 
-from . import bm25
-from .searcher import ArticleHit, Filters, Searcher, query_words
+from .searcher import ArticleHit, Filters, Searcher
 
 # Threads that ask the shards; shared by all sharded searchers (a server opens one per generation).
 _SHARD_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="shard")
@@ -53,7 +54,7 @@ class ShardedSearcher(Searcher):
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder=None, backend: str | None = None,
                  shards: list | None = None, fusion: str = "linear", rrf_k: float = 60.0,
-                 linear_weight: float = 0.5, title_weight: float = 1.0, reranker=None):
+                 linear_weight: float = 0.5, reranker=None):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
         if "shards" not in self.manifest:
@@ -61,8 +62,7 @@ class ShardedSearcher(Searcher):
         if shards is None:
             shards = []
             for name in self.manifest["shards"]["directories"]:
-                shards.append(Searcher(self.dir / name, model, encoder=encoder, backend=backend,
-                                       title_weight=title_weight))
+                shards.append(Searcher(self.dir / name, model, encoder=encoder, backend=backend))
                 encoder = shards[0].encoder
         if encoder is None:
             from indexer.embedding import load_encoder
@@ -71,7 +71,7 @@ class ShardedSearcher(Searcher):
             encoder = load_encoder(model or built["name"], backend or built.get("backend", "torch"))
         self.shards = shards
         self.encoder = encoder
-        self._init_ranking(fusion, rrf_k, linear_weight, title_weight, reranker)
+        self._init_ranking(fusion, rrf_k, linear_weight, reranker)
         self._count = len(shards)
         self._vectors = sum(self._each("vector_count"))
         self.generation = sum(self._each("generation"))
@@ -128,11 +128,9 @@ class ShardedSearcher(Searcher):
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
-        terms = bm25.query_terms(query_words(query))
-        if not terms:
-            return []
-        stats = sum(self._each("lexical_stats", terms), bm25.LexicalStats())
-        answers = self._each("lexical_scored", terms, stats, depth, filters)
+        statistics = self._each("lexical_statistics", query)
+        collection = sum(statistics[1:], statistics[0])
+        answers = self._each("lexical", query, depth, filters, collection)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:

@@ -9,6 +9,7 @@ import pytest
 
 from indexer import store
 from indexer.embedding import Encoder, ModelError
+from indexer.lexical import LexicalReader
 from indexer.article import Article
 from indexer.chunking import Chunker
 from indexer.readers import read_paths
@@ -31,9 +32,8 @@ def db_state(index_dir):
     conn = sqlite3.connect(index_dir / store.DATABASE)
     articles = conn.execute("SELECT id, content_hash FROM articles ORDER BY id").fetchall()
     chunks = conn.execute("SELECT article_id, position, start, end, text FROM chunks ORDER BY article_id, position").fetchall()
-    fts = conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
     conn.close()
-    return articles, chunks, fts
+    return articles, chunks, LexicalReader(index_dir / store.LEXICAL).passages
 
 
 def test_incremental_add_change_remove(tmp_path, encoder):
@@ -62,8 +62,8 @@ def test_incremental_add_change_remove(tmp_path, encoder):
     searcher = Searcher(index, encoder=encoder)
     assert searcher.article("s2") is None
     assert searcher.stats()["passages"] == searcher.stats()["vectors"] == 2
-    articles, chunks, fts = db_state(index)
-    assert [a for a, _ in articles] == ["s1", "s3"] and fts == len(chunks) == 2
+    articles, chunks, lexical = db_state(index)
+    assert [a for a, _ in articles] == ["s1", "s3"] and lexical == len(chunks) == 2
     for mode in ("dense", "lexical", "hybrid"):
         ids = [hit.article_id for hit in searcher.search("orchestra tour Mahler", mode=mode).results]
         assert "s2" not in ids
@@ -305,7 +305,7 @@ def test_a_damaged_database_is_a_one_line_error_with_guidance(writable_index, ca
 
 
 def test_a_manifest_missing_keys_is_reported_and_repaired(writable_index, capsys, encoder):
-    (writable_index / store.MANIFEST).write_text('{"format_version": 1}')
+    (writable_index / store.MANIFEST).write_text(json.dumps({"format_version": store.FORMAT_VERSION}))
     status, _, err = run_cli(capsys, "stats", "--index", writable_index)
     assert_one_line_error(status, err, "'model'", "--repair")
     status, out, err = run_cli(capsys, "index", "--repair", "--index", writable_index)
@@ -329,3 +329,49 @@ def test_remove_from_a_mistyped_index_path_creates_nothing(tmp_path, capsys):
     status, _, err = run_cli(capsys, "remove", "some-id", "--index", mistyped)
     assert_one_line_error(status, err, f"no index at {mistyped}")
     assert not mistyped.exists()
+
+
+def _lexical_answers(index_dir, encoder, queries=("bridge collapse", "election results", "cathedral fire")):
+    searcher = Searcher(index_dir, encoder=encoder)
+    return {q: [h.article_id for h in searcher.search(q, k=5, mode="lexical").results] for q in queries}
+
+
+def test_a_format_1_index_is_upgraded_in_place_without_re_embedding(writable_index, capsys, encoder):
+    """Format 1 kept its lexical index as an FTS5 table in the database: readers say how to upgrade,
+    and `index --rebuild` builds the lexical index from the stored passages, embedding nothing."""
+    expected = _lexical_answers(writable_index, encoder)
+    manifest = json.loads((writable_index / store.MANIFEST).read_text())
+    (writable_index / store.MANIFEST).write_text(json.dumps(dict(manifest, format_version=1)))
+    import shutil
+
+    shutil.rmtree(writable_index / store.LEXICAL)
+    with sqlite3.connect(writable_index / store.DATABASE) as conn:
+        conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(text, title)")
+        conn.execute("DELETE FROM meta WHERE key = 'lexical_generation'")
+    vectors = (writable_index / store.VECTORS).read_bytes()
+
+    status, _, err = run_cli(capsys, "query", "bridge collapse", "--index", writable_index)
+    assert_one_line_error(status, err, "format version 1", f"article-search index --rebuild --index {writable_index}")
+    status, out, err = run_cli(capsys, "index", "--rebuild", "--index", writable_index)
+    assert status == 0, err
+
+    assert json.loads((writable_index / store.MANIFEST).read_text())["format_version"] == store.FORMAT_VERSION
+    assert (writable_index / store.VECTORS).read_bytes() == vectors
+    with sqlite3.connect(writable_index / store.DATABASE) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0] == 0
+    assert _lexical_answers(writable_index, encoder) == expected
+
+
+def test_a_lexical_index_behind_the_database_is_rebuilt_by_the_next_writer(writable_index, encoder):
+    """A run killed between a batch's transaction and its lexical commit leaves the lexical index a
+    generation behind; the next writer finds it so and writes it anew from the database."""
+    expected = _lexical_answers(writable_index, encoder)
+    with IndexWriter(writable_index, encoder=encoder) as writer:
+        writer.lexical.delete_all()  # as if the last batches never reached the lexical index
+        writer.lexical.commit()
+        with writer.conn:
+            writer.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) - 1 WHERE key = 'lexical_generation'")
+    assert _lexical_answers(writable_index, encoder) != expected
+    with IndexWriter(writable_index, encoder=encoder):
+        pass
+    assert _lexical_answers(writable_index, encoder) == expected

@@ -1,7 +1,7 @@
 import pytest
 
 from search_api.fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
-from search_api.searcher import SearchError, Searcher, fts_query
+from search_api.searcher import SearchError, Searcher, query_words
 
 # Questions written against the first 60 sample articles, worded unlike their headlines.
 QUESTIONS = [
@@ -89,11 +89,19 @@ def test_bad_queries_are_clear_errors(searcher):
         searcher.search("fire", mode="fuzzy")
 
 
-def test_fts_query_quotes_every_word_and_drops_stopwords():
-    assert fts_query('fire "NEAR" kills-people') == '"fire" OR "near" OR "kills" OR "people"'
-    assert fts_query("what happened to the NOT vote?") == '"happened" OR "vote"'
-    assert fts_query("to be or not to be") == '"to" OR "be" OR "or" OR "not"'
-    assert fts_query("?!") == ""
+def test_query_words_are_plain_words_without_stopwords():
+    assert query_words('fire "NEAR" kills-people') == ["fire", "near", "kills", "people"]
+    assert query_words("what happened to the NOT vote?") == ["happened", "vote"]
+    assert query_words("to be or not to be") == ["to", "be", "or", "not"]
+    assert query_words("?!") == []
+
+
+def test_query_syntax_is_plain_text_to_lexical_search(searcher):
+    """Operators, quotes and brackets of a query language are plain text."""
+    plain = searcher.search("fire cathedral", mode="lexical").results
+    assert plain
+    quoted = searcher.search('"fire" AND (cathedral*', mode="lexical").results
+    assert [hit.article_id for hit in quoted] == [hit.article_id for hit in plain]
 
 
 def test_fusion_and_grouping_are_deterministic():

