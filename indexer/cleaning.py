@@ -5,7 +5,8 @@ article here", "You may also like", share and subscribe prompts. They hurt retri
 matches "copyright") and clutter passages. Only whole lines that look like boilerplate are removed,
 and only where boilerplate sits: at the head and tail of the article, plus a few standalone markers
 ("Story continues", "Advertisement") that sites drop between paragraphs. A sentence that merely
-mentions copyright or comments is content and stays.
+mentions copyright or comments is content and stays. Beyond the patterns, the lines learned as a
+source's template (`indexer.boilerplate`) are removed wherever they stand.
 
     >>> clean_text("By Jane Doe\\n\\nThe council met.\\n\\nRead the full article here")
     CleanedText(text='The council met.', author='Jane Doe')
@@ -14,9 +15,16 @@ mentions copyright or comments is content and stays.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from .boilerplate import headline_like
+
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# A dateline alone on the first line ("Friday, January 4, 2019") restates `published`.
+_DATE = r"(\w+ \d{1,2},? \d{4}|\d{1,2} \w+,? \d{4}|\d{4}-\d{2}-\d{2})"
+_DATELINE = r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?" + _DATE
 
 # A line matching one of these, as a whole, is boilerplate wherever it stands at the head or tail.
 _EDGE_BOILERPLATE = [
@@ -32,7 +40,7 @@ _EDGE_BOILERPLATE = [
     r"continue reading\W*",
     r"click here\b.{0,80}",
     r"(you|you'll) (may|might) also (like|enjoy)\W*",
-    r"(related|recommended)( (articles|stories|coverage|reading|content))?\s*:?",
+    r"(related|recommended)( (for you|articles|stories|coverage|reading|content))?\s*:?",
     r"more (from|on) .{0,60}:?",
     r"(leave|post|add|write) a comment\W*",
     r"\d+ comments?\W*",
@@ -45,17 +53,21 @@ _EDGE_BOILERPLATE = [
     r"(advertisement|sponsored( content)?|ad)\W*",
     r"story continues( below)?\W*",
     r"(image|photo|picture) (credit|source)\s*:.{0,100}",
+    # Page furniture: skip links, menus, breadcrumbs ("Gazette > News > World"), navigation bars
+    # ("Home | News | Sport"), reading aids and a bare publication year.
+    r"skip to (main )?(content|navigation)\W*",
+    r"(main )?menu\W*",
+    r"[^.!?>]{1,40}( > [^.!?>]{1,40}){1,5}",
+    r"[^.!?|]{1,25}( \| [^.!?|]{1,25}){2,}",
+    r"listen to (this|the) (article|story)\W*",
+    r"\d+ min(ute)?s? read\W*",
+    r"(published|updated)( on)? (\d{4}|" + _DATE + r")\W*",
 ]
 # These markers are dropped as whole lines anywhere in the body: sites insert them mid-article.
 _ANYWHERE_BOILERPLATE = [
     r"story continues( below)?\W*",
     r"(advertisement|sponsored content)\W*",
 ]
-# A dateline alone on the first line ("Friday, January 4, 2019") restates `published`.
-_DATELINE = (
-    r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?"
-    r"(\w+ \d{1,2},? \d{4}|\d{1,2} \w+,? \d{4}|\d{4}-\d{2}-\d{2})"
-)
 # "By Jane Doe" or "By Jane Doe, Reuters": two to five name words, no sentence after them, so that a
 # first sentence such as "By Monday, officials had left." is not taken for a byline.
 _BYLINE = re.compile(
@@ -77,28 +89,89 @@ class CleanedText:
     author: str = ""
 
 
+# A line announcing a block of links ("More from the Gazette:", "Recommended for you"): the
+# headline-like lines right under it belong to the block.
+_BLOCK_OPENER = re.compile(
+    r"^(?:(?:more (?:from|on|stories)|recommended|related|also read|read (?:more|next)|most (?:read|popular)"
+    r"|(?:you )?(?:may|might) also (?:like|enjoy)|top stories|trending|popular|see also|further reading)"
+    r"(?:\W+\w+){0,3}\W*|[^.!?]{1,60}:)$", re.IGNORECASE)
+_MAX_BLOCK_LINKS = 6
+
+
 def _is_edge_boilerplate(line: str) -> bool:
     return bool(_edge_re.match(line)) or bool(_dateline_re.match(line))
 
 
-def clean_text(raw: str) -> CleanedText:
+def _link_block_end(lines: list[str], opener: int) -> int:
+    """The index after the headline-like lines (blank lines between them allowed) under `opener`."""
+    end, links = opener + 1, 0
+    for i in range(opener + 1, len(lines)):
+        if not lines[i]:
+            continue
+        if links == _MAX_BLOCK_LINKS or not headline_like(lines[i]):
+            break
+        links, end = links + 1, i + 1
+    return end
+
+
+def _strip_tail(lines: list[str], known: Callable[[str], bool]) -> None:
+    """Pop boilerplate off the end of `lines`. Past known lines, also a block of links under a known
+    opener, and one short headline-like line standing between two known lines: a story's last
+    paragraph is a sentence, never headline-like, so it is never taken."""
+    popped_known = False
+    while lines:
+        if not lines[-1] or known(lines[-1]):
+            popped_known = popped_known or bool(lines[-1])
+            lines.pop()
+            continue
+        above = len(lines) - 2
+        while above >= 0 and (not lines[above] or (headline_like(lines[above]) and not known(lines[above]))):
+            above -= 1
+        if (above >= 0 and known(lines[above]) and _BLOCK_OPENER.match(lines[above])
+                and _link_block_end(lines, above) == len(lines)):
+            del lines[above + 1:]
+            continue
+        previous = len(lines) - 2
+        while previous >= 0 and not lines[previous]:
+            previous -= 1
+        if popped_known and headline_like(lines[-1]) and previous >= 0 and known(lines[previous]):
+            del lines[previous + 1:]
+            continue
+        break
+
+
+def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> CleanedText:
     """Return the cleaned body of `raw` and the author named by a leading byline, if any.
 
+    `learned` says whether a line is boilerplate learned for the article's source (see
+    `indexer.boilerplate`): such a line is removed wherever it stands, with the headline-like
+    lines under it when it opens a block of links. Without it, only the patterns apply.
     Whitespace is normalised (control characters removed, trailing spaces stripped, runs of blank
     lines folded to one) so that character offsets into the cleaned text are stable.
     """
     text = _CONTROL_CHARS.sub("", raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.strip() for line in text.split("\n")]
     lines = [line for line in lines if not _anywhere_re.match(line)]
+    if learned is not None:
+        kept, i = [], 0
+        while i < len(lines):
+            if lines[i] and learned(lines[i]):
+                i = _link_block_end(lines, i) if _BLOCK_OPENER.match(lines[i]) else i + 1
+                continue
+            kept.append(lines[i])
+            i += 1
+        lines = kept
+
+    def known(line: str) -> bool:
+        return _is_edge_boilerplate(line) or (learned is not None and learned(line))
 
     author = ""
-    while lines and (not lines[0] or _is_edge_boilerplate(lines[0]) or (not author and _BYLINE.match(lines[0]))):
+    while lines and (not lines[0] or known(lines[0]) or (not author and _BYLINE.match(lines[0]))):
         match = _BYLINE.match(lines[0]) if lines[0] else None
-        if match and not author and not _is_edge_boilerplate(lines[0]):
+        if match and not author and not known(lines[0]):
             author = match.group("name").strip()
         lines.pop(0)
-    while lines and (not lines[-1] or _is_edge_boilerplate(lines[-1])):
-        lines.pop()
+    _strip_tail(lines, known)
 
     body = "\n".join(lines)
     body = re.sub(r"\n{3,}", "\n\n", body)

@@ -195,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-articles", type=_positive_int, help="judge a fixed random sample of N articles")
     _add_eval_options(p)
 
+    p = commands.add_parser("eval-cleaning", help="cleaning quality on scraped text with its true text",
+                            description="Clean each record's `text` in file order, learning each source's "
+                                        "boilerplate as index does, and compare with `clean`: the share of "
+                                        "boilerplate lines removed and of story lines kept, overall and per source.")
+    p.add_argument("file", metavar="FILE", help="JSONL with `text` (scraped) and `clean` (the truth); `source`/`url`")
+    p.add_argument("--min-stories", type=_positive_int, default=None,
+                   help="stories of a source a line must recur in to be learned (default: the indexer's)")
+    p.add_argument("--min-share", type=float, default=None,
+                   help="share of a source's stories a line must recur in (default: the indexer's)")
+    p.add_argument("--patterns-only", action="store_true", help="learn nothing: only the pattern cleaner")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = commands.add_parser("stats", help="counts, model, index type, sizes",
                             description="Articles, passages and vectors; the model, the FAISS layout, the index "
                                         "generation and the size of each file.")
@@ -382,6 +394,24 @@ def cmd_eval_related(args) -> int:
     return 0
 
 
+def cmd_eval_cleaning(args) -> int:
+    from indexer.boilerplate import MIN_SHARE, MIN_STORIES
+
+    from .cleaning_eval import evaluate_cleaning
+
+    results = evaluate_cleaning(args.file, args.min_stories or MIN_STORIES,
+                                MIN_SHARE if args.min_share is None else args.min_share, learn=not args.patterns_only)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        rows = {**results["per_source"], "all": results}
+        print(f"{'source':24} {'boilerplate removed':>20} {'story kept':>12}")
+        for source, scores in rows.items():
+            print(f"{source[:24]:24} {scores['boilerplate_removed']:>10.2%} of {scores['boilerplate_lines']:<6} "
+                  f"{scores['story_kept']:>8.2%} of {scores['story_lines']}")
+    return 0
+
+
 def cmd_stats(args) -> int:
     from .sharded import open_searcher
 
@@ -458,7 +488,8 @@ def cmd_serve(args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "remove": cmd_remove, "query": cmd_query, "related": cmd_related,
-            "serve": cmd_serve, "stats": cmd_stats, "eval": cmd_eval, "eval-related": cmd_eval_related}
+            "serve": cmd_serve, "stats": cmd_stats, "eval": cmd_eval, "eval-related": cmd_eval_related,
+            "eval-cleaning": cmd_eval_cleaning}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,3 +74,19 @@ def test_a_long_copyright_notice_and_the_tail_around_it_are_removed_from_txt_and
         cleaned = clean_text(article.text).text
         assert "rights reserved" not in cleaned.lower() and "©" not in cleaned, article.origin
         assert cleaned == "\n\n".join(STORY) or cleaned == "\n".join(STORY), (article.origin, cleaned)
+
+
+def test_one_unknown_line_in_the_tail_does_not_stop_stripping_and_the_last_paragraph_stays():
+    story = "The ferry will run hourly from May.\n\nThe operator said fares would not change."
+    tail = ["Leave a Comment", "The Morning Brief", "© 2024 Harbour Media. All rights reserved.",
+            "More from Harbour Media:", "Pier reopens after storm", "Council backs new marina"]
+    assert clean_text(story + "\n\n" + "\n\n".join(tail)).text == story
+    # A story whose last line is a sentence keeps it, even between notices.
+    ending = "Copyright 2024 Harbour Media.\n\nThe bridge reopens on Monday.\n\nAll rights reserved."
+    assert clean_text(story + "\n\n" + ending).text.endswith("The bridge reopens on Monday.")
+
+
+def test_page_furniture_at_the_head_is_removed_and_the_byline_after_it_found():
+    cleaned = clean_text("Skip to main content\n\nGazette > News > World\n\nListen to this article\n\n4 min read\n\n"
+                         "By Anna Kowalski\n\nThe ferry will run hourly from May.")
+    assert cleaned.text == "The ferry will run hourly from May." and cleaned.author == "Anna Kowalski"
