@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import SHARED_DATA, report, table  # noqa: E402
 
-from search_api.searcher import fts_query, query_words  # noqa: E402
+from search_api.searcher import query_words  # noqa: E402
 
 SOURCES = [f"Outlet {i:02d}" for i in range(20)]
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"  # the product's FTS5 tokenizer before tantivy
 DEPTH = 300
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
@@ -70,8 +71,6 @@ class Fts5:
         self.conn = sqlite3.connect(self.path)
 
     def build(self, passages) -> None:
-        from indexer.store import FTS_TOKENIZER
-
         self.conn.executescript(f"""
             PRAGMA journal_mode = WAL;
             CREATE TABLE meta (id INTEGER PRIMARY KEY, source TEXT NOT NULL, published TEXT NOT NULL);
@@ -93,7 +92,8 @@ class Fts5:
         self.conn.commit()
 
     def search(self, question: str, date_range: tuple[int, int] | None = None) -> list[int]:
-        expression = fts_query(question)
+        # The product's FTS5 query before tantivy: every word quoted, any may match.
+        expression = " OR ".join(f'"{word}"' for word in query_words(question))
         if date_range is None:
             rows = self.conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 1.0, 1.0) LIMIT ?",
                                      (expression, DEPTH))

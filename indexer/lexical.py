@@ -192,6 +192,30 @@ class LexicalReader:
         ids = self.searcher.fast_field_values("chunk_id", [address for _, address in hits])
         return [(int(chunk_id), float(score)) for (score, _), chunk_id in zip(hits, ids)]
 
+    def count(self, *, source: str | None = None, date_from: str | None = None, date_to: str | None = None) -> int:
+        """How many passages pass the filters (all passages when none is given)."""
+        restrictions = self._filters(source, date_from, date_to)
+        if not restrictions:
+            return self.passages
+        return self.searcher.search(self._all_of(restrictions), 1, count=True).count
+
+    def passing(self, limit: int, *, among: Iterable[int] | None = None, source: str | None = None,
+                date_from: str | None = None, date_to: str | None = None) -> list[int]:
+        """Up to `limit` chunk ids of passages that pass the filters, of `among` when given: the
+        filters' one implementation, for the dense side as for the lexical one."""
+        restrictions = self._filters(source, date_from, date_to)
+        if among is not None:
+            restrictions.append(tantivy.Query.term_set_query(self.schema, "chunk_id", [int(i) for i in among]))
+        if not restrictions or limit <= 0:
+            return []
+        hits = self.searcher.search(self._all_of(restrictions), limit, count=False).hits
+        return [int(i) for i in self.searcher.fast_field_values("chunk_id", [address for _, address in hits])]
+
+    @staticmethod
+    def _all_of(restrictions: list[tantivy.Query]) -> tantivy.Query:
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.const_score_query(r, 0.0))
+                                            for r in restrictions])
+
     def _filters(self, source: str | None, date_from: str | None, date_to: str | None) -> list[tantivy.Query]:
         restrictions = []
         if source:

@@ -41,6 +41,9 @@ RELATED_DEPTH = 100  # neighbours looked up for each of the article's passages
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
+# A filter that at most this many passages pass gives FAISS their ids to search among; a broader
+# one searches deeper and keeps what passes (see `Searcher.dense`).
+FILTER_SELECTOR_LIMIT = 50_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
 # searchers, since a server opens a new one for every index generation.
@@ -108,20 +111,9 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
 
-    def sql(self) -> tuple[str, list]:
-        """A WHERE clause over `articles a` and its parameters ("" when nothing is filtered)."""
-        clauses, params = [], []
-        if self.source:
-            clauses.append("a.source = ?")
-            params.append(self.source)
-        if self.date_from:
-            clauses.append("a.published >= ?")
-            params.append(self.date_from)
-        if self.date_to:
-            # An ISO date compares as a prefix of a timestamp: "2024-01-16" covers the whole day.
-            clauses.append("substr(a.published, 1, 10) <= ?")
-            params.append(self.date_to)
-        return " AND ".join(clauses), params
+    def conditions(self) -> dict:
+        """The filters as the lexical index takes them (indexer.lexical answers every filter)."""
+        return {"source": self.source, "date_from": self.date_from, "date_to": self.date_to}
 
     def __bool__(self) -> bool:
         return bool(self.source or self.date_from or self.date_to)
@@ -192,14 +184,6 @@ class Searcher:
         self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
         self.lexical_index = store.open_lexical(self.dir)
         self.generation = store.db_generation(conn)
-        # Candidates become articles on every query: these maps, read once, spare thousands of
-        # SQLite lookups per query. Chunk ids are never reused, so a chunk missing here (added
-        # since) is looked up in SQLite, and one whose article is gone simply finds none.
-        rows = conn.execute("SELECT c.id, c.article_id, a.duplicate_group FROM chunks c "
-                            "JOIN articles a ON a.id = c.article_id ORDER BY c.id").fetchall()
-        self._chunk_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        self._chunk_article = [r[1] for r in rows]
-        self._group_of = {r[1]: r[2] for r in rows}
 
     def _init_ranking(self, fusion: str, rrf_k: float, linear_weight: float, reranker) -> None:
         if fusion not in FUSIONS:
@@ -280,25 +264,43 @@ class Searcher:
         return reciprocal_rank_fusion([dense, lexical], self.rrf_k)
 
     def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
-        """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`)."""
+        """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`).
+
+        A filter is answered by the lexical index's fast fields (indexer.lexical), never by reading
+        every passage: one that few passages pass gives FAISS exactly those ids to search among;
+        a broad one lets FAISS search deeper, by the share of passages that pass, and keeps the
+        candidates that do."""
         import faiss
 
         index = self.faiss
         depth = min(depth, index.ntotal)
         if depth == 0:
             return []
-        params = None
-        if filters:
-            allowed = self._allowed_chunks(filters)
-            if len(allowed) == 0:
-                return []
-            selector = faiss.IDSelectorBatch(allowed)
+        if not filters:
+            return self._nearest_one(query_vector, depth)
+        conditions = filters.conditions()
+        passing = self.lexical_index.count(**conditions)
+        if passing == 0:
+            return []
+        if passing <= FILTER_SELECTOR_LIMIT:
+            selector = faiss.IDSelectorBatch(np.array(self.lexical_index.passing(passing, **conditions), np.int64))
             # An IVF index refuses plain SearchParameters, and parameters it is given replace its
             # own settings: without its nprobe it would probe one list and miss most matches.
             params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe) if hasattr(index, "nprobe") \
                 else faiss.SearchParameters(sel=selector)
-            depth = min(depth, len(allowed))
-        scores, ids = faiss_search(index, query_vector.reshape(1, -1), depth, params)
+            return self._nearest_one(query_vector, min(depth, passing), params)
+        wanted = min(depth, passing)
+        reach = min(index.ntotal, 2 * wanted * -(-index.ntotal // passing))
+        while True:
+            candidates = self._nearest_one(query_vector, reach)
+            kept = set(self.lexical_index.passing(len(candidates), among=[c for c, _ in candidates], **conditions))
+            found = [(c, score) for c, score in candidates if c in kept]
+            if len(found) >= wanted or reach >= index.ntotal:
+                return found[:depth]
+            reach = min(index.ntotal, reach * 4)
+
+    def _nearest_one(self, query_vector: np.ndarray, depth: int, params=None) -> list[tuple[int, float]]:
+        scores, ids = faiss_search(self.faiss, query_vector.reshape(1, -1), depth, params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters(),
@@ -306,34 +308,20 @@ class Searcher:
         """Chunk ids and BM25 scores (higher is better) of the `depth` best lexical matches, from
         the lexical index (indexer.lexical); `collection`, the statistics of all shards of a
         sharded index, scores as one index of them all would."""
-        return self.lexical_index.search(query_words(query), depth, source=filters.source,
-                                         date_from=filters.date_from, date_to=filters.date_to, collection=collection)
+        return self.lexical_index.search(query_words(query), depth, collection=collection, **filters.conditions())
 
     def lexical_statistics(self, query: str) -> CollectionStats:
         """This index's BM25 statistics for the words of `query` (the first phase of a sharded
         lexical query; the second is `lexical` with the shards' sum)."""
         return self.lexical_index.statistics(self.lexical_index.terms(query_words(query)))
 
-    def _allowed_chunks(self, filters: Filters) -> np.ndarray:
-        where, params = filters.sql()
-        rows = self._conn().execute(
-            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}", params).fetchall()
-        return np.array([row[0] for row in rows], dtype=np.int64)
-
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
-        """The article of each chunk id that still exists."""
-        if not chunk_ids:
-            return {}
-        wanted = np.asarray(chunk_ids, dtype=np.int64)
-        positions = np.searchsorted(self._chunk_ids, wanted)
-        positions[positions == len(self._chunk_ids)] = 0
-        known = self._chunk_ids[positions] == wanted if len(self._chunk_ids) else np.zeros(len(wanted), bool)
-        result = {int(c): self._chunk_article[p] for c, p, k in zip(wanted, positions, known) if k}
-        missing = [int(c) for c, k in zip(wanted, known) if not k]
-        result.update(self._rows_in("SELECT id, article_id FROM chunks WHERE id IN ({})", missing))
-        # An article removed since this snapshot opened may still be named here; `hits` drops
-        # it, since it reads articles and passages from the database as they are now.
-        return result
+        """The article of each chunk id that still exists: looked up by primary key for the
+        candidates of one query, so a server holds nothing per passage and opens in the same
+        time whatever the archive's size."""
+        # An article removed since this snapshot opened may still be named by a candidate; it
+        # finds no row here and drops out.
+        return dict(self._rows_in("SELECT id, article_id FROM chunks WHERE id IN ({})", [int(c) for c in chunk_ids]))
 
     def _rerank(self, query: str, groups, depth: int):
         """Re-score the top `depth` articles by the cross-encoder's score of (query, best passage)."""
@@ -352,8 +340,9 @@ class Searcher:
         """Keep the best-ranked copy of each group of near-identical articles; the others are
         listed with it (`also_published_in`) instead of taking places in the ranking."""
         kept, first_of_group, copies = [], {}, {}
+        group_of = self.groups_of([entry[0] for entry in groups])
         for entry in groups:
-            group = self._group_of.get(entry[0], entry[0])
+            group = group_of.get(entry[0]) or entry[0]
             if group in first_of_group:
                 copies.setdefault(first_of_group[group], []).append(entry[0])
             else:
@@ -465,9 +454,9 @@ class Searcher:
     def vector_count(self) -> int:
         return int(self.faiss.ntotal)
 
-    def duplicate_groups(self) -> dict[str, str]:
-        """The near-duplicate group of every article (an opaque id; a group of one when it has no copies)."""
-        return self._group_of
+    def groups_of(self, article_ids: list[str]) -> dict[str, str]:
+        """The near-duplicate group (an opaque id) of each of `article_ids` still in the index."""
+        return dict(self._rows_in("SELECT id, duplicate_group FROM articles WHERE id IN ({})", list(article_ids)))
 
     def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:
         """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on

@@ -97,3 +97,14 @@ def test_scores_with_the_statistics_of_several_indexes_equal_one_index(tmp_path)
     # Only the average passage length differs between a half and the whole.
     assert all(abs(merged[i] - expected[i]) < 0.05 * expected[i] for i in expected)
     assert sum(abs(merged[i] - expected[i]) for i in expected) < sum(abs(local[i] - expected[i]) for i in expected)
+
+
+def test_passages_passing_filters_are_counted_and_listed(tmp_path):
+    reader = build(tmp_path / "lexical")
+    assert reader.count() == 3
+    assert reader.count(source="Wire") == 2
+    assert reader.count(date_from="2019-01-01") == 1
+    assert sorted(reader.passing(10, source="Wire")) == [1, 3]
+    assert reader.passing(10, among=[2, 3], source="Wire") == [3]
+    assert reader.passing(10, among=[1, 2, 3], date_to="2018-12-31") == [2]
+    assert len(reader.passing(1, source="Wire")) == 1

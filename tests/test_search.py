@@ -1,7 +1,7 @@
 import pytest
 
 from search_api.fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
-from search_api.searcher import SearchError, Searcher, query_words
+from search_api.searcher import Filters, SearchError, Searcher, query_words
 
 # Questions written against the first 60 sample articles, worded unlike their headlines.
 QUESTIONS = [
@@ -156,3 +156,20 @@ def test_cli_has_a_version_and_describes_every_command(capsys):
     assert {"index", "remove", "query", "related", "stats", "serve"} <= set(commands)
     for name, command in commands.items():
         assert command.description, name
+
+
+def test_a_broad_filter_searches_deeper_and_keeps_the_passages_that_pass(searcher, monkeypatch):
+    """Dense search under a filter that many passages pass (over FILTER_SELECTOR_LIMIT) finds the
+    same nearest passages as the search among exactly the passing ones, which few-passing filters use."""
+    from search_api import searcher as searcher_module
+
+    vector = searcher.encoder.encode(["election results and the vote count"])[0]
+    dated = searcher.search("election", k=3).results
+    filters = [Filters(date_from=dated[0].published[:10]), Filters(date_to=dated[-1].published[:10]),
+               Filters(source=dated[0].source, date_to="2020-06-30")]
+    expected = [searcher.dense(vector, 20, f) for f in filters]
+    assert all(expected)
+    monkeypatch.setattr(searcher_module, "FILTER_SELECTOR_LIMIT", 0)
+    for f, ranked in zip(filters, expected):
+        got = searcher.dense(vector, 20, f)
+        assert [c for c, _ in got] == [c for c, _ in ranked], f

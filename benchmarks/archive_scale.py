@@ -1,0 +1,217 @@
+"""The archive at scale: build an index of N passages (default 1,000,000) that `article-search serve`
+opens like any other, then measure what a site and a newsroom feel (issue 12).
+
+    python benchmarks/archive_scale.py --passages 1000000 --out /tmp/archive-1m
+    python benchmarks/archive_scale.py --passages 25000 --out /tmp/archive-25k
+
+The build skips the model where it can: passages are real Reuters sentences recombined (about 8 a
+passage, 4 passages an article), sources spread over 20 names and dates over 1990-2024; each
+passage's vector is a real passage vector of `--seed-index` (default: an index of data/, built
+first) plus noise, renormalised. Rows go into SQLite directly; then `IndexWriter(rebuild=True)`,
+the product's own code, lays out FAISS (IVF from 200k passages, as `auto` chooses) and writes the
+lexical index. An existing --out is measured again without rebuilding.
+
+Measured, against a real `article-search serve` over HTTP with one client: /search p50/p90/p99
+for 300 squad-dev-a questions per mode and per filter, /articles/{id}/related, one POSTed article
+(until it answers, until a search finds it, and the bytes the server wrote for it), the CLI
+`index` of one new article, `serve` start-up until ready, server RSS after start-up and after the
+searches, and disk bytes per passage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import report, table  # noqa: E402
+from lexical_engines import SOURCES, synthetic_passages  # noqa: E402
+from memory import rss_mb  # noqa: E402
+from query_latency import load_queries, percentile, start_server  # noqa: E402
+
+PASSAGES_PER_ARTICLE = 4
+KEY = "archive-scale-benchmark"
+
+
+def seed_vectors(seed_index: Path | None, workdir: Path) -> tuple[np.ndarray, Path]:
+    """Real passage vectors to perturb, and the index they come from (built from data/ if needed)."""
+    if seed_index is None:
+        seed_index = workdir / "seed-index"
+        if not (seed_index / "manifest.json").exists():
+            subprocess.run([sys.executable, "-m", "search_api.cli", "index", "data/", "--index", str(seed_index)],
+                           check=True, cwd=Path(__file__).resolve().parent.parent)
+    conn = sqlite3.connect(seed_index / "index.sqlite")
+    vectors = np.stack([np.frombuffer(blob, dtype=np.float32) for (blob,) in conn.execute("SELECT vector FROM chunks")])
+    return vectors, seed_index
+
+
+def build(out: Path, passages: int, seed_index: Path | None) -> float:
+    """Write the synthetic archive into `out`; returns the seconds it took."""
+    from indexer import store
+    from indexer.writer import IndexWriter
+
+    started = time.perf_counter()
+    seeds, seed_dir = seed_vectors(seed_index, out.parent)
+    with IndexWriter(out, store.read_manifest(seed_dir)["model"]["name"]):
+        pass  # a new, empty index: manifest, schema, model fingerprint and probe vectors
+    rng = np.random.default_rng(11)
+    conn = sqlite3.connect(out / store.DATABASE)
+    conn.execute("PRAGMA synchronous = OFF")
+    article_rows, chunk_rows = [], []
+
+    def flush():
+        conn.executemany("INSERT INTO articles (id, title, url, published, author, source, text, metadata, "
+                         "content_hash, indexed_at, minhash, duplicate_group) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         article_rows)
+        conn.executemany("INSERT INTO chunks (id, article_id, position, start, end, text, tokens, vector, sentences, "
+                         "sentence_vectors) VALUES (?,?,?,?,?,?,?,?,?,?)", chunk_rows)
+        conn.commit()
+        article_rows.clear()
+        chunk_rows.clear()
+
+    texts: list[str] = []
+    for passage_id, title, text, source, day in synthetic_passages(passages):
+        texts.append(text)
+        if len(texts) < PASSAGES_PER_ARTICLE and passage_id < passages:
+            continue
+        number = (passage_id - 1) // PASSAGES_PER_ARTICLE
+        article_id = f"arch-{number:07d}"
+        body = "\n\n".join(texts)
+        published = f"{day // 10000}-{day // 100 % 100:02d}-{day % 100:02d}"
+        article_rows.append((article_id, title, f"https://example.org/{article_id}", published, "", source, body, "{}",
+                             f"synthetic-{number}", "2026-01-01T00:00:00+00:00",
+                             rng.integers(0, 2**32, 128, dtype=np.uint32).tobytes(), f"dup-{article_id}"))
+        start = 0
+        for position, passage in enumerate(texts):
+            vector = seeds[rng.integers(len(seeds))] + rng.normal(0, 0.04, seeds.shape[1]).astype(np.float32)
+            vector = (vector / np.linalg.norm(vector)).astype(np.float32)
+            sentences = [[0, len(passage)]]
+            sentence_vectors = np.clip(np.round(vector * 127 / np.abs(vector).max()), -127, 127).astype(np.int8)
+            chunk_rows.append((passage_id - len(texts) + 1 + position, article_id, position, start,
+                               start + len(passage), passage, 200, vector.tobytes(), json.dumps(sentences),
+                               sentence_vectors.tobytes()))
+            start += len(passage) + 2
+        texts = []
+        if len(chunk_rows) >= 20_000:
+            flush()
+    flush()
+    conn.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE SET value = '1'")
+    conn.commit()
+    conn.close()
+    with IndexWriter(out, rebuild=True):
+        pass  # FAISS laid out from the stored vectors, the lexical index written, the manifest saved
+    return time.perf_counter() - started
+
+
+def timed_get(http: httpx.Client, path: str, params: dict) -> float:
+    started = time.perf_counter()
+    response = http.get(path, params=params)
+    response.raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
+def spread(samples: list[float]) -> list[str]:
+    return [f"{percentile(samples, q):.1f}" for q in (50, 90, 99)]
+
+
+def written_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
+    queries = load_queries(out, requests)
+    conn = sqlite3.connect(out / "index.sqlite")
+    article_ids = [row[0] for row in conn.execute("SELECT id FROM articles ORDER BY random() LIMIT ?", (requests,))]
+    passages = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    conn.close()
+    disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    rows, notes = [], []
+    os.environ["ARTICLE_SEARCH_API_KEY"] = KEY
+    started = time.perf_counter()
+    process, url = start_server(out)
+    ready_s = time.perf_counter() - started
+    rss_start = rss_mb(process.pid)
+    try:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for q in queries[:20]:
+                http.get("/search", params={"q": q})
+            for mode in ("hybrid", "dense", "lexical"):
+                rows.append([f"/search {mode}", *spread([timed_get(http, "/search", {"q": q, "mode": mode})
+                                                         for q in queries])])
+            for name, params in (("source=" + SOURCES[3], {"source": SOURCES[3]}),
+                                 ("date_from=2020-01-01", {"date_from": "2020-01-01"}),
+                                 ("date_to=1995-12-31", {"date_to": "1995-12-31"})):
+                for mode in ("hybrid", "dense", "lexical"):
+                    rows.append([f"/search {mode}, {name}", *spread(
+                        [timed_get(http, "/search", {"q": q, "mode": mode, **params}) for q in queries])])
+            rows.append(["/articles/{id}/related", *spread(
+                [timed_get(http, f"/articles/{a}/related", {"k": 10}) for a in article_ids])])
+            rss_after = rss_mb(process.pid)
+            article = {"id": "archive-scale-new", "title": "Zanzibar clove harvest doubles",
+                       "text": "Farmers on Zanzibar harvested twice as many cloves this season as last, the "
+                               "island's agriculture ministry said on Tuesday, after rains returned."}
+            before = written_bytes(process.pid)
+            started = time.perf_counter()
+            http.post("/articles", json=article, headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
+            answered = time.perf_counter() - started
+            written = written_bytes(process.pid) - before
+            while not any(hit["article_id"] == article["id"] for hit in http.get(
+                    "/search", params={"q": "Zanzibar clove harvest", "mode": "lexical"}).json()["results"]):
+                time.sleep(0.05)
+            found = time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "one.jsonl"
+        path.write_text(json.dumps(dict(article, id="archive-scale-cli", title="Pemba clove harvest")) + "\n")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(path), "--index", str(out)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cli_s = time.perf_counter() - started
+    notes = [f"`serve` ready in {ready_s:.1f} s; server RSS {rss_start:.0f} MB after start-up, {rss_after:.0f} MB "
+             f"after the searches",
+             f"one POSTed article: answered in {answered * 1000:.0f} ms, found by a search {found * 1000:.0f} ms after "
+             f"it was sent; the server wrote {written / 1e6:.1f} MB for it",
+             f"CLI `index` of one new article: {cli_s:.1f} s (a new process: model load included)",
+             f"disk: {disk / 1e9:.2f} GB, {disk / passages:.0f} bytes per passage ({passages:,} passages)"]
+    return rows, notes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, required=True, help="the index directory to build (kept)")
+    parser.add_argument("--seed-index", type=Path, help="an index whose passage vectors seed the synthetic ones")
+    parser.add_argument("--requests", type=int, default=300, help="requests per row")
+    parser.add_argument("--no-report", action="store_true", help="print, do not append to docs/benchmarks.md")
+    args = parser.parse_args()
+    build_note = "reused"
+    if not (args.out / "manifest.json").exists():
+        build_note = f"built in {build(args.out, args.passages, args.seed_index):.0f} s"
+    rows, notes = measure(args.out, args.requests)
+    body = table(["request (1 client, HTTP)", "p50 ms", "p90 ms", "p99 ms"], rows)
+    notes_text = "\n".join(f"- {note}" for note in [f"index {build_note}"] + notes)
+    print(body + "\n\n" + notes_text)
+    if not args.no_report:
+        report(f"Archive scale: {args.passages:,} passages over HTTP", body, notes_text)
+
+
+if __name__ == "__main__":
+    main()
