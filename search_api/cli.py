@@ -388,7 +388,7 @@ def cmd_eval_related(args) -> int:
         print(json.dumps(results, indent=2))
     else:
         print(f"{results['articles']} articles judged, label '{args.label}', k={args.k}")
-        rows = {"passages (article-search)": results, **{f"{name} only": m for name, m in results["baselines"].items()}}
+        rows = {"article-search (default)": results, **{f"{name} only": m for name, m in results["baselines"].items()}}
         for method, metrics in rows.items():
             print(f"{method:26} " + "  ".join(f"{name} {metrics[name]:.4f}" for name in ("precision@5", "precision@10", "map")))
     return 0

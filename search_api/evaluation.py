@@ -157,10 +157,13 @@ def dense_article_related(searcher: Searcher, article_id: str, k: int) -> list[s
 
 
 def lexical_article_related(searcher: Searcher, article_id: str, k: int) -> list[str]:
-    """Baseline: BM25 with the article's title and text as the query."""
+    """Baseline: BM25 with the article's title and first words (`related.lead`) as the query."""
+    from .related import lead
+
     article = searcher.article(article_id)
-    words = f"{article['title']} {article['text']}".split()[:200]
-    return _other_articles(searcher, searcher.lexical(" ".join(words), 50 * k), article_id, k)
+    # The trailing space ends the last word: a whole word, not the start of one being typed.
+    return _other_articles(searcher, searcher.lexical(lead(article["title"], article["text"]) + " ", 50 * k),
+                           article_id, k)
 
 
 def _other_articles(searcher: Searcher, ranked: list[tuple[int, float]], article_id: str, k: int) -> list[str]:
@@ -185,7 +188,7 @@ def evaluate_related_modes(searcher: Searcher, labels: dict[str, str], k: int, m
     if max_articles and max_articles < len(judged):
         judged = sorted(random.Random(13).sample(judged, max_articles))
     methods = {
-        "passages": lambda a: [hit.article_id for hit in searcher.related(a, k)],
+        "default": lambda a: [hit.article_id for hit in searcher.related(a, k)],
         "dense": lambda a: dense_article_related(searcher, a, k),
         "lexical": lambda a: lexical_article_related(searcher, a, k),
     }
@@ -193,5 +196,5 @@ def evaluate_related_modes(searcher: Searcher, labels: dict[str, str], k: int, m
     for name, method in methods.items():
         lists = {a: method(a) for a in tqdm(judged, desc=f"related {name}", unit=" articles", disable=not progress)}
         scores[name] = evaluate_related(lists, labels)
-    return {**scores["passages"], "articles": len(judged),
+    return {**scores["default"], "articles": len(judged),
             "baselines": {"dense": scores["dense"], "lexical": scores["lexical"]}}

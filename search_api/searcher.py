@@ -33,10 +33,6 @@ MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("rrf", "linear")
 # Articles re-scored by a cross-encoder when one is given (`reranker`): the top of the ranking.
 RERANK_DEPTH = 30
-# A related article whose passages match this article's this closely on average is a copy of the
-# same text (syndicated, republished), not other coverage.
-NEAR_DUPLICATE_SCORE = 0.93
-RELATED_DEPTH = 100  # neighbours looked up for each of the article's passages
 # Candidates taken from each side before fusing and grouping. Fixed, so that the ranking of a query
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
@@ -389,45 +385,13 @@ class Searcher:
     # -- related coverage ------------------------------------------------------------------------
 
     def related(self, article_id: str, k: int = 10) -> list[RelatedHit]:
-        """Other articles on the same story or topic, best first, `article_id` itself excluded:
-        `k` of them, plus any near-identical copies of it, marked `near_duplicate` and not counted.
+        """Other coverage of the same story, best first, `article_id` itself excluded: `k` articles,
+        plus any near-identical copies of it, marked `near_duplicate` and not counted. Scored by
+        passage similarity, BM25 of the article's lead, and shared names and headline words (see
+        search_api.related). Raises KeyError for an article not in the index."""
+        from .related import related
 
-        Passage to passage: each passage of the article looks up its nearest passages, which
-        nominates the candidate articles. A candidate B then scores the mean of two coverages: how
-        well B covers this article (the mean over its passages of their best match in B) and how
-        well this article covers B (the same the other way). An article telling the same story
-        matches most passages both ways; one on the same topic matches only some. On BBC News
-        (same-category judgement, 600 articles) the symmetric score gives precision@10 .928 against
-        .924 for one direction only and .926 for one mean vector per article.
-        Raises KeyError for an article not in the index.
-        """
-        own = self.chunk_vectors([article_id]).get(article_id)
-        if own is None:
-            raise KeyError(article_id)
-        _, ids = self.nearest(own, RELATED_DEPTH)
-        candidates = set(self.article_of([int(i) for i in np.unique(ids) if i >= 0]).values()) - {article_id}
-        ranked = []
-        for other, vectors in self.chunk_vectors(sorted(candidates)).items():
-            similarity = own @ vectors.T
-            score = (similarity.max(axis=1).mean() + similarity.max(axis=0).mean()) / 2
-            ranked.append((float(score), other))
-        ranked.sort(key=lambda pair: (-pair[0], pair[1]))
-        meta = self.articles_meta([article_id] + [other for _, other in ranked])
-        group = meta[article_id]["duplicate_group"]
-        hits: list[RelatedHit] = []
-        others = 0
-        for score, other in ranked:
-            row = meta.get(other)
-            if row is None:
-                continue
-            copy = row["duplicate_group"] == group or score >= NEAR_DUPLICATE_SCORE
-            if not copy:
-                if others == k:
-                    continue  # only copies may still follow
-                others += 1
-            hits.append(RelatedHit(other, row["title"], row["url"], row["source"], row["published"],
-                                   round(score, 6), copy))
-        return hits
+        return related(self, article_id, k)
 
     def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
         """The passage vectors of each article, in passage order."""

@@ -131,7 +131,10 @@ def test_sharded_filters_related_and_articles_equal_one_index(single, sharded):
         assert_nearly_same(sharded.search("election results", k=5, **filters),
                            single.search("election results", k=5, **filters), filters)
     for article_id in ("wn-e8d671d30811", "wn-fa626d79c339", first.article_id):
-        assert_same(_related(sharded.related(article_id, k=5)), _related(single.related(article_id, k=5)), article_id)
+        # The same articles in the same order; scores agree to ~0.01, not 1e-4, since the related
+        # score has a BM25 leg and BM25 over shards keeps each shard's average passage length.
+        got, expected = _related(sharded.related(article_id, k=5)), _related(single.related(article_id, k=5))
+        assert got[0] == expected[0] and got[1] == pytest.approx(expected[1], abs=0.02), article_id
         assert dict(sharded.article(article_id), indexed_at=None) == dict(single.article(article_id), indexed_at=None)
     with pytest.raises(KeyError):
         sharded.related("no-such-article")

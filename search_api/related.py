@@ -1,0 +1,179 @@
+"""Related coverage: the other reports of the same story, best first.
+
+    hits = related(searcher, "wn-c352228c48de", k=10)        # what `Searcher.related` returns
+
+Same-story coverage shares the story's specifics (its people, places, numbers and the rare words of
+its headline); coverage of another story of the same kind shares only its vocabulary. A candidate
+is scored in two steps (docs/quality.md, "Related coverage", has the measurements):
+
+1. every candidate, on two legs:
+   - passages: symmetric passage-to-passage coverage, the mean of how well the candidate's
+     passages cover this article's and the other way round (cosine of passage vectors);
+   - lexical: BM25 of this article's title and first words as a query, a candidate's best passage
+     score over this article's own best (BM25 weighs rare words and names most);
+2. the best `SPECIFICS_DEPTH` of them also on the story's specifics, read from their texts:
+   - names: overlap of the names and numbers (capitalised words inside sentences, figures) of the
+     two articles' first words;
+   - title: overlap of the two headlines' words.
+
+Candidates are the articles of each passage's nearest passages and of the lexical query's best
+passages: two bounded lookups, never a scan of the archive. Dates are not used: no labelled set
+here has them to measure a weight by (docs/quality.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .searcher import STOPWORDS, RelatedHit
+
+# Neighbours looked up for each of the article's passages.
+RELATED_DEPTH = 100
+# Passages taken from the lexical query: enough to name the few dozen articles that matter.
+LEXICAL_DEPTH = 300
+# Words of the article (title first) that make its lexical query and hold its names, as in the
+# BM25 baseline: the start of a news report states the story.
+LEAD_WORDS = 200
+# Candidates (best by the first step) whose texts are read for the second; at least 3 × k.
+SPECIFICS_DEPTH = 30
+# A related article whose passages match this article's this closely on average is a copy of the
+# same text (syndicated, republished), not other coverage.
+NEAR_DUPLICATE_SCORE = 0.93
+_WORD = re.compile(r"\w+")
+# A capitalised word that does not open a sentence, or a figure: the names and numbers of a story.
+_NAME = re.compile(r"(?<![.!?:\"”])(?<!^) +([A-Z][\w'’-]+|\d[\d,.:/]*\d|\d)")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each leg counts in the related score (a weighted sum)."""
+
+    passages: float = 1.0
+    lexical: float = 0.0
+    names: float = 0.0
+    title: float = 0.0
+
+
+# Chosen on one half of ecbplus-dev's topics and checked on the other half and on BBC News.
+WEIGHTS = Weights(passages=1.0, lexical=0.5, names=1.0, title=0.4)
+
+
+@dataclass
+class Candidate:
+    """One candidate article's legs: `passages` in [-1, 1], the others in [0, 1]."""
+
+    passages: float
+    lexical: float
+    names: float = 0.0
+    title: float = 0.0
+
+    def first(self, weights: Weights) -> float:
+        return weights.passages * self.passages + weights.lexical * self.lexical
+
+    def score(self, weights: Weights) -> float:
+        return self.first(weights) + weights.names * self.names + weights.title * self.title
+
+
+def lead(title: str, text: str) -> str:
+    """The article's title and the start of its text, `LEAD_WORDS` words in all."""
+    # A word is rarely 20 characters with its spaces: enough text to split, not a whole long article.
+    return " ".join(f"{title} {text[:LEAD_WORDS * 20]}".split()[:LEAD_WORDS])
+
+
+def names(title: str, text: str) -> set[str]:
+    """The names and figures of an article's lead."""
+    return set(_NAME.findall(lead(title, text)))
+
+
+def title_words(title: str) -> set[str]:
+    return {word for word in _WORD.findall(title.lower()) if word not in STOPWORDS}
+
+
+def _overlap(a: set, b: set) -> float:
+    """Dice's coefficient: 1 for the same set, 0 when nothing is shared."""
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def candidates(searcher, article: dict) -> dict[str, Candidate]:
+    """Every candidate article for `article` (as `searcher.article` gives it) with its first-step
+    legs. `searcher` is a Searcher or ShardedSearcher."""
+    own = searcher.chunk_vectors([article["id"]])[article["id"]]
+    _, ids = searcher.nearest(own, RELATED_DEPTH)
+    # The trailing space ends the last word: it is a whole word, not the start of one being typed.
+    lexical = searcher.lexical(lead(article["title"], article["text"]) + " ", LEXICAL_DEPTH)
+    article_of = searcher.article_of([int(i) for i in np.unique(ids) if i >= 0] + [c for c, _ in lexical])
+    best: dict[str, float] = {}
+    for chunk, score in lexical:
+        other = article_of.get(chunk)
+        if other is not None and other not in best:
+            best[other] = score
+    # The article's own best passage is the most a candidate can match; without it (a query whose
+    # words all fell out), the best candidate's.
+    top = best.get(article["id"]) or max(best.values(), default=1.0) or 1.0
+    vectors = searcher.chunk_vectors(sorted(set(article_of.values()) - {article["id"]}))
+    if not vectors:
+        return {}
+    # All candidates' passages in one matrix product; each candidate's columns reduced apart.
+    others = list(vectors)
+    lengths = np.array([len(vectors[other]) for other in others])
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    similarity = own @ np.concatenate([vectors[other] for other in others]).T
+    # How well each candidate covers this article, and this article each candidate.
+    covered = np.maximum.reduceat(similarity, starts, axis=1).mean(axis=0)
+    covering = np.add.reduceat(similarity.max(axis=0), starts) / lengths
+    return {other: Candidate(float(a + b) / 2, best.get(other, 0.0) / top)
+            for other, a, b in zip(others, covered, covering)}
+
+
+def add_specifics(searcher, article: dict, found: dict[str, Candidate], others: list[str]) -> None:
+    """Fill in the names and title legs of `others` (ids of `found`)."""
+    own_names, own_title = names(article["title"], article["text"]), title_words(article["title"])
+    for other in others:
+        row = searcher.article(other)
+        if row is not None:
+            found[other].names = _overlap(own_names, names(row["title"], row["text"]))
+            found[other].title = _overlap(own_title, title_words(row["title"]))
+
+
+def shortlist(found: dict[str, Candidate], weights: Weights, k: int) -> list[str]:
+    """The best `max(SPECIFICS_DEPTH, 3k)` candidates by the first step: those scored on specifics."""
+    first = sorted(found, key=lambda other: (-found[other].first(weights), other))
+    return first[:max(SPECIFICS_DEPTH, 3 * k)]
+
+
+def rank(found: dict[str, Candidate], weights: Weights, k: int) -> list[tuple[float, str]]:
+    """(score, id) of the shortlist (whose specifics must be filled in, `add_specifics`) by the full
+    score, best first; the candidates that missed it do not follow, since they rank below."""
+    return sorted(((found[other].score(weights), other) for other in shortlist(found, weights, k)),
+                  key=lambda pair: (-pair[0], pair[1]))
+
+
+def related(searcher, article_id: str, k: int = 10, weights: Weights = WEIGHTS) -> list:
+    """`k` other articles on the same story, best first, as `RelatedHit`s, plus any near-identical
+    copies of the article, marked `near_duplicate` and not counted. Raises KeyError for an article
+    not in the index."""
+    article = searcher.article(article_id)
+    if article is None:
+        raise KeyError(article_id)
+    found = candidates(searcher, article)
+    add_specifics(searcher, article, found, shortlist(found, weights, k))
+    ranked = rank(found, weights, k)
+    meta = searcher.articles_meta([article_id] + [other for _, other in ranked])
+    group = meta[article_id]["duplicate_group"]
+    hits = []
+    others = 0
+    for score, other in ranked:
+        row = meta.get(other)
+        if row is None:
+            continue
+        # A copy is the same text: judged on the passages alone, whatever the other legs say.
+        copy = row["duplicate_group"] == group or found[other].passages >= NEAR_DUPLICATE_SCORE
+        if not copy:
+            if others == k:
+                continue  # only copies may still follow
+            others += 1
+        hits.append(RelatedHit(other, row["title"], row["url"], row["source"], row["published"], round(score, 6), copy))
+    return hits
