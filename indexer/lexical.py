@@ -26,10 +26,12 @@ FTS5's .9398; scoring title and text as two fields, as tantivy's query parser wo
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import tantivy
@@ -72,7 +74,8 @@ def day_number(date: str) -> int | None:
 
 @dataclass
 class CollectionStats:
-    """BM25's collection statistics for some terms: passages in all, and passages holding each term."""
+    """BM25's collection statistics for some terms: passages in all, and passages holding each term,
+    both counted as tantivy's BM25 counts them (a deleted passage counts until a merge drops it)."""
 
     passages: int
     doc_freqs: dict[str, int]
@@ -98,8 +101,20 @@ def _open(folder: Path, create: bool) -> tantivy.Index:
     return index
 
 
+def _explained(explanation: dict, description: str) -> float | None:
+    """The value of the first part of a tantivy score explanation whose description starts so."""
+    if explanation.get("description", "").startswith(description):
+        return explanation["value"]
+    for detail in explanation.get("details", []):
+        value = _explained(detail, description)
+        if value is not None:
+            return value
+    return None
+
+
 def exists(folder: Path) -> bool:
-    return tantivy.Index.exists(str(folder))
+    """Whether `folder` holds a lexical index (tantivy raises for a folder that is not there)."""
+    return Path(folder).is_dir() and tantivy.Index.exists(str(folder))
 
 
 class LexicalWriter:
@@ -162,7 +177,20 @@ class LexicalReader:
     def statistics(self, terms: list[str]) -> CollectionStats:
         """How many passages this index holds and how many hold each of `terms` (analysed terms,
         see `terms`): the first phase of a search over several indexes (shards)."""
-        return CollectionStats(self.searcher.num_docs, {t: self.searcher.doc_freq("body", t) for t in terms})
+        return CollectionStats(self._scored_passages, {t: self.searcher.doc_freq("body", t) for t in terms})
+
+    @cached_property
+    def _scored_passages(self) -> int:
+        """N in tantivy's BM25: every passage of this commit's segments, deleted ones included until
+        a merge drops them, as `doc_freq` counts them (`num_docs` counts live ones only). The Python
+        bindings do not give it, so it is read from the explanation of one passage's score."""
+        hits = self.searcher.search(tantivy.Query.all_query(), 1, count=False).hits
+        if not hits:
+            return 0
+        address = hits[0][1]
+        (chunk_id,) = self.searcher.fast_field_values("chunk_id", [address])
+        explanation = tantivy.Query.term_query(self.schema, "chunk_id", chunk_id).explain(self.searcher, address)
+        return int(_explained(json.loads(explanation.to_json()), "N, "))
 
     def search(self, words: list[str], depth: int, *, source: str | None = None, date_from: str | None = None,
                date_to: str | None = None, collection: CollectionStats | None = None) -> list[tuple[int, float]]:

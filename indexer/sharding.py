@@ -178,7 +178,7 @@ class ShardedWriter:
             for writer in self.writers:
                 writer.save(kind, trained)
             first = self.writers[0].manifest
-            self.manifest.update(updated=_now(), counts=self.counts(),
+            self.manifest.update(format_version=store.FORMAT_VERSION, updated=_now(), counts=self.counts(),
                                  faiss={"index_type": self.index_type, "description": first["faiss"]["description"],
                                         "trained": TRAINED if first["faiss"].get("trained") else None})
             store.write_manifest(self.dir, self.manifest)

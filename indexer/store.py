@@ -219,10 +219,13 @@ def open_lexical(index_dir: Path):
     from .lexical import LexicalReader, exists
 
     folder = Path(index_dir) / LEXICAL
+    rebuild = f"rebuild it from the database (nothing is re-embedded) with: article-search index --rebuild --index {index_dir}"
     if not exists(folder):
-        raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); rebuild it from the database (nothing is "
-                         f"re-embedded) with: article-search index --rebuild --index {index_dir}")
-    return LexicalReader(folder)
+        raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); {rebuild}")
+    try:
+        return LexicalReader(folder)
+    except ValueError as exc:  # tantivy's word for files it cannot read
+        raise StoreError(f"{folder} is damaged ({exc}); {rebuild}") from None
 
 
 INDEX_TYPES = ("auto", "flat", "ivf-sq8")

@@ -5,8 +5,8 @@
         writer.remove(["wn-e8d671d30811"])
 
 Work is committed in batches of about `commit_chunks` passages: each batch is embedded, then written
-in one SQLite transaction (articles, chunks with their vectors, FTS rows) and added to the in-memory
-FAISS index; the writing of one batch runs on a second thread while the next one is embedded. The FAISS file and manifest are saved when the writer closes. A run that is killed
+in one SQLite transaction (articles, chunks with their vectors), then committed to the lexical index
+(indexer.lexical) and added to the in-memory FAISS index; the writing of one batch runs on a second thread while the next one is embedded. The FAISS file and manifest are saved when the writer closes. A run that is killed
 keeps every committed batch; the next open rebuilds FAISS from the database (see `indexer.store`),
 and a rerun skips the articles already indexed because their content hash is unchanged.
 """
@@ -14,10 +14,12 @@ and a rerun skips the articles already indexed because their content hash is unc
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +34,8 @@ from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
 from .embedding import PROBE_SENTENCES, Encoder, load_encoder
 from .highlights import pooled_sentence_vectors
-from .lexical import LexicalWriter
+from .lexical import LexicalReader, LexicalWriter
+from .lexical import exists as lexical_exists
 from .readers import Problem
 
 
@@ -183,18 +186,20 @@ class IndexWriter:
                  max_article_chars: int = MAX_ARTICLE_CHARS,
                  repair: bool = False):
         self.dir = Path(index_dir)
+        self.conn = self._reader = self.lexical = None
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
+            if index_type is not None:
+                store.choose_index_type(index_type, 0)  # validates the name
             self._open(model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild)
         except BaseException:
-            self._lock.__exit__(None, None, None)
+            self._release()
             raise
         self.commit_chunks = commit_chunks
         self.max_article_chars = max_article_chars
         self._seen: dict[str, str] = {}  # id -> where it was read, across the `add` calls of this writer
         if index_type is not None:
-            store.choose_index_type(index_type, 0)  # validates the name
             self.manifest["faiss"]["index_type"] = index_type
             self._dirty = True
         self._rebuild = rebuild
@@ -237,9 +242,15 @@ class IndexWriter:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
-        self.lexical = LexicalWriter(self.dir / store.LEXICAL)
+        folder = self.dir / store.LEXICAL
+        existed = lexical_exists(folder)
+        try:
+            self.lexical = LexicalWriter(folder)
+        except ValueError:  # damaged: it is written anew below from the database, which holds all it held
+            shutil.rmtree(folder)
+            existed, self.lexical = False, LexicalWriter(folder)
         upgrade = self.manifest.get("format_version") != store.FORMAT_VERSION
-        if rebuild or upgrade or store.db_generation(self.conn, "lexical_generation") != store.db_generation(self.conn):
+        if rebuild or upgrade or not existed or self._lexical_out_of_step():
             self._rebuild_lexical()
         self.conn.executescript(BOILERPLATE_SCHEMA)  # an index made before learned boilerplate gains its tables
         self._reader = store.connect(self.dir, readonly=True)
@@ -248,6 +259,15 @@ class IndexWriter:
         # (set by ShardedWriter), so that copies of a story group together whichever shard they land in.
         self.duplicate_sources: list[sqlite3.Connection] = [self.conn]
         self._dirty = rebuilt or repaired or upgrade
+
+    def _lexical_out_of_step(self) -> bool:
+        """Whether the lexical index misses a batch (a run killed between the database's commit and
+        its own), or holds other passages than the last save counted (a folder or a database
+        restored from another time)."""
+        if store.db_generation(self.conn, "lexical_generation") != store.db_generation(self.conn):
+            return True
+        saved = self.manifest.get("counts", {}).get("passages")
+        return saved is not None and LexicalReader(self.lexical.folder).passages != saved
 
     def _rebuild_lexical(self) -> None:
         """Write the lexical index anew from the database: after a run was killed between a batch's
@@ -299,11 +319,17 @@ class IndexWriter:
             if self._dirty:
                 self.save()
         finally:
-            self.lexical.close()
-            self._reader.close()
-            self.conn.close()
+            self._release()
+
+    def _release(self) -> None:
+        """Close whatever is open and let the lock go, even when a close fails: a writer that kept
+        the lock after an error would turn every later write of this process into a 409."""
+        with ExitStack() as closing:
+            closing.callback(self._lock.__exit__, None, None, None)
+            for resource in (self.conn, self._reader, self.lexical):
+                if resource is not None:
+                    closing.callback(resource.close)
             self.conn = None
-            self._lock.__exit__(None, None, None)
 
     def save(self, kind: str | None = None, trained: tuple[str, object] | None = None) -> None:
         """Write the FAISS file and manifest for everything committed. `kind` overrides the layout

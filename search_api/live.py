@@ -1,10 +1,12 @@
 """`LiveIndex`: the server's view of an index directory that may change under it.
 
-Readers take `with live.reading() as searcher:`, an immutable snapshot (a `Searcher` over one
-saved generation). When the directory moves to a new generation, through this server's own writes
-or an `article-search index` run beside it, a new `Searcher` is opened and swapped in with one
-assignment, so a request sees either the old state or the new one, never a mixture; the old one
-is closed (its SQLite connections) as soon as the last request reading it is done.
+Readers take `with live.reading() as searcher:`, a `Searcher` whose vectors (FAISS) and lexical
+index are those of the generation it opened; the database rows it reads are the current ones (a
+passage removed since drops out of its results). When the directory moves to a new generation,
+through this server's own writes or an `article-search index` run beside it, a new `Searcher` is
+opened and swapped in with one assignment between requests, and the old one is closed (its SQLite
+connections) as soon as the last request reading it is done. Full snapshots, the rows pinned as
+well, are issue 12's.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import numpy as np
 from indexer import store
 from indexer.embedding import Encoder, load_encoder
 from indexer.highlights import best_sentences
-from indexer.lexical import CollectionStats, LexicalReader
+from indexer.lexical import CollectionStats, day_number
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
@@ -221,9 +221,12 @@ class Searcher:
             raise SearchError("the query is empty; type some words to search for")
         if mode not in MODES:
             raise SearchError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
+        for name, value in (("date_from", date_from), ("date_to", date_to)):
+            if value and day_number(value) is None:
+                raise SearchError(f"{name} must be a date as YYYY-MM-DD, got '{value}'")
         filters = Filters(source or None, date_from or None, date_to or None)
         need = offset + k
-        # The lexical side needs no vector: it runs in SQLite while the model embeds the query.
+        # The lexical side needs no vector: it runs in the lexical index while the model embeds the query.
         lexical = _LEXICAL_POOL.submit(self.lexical, query, CANDIDATE_DEPTH, filters) if mode != "dense" else None
         if query_vector is None and (mode != "lexical" or highlight):
             query_vector = self.encoder.encode([query])[0]
@@ -233,7 +236,9 @@ class Searcher:
             ranked = self._ranked(query, query_vector, mode, filters, depth, first)
             groups = group_by_article(ranked, self.article_of([c for c, _ in ranked]), passages)
             groups, copies = self._collapse_duplicates(groups)
-            if len(groups) >= need or depth >= self.vector_count:
+            # Deeper helps only while a side still filled its list: one that returned fewer
+            # candidates than asked has none left (few matches, or a narrow filter).
+            if len(groups) >= need or depth >= self.vector_count or len(ranked) < depth:
                 break
             depth *= 4
         if self.reranker is not None:
@@ -451,6 +456,7 @@ class Searcher:
         conn = self._conn()
         files = {name: (self.dir / name).stat().st_size for name in (store.DATABASE, store.VECTORS, store.MANIFEST)
                  if (self.dir / name).exists()}
+        files[store.LEXICAL] = sum(path.stat().st_size for path in (self.dir / store.LEXICAL).iterdir() if path.is_file())
         return {
             "articles": conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0],
             "passages": conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],

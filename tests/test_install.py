@@ -2,6 +2,7 @@
 constraints.txt at the version installed, so a fresh machine that follows the README resolves what
 this run resolved (a new dependency that is not pinned fails here, not on a user's machine)."""
 
+import site
 from importlib.metadata import distributions
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def pins() -> dict[str, str]:
 def test_every_installed_package_is_pinned_at_its_installed_version():
     pinned = pins()
     unpinned, different = [], []
-    for dist in distributions():
+    # What pip installed: the environment's site-packages, not folders that a package puts on
+    # sys.path at import time (Ray adds its own copies of psutil and colorama).
+    for dist in distributions(path=site.getsitepackages()):
         name = canonicalize_name(dist.metadata["Name"])
         if name in NOT_PINNED:
             continue

@@ -1,6 +1,8 @@
 """The lexical index (indexer.lexical, tantivy): what it finds, how filters restrict, deletes, and
 that a reader stays on the commit it opened."""
 
+import pytest
+
 from indexer.lexical import LexicalReader, LexicalWriter
 
 PASSAGES = [
@@ -97,6 +99,24 @@ def test_scores_with_the_statistics_of_several_indexes_equal_one_index(tmp_path)
     # Only the average passage length differs between a half and the whole.
     assert all(abs(merged[i] - expected[i]) < 0.05 * expected[i] for i in expected)
     assert sum(abs(merged[i] - expected[i]) for i in expected) < sum(abs(local[i] - expected[i]) for i in expected)
+
+
+def test_statistics_count_what_bm25_counts_after_deletes(tmp_path):
+    """Deleted passages stay in BM25's counts until a merge, in `doc_freq` and in N alike; the
+    statistics of shards must count them the same way, or an archive with updates scores wrong."""
+    passages = [dict(chunk_id=i, title="Markets", text=("oil price rises" if i < 6 else "gas price falls"), source="Wire")
+                for i in range(12)]
+    whole = build(tmp_path / "whole", passages)
+    with LexicalWriter(tmp_path / "whole") as writer:
+        writer.delete([0, 1, 2])
+        writer.commit()
+    whole = LexicalReader(tmp_path / "whole")
+    stats = whole.statistics(whole.terms(["oil"]))
+    assert stats.passages == 12 and stats.doc_freqs == {"oil": 6}  # the three deleted still count
+    # So scoring with its own statistics passed as the collection's changes nothing.
+    own = whole.search(["oil", "price"], 20)
+    collection = whole.statistics(whole.terms(["oil", "price"]))
+    assert whole.search(["oil", "price"], 20, collection=collection) == pytest.approx(own)
 
 
 def test_passages_passing_filters_are_counted_and_listed(tmp_path):

@@ -173,3 +173,20 @@ def test_a_broad_filter_searches_deeper_and_keeps_the_passages_that_pass(searche
     for f, ranked in zip(filters, expected):
         got = searcher.dense(vector, 20, f)
         assert [c for c, _ in got] == [c for c, _ in ranked], f
+
+
+def test_a_date_filter_that_is_not_a_date_is_a_clear_error(searcher):
+    with pytest.raises(SearchError, match="date_from must be a date as YYYY-MM-DD"):
+        searcher.search("election", date_from="2019")
+
+
+def test_a_query_with_few_matches_does_not_deepen_past_them(searcher, monkeypatch):
+    """Lexical mode with fewer matching articles than a page: one lexical call, not a deepening
+    loop to the size of the archive."""
+    monkeypatch.setattr(type(searcher), "vector_count", property(lambda self: 1_000_000))  # a large archive
+    calls = []
+    original = searcher.lexical_index.search
+    monkeypatch.setattr(searcher.lexical_index, "search", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
+    result = searcher.search("Magnitogorsk", k=10, mode="lexical", highlight=False)
+    assert 0 < len(result.results) < 10
+    assert len(calls) == 1
