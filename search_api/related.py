@@ -9,7 +9,7 @@ is scored in two steps (docs/quality.md, "Related coverage", has the measurement
 1. every candidate, on two legs:
    - passages: symmetric passage-to-passage coverage, the mean of how well the candidate's
      passages cover this article's and the other way round (cosine of passage vectors);
-   - lexical: BM25 of this article's title and first words as a query, a candidate's best passage
+   - lexical: BM25 of this article's title and first 40 words as a query, a candidate's best passage
      score over this article's own best (BM25 weighs rare words and names most);
 2. the best `SPECIFICS_DEPTH` of them also on the story's specifics, read from their texts:
    - names: overlap of the names and numbers (capitalised words inside sentences, figures) of the
@@ -34,9 +34,12 @@ from .searcher import STOPWORDS, RelatedHit
 RELATED_DEPTH = 100
 # Passages taken from the lexical query: enough to name the few dozen articles that matter.
 LEXICAL_DEPTH = 300
-# Words of the article (title first) that make its lexical query and hold its names, as in the
-# BM25 baseline: the start of a news report states the story.
+# Words of the article (title first) whose names count, as in the BM25 baseline: the start of a
+# news report states the story.
 LEAD_WORDS = 200
+# Words of the article (title first) that make its lexical query: a query's cost grows with its
+# words (1M passages: 200 words p50 60 ms, p99 97-129 ms; 40 words 34 / 55 ms, docs/quality.md).
+QUERY_WORDS = 40
 # Candidates (best by the first step) whose texts are read for the second; at least 3 × k.
 SPECIFICS_DEPTH = 30
 # A related article whose passages match this article's this closely on average is a copy of the
@@ -77,10 +80,10 @@ class Candidate:
         return self.first(weights) + weights.names * self.names + weights.title * self.title
 
 
-def lead(title: str, text: str) -> str:
-    """The article's title and the start of its text, `LEAD_WORDS` words in all."""
+def lead(title: str, text: str, words: int = LEAD_WORDS) -> str:
+    """The article's title and the start of its text, `words` words in all."""
     # A word is rarely 20 characters with its spaces: enough text to split, not a whole long article.
-    return " ".join(f"{title} {text[:LEAD_WORDS * 20]}".split()[:LEAD_WORDS])
+    return " ".join(f"{title} {text[:words * 20]}".split()[:words])
 
 
 def names(title: str, text: str) -> set[str]:
@@ -103,7 +106,7 @@ def candidates(searcher, article: dict) -> dict[str, Candidate]:
     own = searcher.chunk_vectors([article["id"]])[article["id"]]
     _, ids = searcher.nearest(own, RELATED_DEPTH)
     # The trailing space ends the last word: it is a whole word, not the start of one being typed.
-    lexical = searcher.lexical(lead(article["title"], article["text"]) + " ", LEXICAL_DEPTH)
+    lexical = searcher.lexical(lead(article["title"], article["text"], QUERY_WORDS) + " ", LEXICAL_DEPTH)
     article_of = searcher.article_of([int(i) for i in np.unique(ids) if i >= 0] + [c for c, _ in lexical])
     best: dict[str, float] = {}
     for chunk, score in lexical:
