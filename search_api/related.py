@@ -149,7 +149,7 @@ def shortlist(found: dict[str, Candidate], weights: Weights, k: int) -> list[str
 
 def rank(found: dict[str, Candidate], weights: Weights, k: int) -> list[tuple[float, str]]:
     """(score, id) of the shortlist (whose specifics must be filled in, `add_specifics`) by the full
-    score, best first; the candidates that missed it do not follow, since they rank below."""
+    score, best first. Candidates off the shortlist are left out: it holds 3 × k at least."""
     return sorted(((found[other].score(weights), other) for other in shortlist(found, weights, k)),
                   key=lambda pair: (-pair[0], pair[1]))
 
