@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD)")
     p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE (YYYY-MM-DD)")
     p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
+    p.add_argument("--no-typos", dest="typos", action="store_false",
+                   help="match words exactly (by default a word of 5+ letters forgives 1 typo, of 9+ letters 2)")
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
     _add_backend_option(p, "for the query (default: the index's own; onnx starts fastest)")
     _add_reranker_option(p)
@@ -183,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
     p.add_argument("--mode", nargs="+", choices=["hybrid", "dense", "lexical"], default=["dense", "lexical", "hybrid"])
     p.add_argument("--max-queries", type=_positive_int, help="a fixed random sample of N queries (quick runs)")
+    p.add_argument("--typos", action="store_true",
+                   help="also score the questions with one seeded typo each, in one word of 5+ characters")
+    p.add_argument("--prefix", action="store_true",
+                   help="also score the questions cut inside their last word (3+ characters kept), as typed")
+    p.add_argument("--no-typos", dest="typo_tolerance", action="store_false",
+                   help="search with typo tolerance off (as query --no-typos)")
     _add_eval_options(p)
 
     p = commands.add_parser("eval-related", help="related-coverage quality on a labelled JSONL archive",
@@ -322,7 +330,7 @@ def cmd_query(args) -> int:
     since, until = _iso_date(args.since, "--since"), _iso_date(args.until, "--until")
     searcher = open_searcher(args.index, backend=args.backend, reranker=args.reranker)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
-                             date_from=since, date_to=until, passages=args.passages)
+                             date_from=since, date_to=until, passages=args.passages, typos=args.typos)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -360,20 +368,27 @@ def _evaluation_index(args, articles) -> tuple:
 
 
 def cmd_eval(args) -> int:
-    from .evaluation import evaluate_search, load_beir, sample_queries
+    from .evaluation import altered_queries, cut_inside_last_word, evaluate_search, load_beir, sample_queries, with_typo
 
     corpus, queries, qrels = load_beir(args.dataset)
     queries = sample_queries(queries, args.max_queries)
     searcher, temporary = _evaluation_index(args, corpus)
-    results = evaluate_search(searcher, queries, qrels, args.mode, progress=not args.json)
+    results = evaluate_search(searcher, queries, qrels, args.mode, progress=not args.json, typos=args.typo_tolerance)
+    variants = {"typos": with_typo, "prefix": cut_inside_last_word}
+    for name, alter in variants.items():
+        if getattr(args, name):
+            results[name] = evaluate_search(searcher, altered_queries(queries, alter), qrels, args.mode,
+                                            progress=not args.json, typos=args.typo_tolerance)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         names = list(next(iter(results.values())))
         print(f"{len(queries)} queries, {len(corpus)} documents, {searcher.stats()['passages']} passages")
-        print(f"{'mode':8} " + " ".join(f"{n:>10}" for n in names))
-        for mode, metrics in results.items():
-            print(f"{mode:8} " + " ".join(f"{metrics[n]:>10.4f}" for n in names))
+        print(f"{'mode':16} " + " ".join(f"{n:>10}" for n in names))
+        rows = [(mode, metrics) for mode, metrics in results.items() if mode not in variants]
+        rows += [(f"{mode} ({name})", metrics) for name in variants for mode, metrics in results.get(name, {}).items()]
+        for label, metrics in rows:
+            print(f"{label:16} " + " ".join(f"{metrics[n]:>10.4f}" for n in names))
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -91,9 +92,53 @@ def sample_queries(queries: dict[str, str], max_queries: int | None, seed: int =
     return {q: queries[q] for q in chosen}
 
 
+_WORD = re.compile(r"\w+")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def with_typo(text: str, rng: random.Random) -> str:
+    """`text` with one typo (a letter inserted, deleted, substituted, or two neighbours swapped) in
+    one of its words of 5+ characters, chosen by `rng`; unchanged when it has no such word."""
+    words = [m for m in _WORD.finditer(text) if len(m.group()) >= 5]
+    if not words:
+        return text
+    match = rng.choice(words)
+    word, at = match.group(), rng.randrange(len(match.group()))
+    kind = rng.choice(["insert", "delete", "substitute", "transpose"])
+    if kind == "insert":
+        word = word[:at] + rng.choice(_LETTERS) + word[at:]
+    elif kind == "delete":
+        word = word[:at] + word[at + 1:]
+    elif kind == "substitute":
+        word = word[:at] + rng.choice(_LETTERS.replace(word[at].lower(), "")) + word[at + 1:]
+    else:  # two different neighbours swapped ("ll" swapped is no typo)
+        at = rng.choice([i for i in range(len(word) - 1) if word[i] != word[i + 1]] or [0])
+        word = word[:at] + word[at + 1] + word[at] + word[at + 2:]
+    return text[:match.start()] + word + text[match.end():]
+
+
+def cut_inside_last_word(text: str, rng: random.Random) -> str:
+    """`text` up to a point inside its last word chosen by `rng`, at least 3 of its characters kept,
+    as a search box holds it while the word is typed; a last word of 3 or fewer characters is kept
+    whole (with nothing after it)."""
+    words = list(_WORD.finditer(text))
+    if not words:
+        return text
+    last = words[-1]
+    keep = rng.randrange(3, len(last.group())) if len(last.group()) > 3 else len(last.group())
+    return text[:last.start() + keep]
+
+
+def altered_queries(queries: dict[str, str], alter, seed: int = 13) -> dict[str, str]:
+    """Each query changed by `alter(text, rng)`, with an rng seeded by the seed and the query's id:
+    the same questions come out on every run and machine."""
+    return {qid: alter(text, random.Random(f"{seed}:{qid}")) for qid, text in queries.items()}
+
+
 def evaluate_search(searcher: Searcher, queries: dict[str, str], qrels: dict[str, dict[str, int]],
-                    modes: list[str], progress: bool = False) -> dict[str, dict[str, float]]:
-    """Mean metrics per mode over `queries`, articles ranked by `searcher.search` (top 10)."""
+                    modes: list[str], progress: bool = False, typos: bool = True) -> dict[str, dict[str, float]]:
+    """Mean metrics per mode over `queries`, articles ranked by `searcher.search` (top 10);
+    `typos` as `Searcher.search`'s (typo tolerance)."""
     from tqdm import tqdm
 
     ids = list(queries)
@@ -102,7 +147,8 @@ def evaluate_search(searcher: Searcher, queries: dict[str, str], qrels: dict[str
     for mode in modes:
         per_query = []
         for qid, vector in tqdm(list(zip(ids, vectors)), desc=f"eval {mode}", unit=" queries", disable=not progress):
-            result = searcher.search(queries[qid], k=10, mode=mode, passages=1, highlight=False, query_vector=vector)
+            result = searcher.search(queries[qid], k=10, mode=mode, passages=1, highlight=False, query_vector=vector,
+                                     typos=typos)
             per_query.append(ranking_metrics([hit.article_id for hit in result.results], qrels[qid]))
         results[mode] = mean_metrics(per_query)
     return results

@@ -41,6 +41,7 @@ CANDIDATE_DEPTH = 300
 # one searches deeper and keeps what passes (see `Searcher.dense`).
 FILTER_SELECTOR_LIMIT = 50_000
 _WORD = re.compile(r"\w+", re.UNICODE)
+_PARTIAL_WORD = re.compile(r"\w+$", re.UNICODE)
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
 # searchers, since a server opens a new one for every index generation.
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
@@ -155,6 +156,18 @@ def query_words(text: str) -> list[str]:
     return [word for word in words if word not in STOPWORDS] or words
 
 
+def typed_words(text: str) -> tuple[list[str], str | None]:
+    """`query_words` of a query being typed, and its last word apart when the text ends inside it
+    (no space or punctuation after it yet): a word that may be the start of a longer one.
+
+    >>> typed_words("why did Magnito"), typed_words("why did Magnito ")
+    ((['magnito'], 'magnito'), (['magnito'], None))
+    """
+    partial = _PARTIAL_WORD.search(text)
+    prefix = partial.group(0).lower() if partial else None
+    return [word for word in query_words(text) if word != prefix], prefix
+
+
 class Searcher:
     """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
     `model` is only checked against the index's own (a different one is refused). `backend` runs
@@ -211,11 +224,16 @@ class Searcher:
 
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid", *,
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
-               passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None) -> SearchResult:
+               passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
+               typos: bool = True) -> SearchResult:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
+        The last word of a query that does not end in a space or punctuation also matches as the
+        start of a longer word (lexical and hybrid), as in a search box being typed in; `typos`
+        forgives a typo or two in longer words (see indexer.lexical.typo_budget).
         `query_vector` may be given when the caller embedded the query already (batch evaluation)."""
         started = time.perf_counter()
+        typed = query.lstrip()  # a trailing space says the last word is complete
         query = query.strip()
         if not query:
             raise SearchError("the query is empty; type some words to search for")
@@ -227,13 +245,14 @@ class Searcher:
         filters = Filters(source or None, date_from or None, date_to or None)
         need = offset + k
         # The lexical side needs no vector: it runs in the lexical index while the model embeds the query.
-        lexical = _LEXICAL_POOL.submit(self.lexical, query, CANDIDATE_DEPTH, filters) if mode != "dense" else None
+        lexical = _LEXICAL_POOL.submit(self.lexical, typed, CANDIDATE_DEPTH, filters,
+                                       typos=typos) if mode != "dense" else None
         if query_vector is None and (mode != "lexical" or highlight):
             query_vector = self.encoder.encode([query])[0]
         depth = CANDIDATE_DEPTH
         while True:
             first = lexical.result() if lexical is not None and depth == CANDIDATE_DEPTH else None
-            ranked = self._ranked(query, query_vector, mode, filters, depth, first)
+            ranked = self._ranked(typed, query_vector, mode, filters, depth, first, typos)
             groups = group_by_article(ranked, self.article_of([c for c, _ in ranked]), passages)
             groups, copies = self._collapse_duplicates(groups)
             # Deeper helps only while a side still filled its list: one that returned fewer
@@ -251,12 +270,12 @@ class Searcher:
         return SearchResult(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits)
 
     def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int,
-                lexical: list[tuple[int, float]] | None = None) -> list[tuple[int, float]]:
+                lexical: list[tuple[int, float]] | None = None, typos: bool = True) -> list[tuple[int, float]]:
         """Candidates of `mode` at `depth`, fused for hybrid; `lexical` when already computed."""
         if mode == "dense":
             return self.dense(query_vector, depth, filters)
         if lexical is None:
-            lexical = self.lexical(query, depth, filters)
+            lexical = self.lexical(query, depth, filters, typos=typos)
         if mode == "lexical":
             return lexical
         dense = self.dense(query_vector, depth, filters)
@@ -305,16 +324,20 @@ class Searcher:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters(),
-                collection: CollectionStats | None = None) -> list[tuple[int, float]]:
+                collection: CollectionStats | None = None, typos: bool = False) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) of the `depth` best lexical matches, from
-        the lexical index (indexer.lexical); `collection`, the statistics of all shards of a
-        sharded index, scores as one index of them all would."""
-        return self.lexical_index.search(query_words(query), depth, collection=collection, **filters.conditions())
+        the lexical index (indexer.lexical); a last word the query ends inside also matches as a
+        prefix (`typed_words`), and with `typos` near misses of longer words match too.
+        `collection`, the statistics of all shards of a sharded index, scores as one index of
+        them all would."""
+        words, prefix = typed_words(query)
+        return self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
+                                         **filters.conditions())
 
     def lexical_statistics(self, query: str) -> CollectionStats:
         """This index's BM25 statistics for the words of `query` (the first phase of a sharded
         lexical query; the second is `lexical` with the shards' sum)."""
-        return self.lexical_index.statistics(self.lexical_index.terms(query_words(query)))
+        return self.lexical_index.statistics(self.lexical_index.query_terms(*typed_words(query)))
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         """The article of each chunk id that still exists: looked up by primary key for the

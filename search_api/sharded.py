@@ -124,10 +124,11 @@ class ShardedSearcher(Searcher):
         answers = self._each("dense", query_vector, depth, filters)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
-    def lexical(self, query: str, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+    def lexical(self, query: str, depth: int, filters: Filters = Filters(),
+                typos: bool = False) -> list[tuple[int, float]]:
         statistics = self._each("lexical_statistics", query)
         collection = sum(statistics[1:], statistics[0])
-        answers = self._each("lexical", query, depth, filters, collection)
+        answers = self._each("lexical", query, depth, filters, collection, typos)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:

@@ -1,0 +1,112 @@
+"""Powering a site's search box (issue 13): a partial last word, typos, and the eval variants that
+measure them."""
+
+import json
+import random
+
+from conftest import write_jsonl
+
+from indexer.lexical import LexicalReader, LexicalWriter
+from search_api.cli import main
+from search_api.evaluation import cut_inside_last_word, with_typo
+from search_api.searcher import Searcher
+
+PASSAGES = [
+    dict(chunk_id=1, title="Building collapse", text="A building collapsed in Magnitogorsk after a gas explosion."),
+    dict(chunk_id=2, title="Station", text="The station was closed for repairs."),
+    dict(chunk_id=3, title="Staton", text="The staton (sic) was closed for a holiday."),
+    dict(chunk_id=4, title="Oil", text="Oil prices rose."),
+]
+
+
+def build(folder):
+    with LexicalWriter(folder) as writer:
+        for passage in PASSAGES:
+            writer.add(**passage)
+        writer.commit()
+    return LexicalReader(folder)
+
+
+def ids(hits):
+    return [chunk_id for chunk_id, _ in hits]
+
+
+def test_a_word_being_typed_matches_the_words_it_starts(tmp_path):
+    reader = build(tmp_path / "lexical")
+    assert ids(reader.search([], 10, prefix="magnito")) == [1]
+    assert ids(reader.search(["gas"], 10, prefix="collap")) == [1]
+    assert reader.search(["magnito"], 10) == []          # a whole word is only itself
+
+
+def test_typos_are_forgiven_by_word_length_and_exact_matches_rank_first(tmp_path):
+    reader = build(tmp_path / "lexical")
+    assert ids(reader.search(["magnitogrosk"], 10, typos=True)) == [1]   # 12 letters: 2 edits
+    assert reader.search(["magnitogrosk"], 10) == []                      # off unless asked
+    assert reader.search(["mangitogroks"], 10, typos=True) == []          # 3 edits
+    hits = reader.search(["station"], 10, typos=True)
+    assert ids(hits) == [2, 3] and hits[0][1] > hits[1][1]                # "staton" is one edit away
+    assert reader.search(["oli"], 10, typos=True) == []                   # under 5 letters: exact only
+
+
+def test_the_search_box_finds_a_partial_word_and_a_typo(sample_index, encoder):
+    searcher = Searcher(sample_index, encoder=encoder)
+    magnitogorsk = "wn-e8d671d30811"
+    for mode in ("lexical", "hybrid"):
+        assert searcher.search("Magnito", k=3, mode=mode).results[0].article_id == magnitogorsk
+        assert searcher.search("building collapse in Magnitogrosk", k=3, mode=mode).results[0].article_id \
+            == magnitogorsk
+    # A trailing space ends the word; typo tolerance can be turned off.
+    assert searcher.search("Magnito ", k=3, mode="lexical").results == []
+    assert searcher.search("Magnitogrosk", k=3, mode="lexical", typos=False).results == []
+
+
+def test_seeded_typos_and_cuts_are_one_edit_in_a_long_word_and_a_cut_inside_the_last_word():
+    for seed in range(200):
+        rng = random.Random(seed)
+        question = "Which building collapsed in Magnitogorsk on New Year's Eve?"
+        typo = with_typo(question, rng)
+        changed = [(a, b) for a, b in zip(question.split(), typo.split()) if a != b]
+        assert len(changed) == 1 and len(changed[0][0].strip("?'")) >= 5
+        cut = cut_inside_last_word(question, rng)
+        assert question.startswith(cut) and cut.startswith("Which building collapsed in Magnitogorsk on New Year's ")
+        assert 3 <= len(cut.split()[-1]) < len("Eve") or cut.endswith("Eve")
+    assert cut_inside_last_word("When was the Magnitogorsk collapse?", random.Random(1)).split()[-1] in \
+        {"col", "coll", "colla", "collap", "collaps"}
+
+
+def test_eval_scores_typo_and_cut_questions_beside_the_clean_ones(tmp_path, capsys):
+    data = tmp_path / "set"
+    (data / "qrels").mkdir(parents=True)
+    write_jsonl(data / "corpus.jsonl", [
+        {"_id": "d1", "title": "Magnitogorsk", "text": "An apartment building collapsed in Magnitogorsk."},
+        {"_id": "d2", "title": "Penguins", "text": "Magellanic penguins look for partners in Argentina."}])
+    write_jsonl(data / "queries.jsonl", [{"_id": "q1", "text": "Where did the apartment building collapse?"},
+                                         {"_id": "q2", "text": "Which penguins look for partners?"}])
+    (data / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    assert main(["eval", str(data), "--index", str(tmp_path / "index"), "--typos", "--prefix", "--json",
+                 "--mode", "lexical", "hybrid"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    for variant in ("typos", "prefix"):
+        assert set(results[variant]) == {"lexical", "hybrid"}
+        assert 0 <= results[variant]["hybrid"]["recall@5"] <= 1
+
+
+def test_typos_and_prefixes_through_the_api_and_the_cli(sample_index, encoder, capsys):
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    with TestClient(create_app(sample_index, encoder=encoder)) as client:
+        def titles(**params):
+            answer = client.get("/search", params={"mode": "lexical", "k": 3, **params})
+            assert answer.status_code == 200, answer.text
+            return [hit["title"] for hit in answer.json()["results"]]
+        assert titles(q="Magnitogrosk")[0].startswith("Magnitogorsk apartment building collapses")
+        assert titles(q="Magnitogrosk", typos="false") == []
+        assert titles(q="Magnito")[0].startswith("Magnitogorsk")
+        assert titles(q="Magnito ") == []
+    assert main(["query", "Magnitogrosk", "--index", str(sample_index), "--mode", "lexical", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"]
+    assert main(["query", "Magnitogrosk", "--index", str(sample_index), "--mode", "lexical", "--json",
+                 "--no-typos"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == []
