@@ -309,7 +309,8 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
                 params.q, k=params.k, offset=params.offset, mode=params.mode, source=params.source,
                 date_from=params.date_from.isoformat() if params.date_from else None,
                 date_to=params.date_to.isoformat() if params.date_to else None,
-                passages=params.passages, highlight=params.highlight, typos=params.typos)
+                passages=params.passages, highlight=params.highlight, typos=params.typos,
+                sort=params.sort)
         except SearchError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
         return result.to_dict()

@@ -24,6 +24,8 @@ class SearchParams(BaseModel):
     date_to: dt.date | None = Field(None, description="only articles published on or before this date")
     passages: int = Field(3, ge=1, le=10, description="best passages per article")
     highlight: bool = Field(True, description="mark the sentences that best answer the query")
+    sort: Literal["relevance", "newest", "oldest"] = Field(
+        "relevance", description="relevance, or the matching articles by date (newest or oldest first)")
     typos: bool = Field(True, description="forgive 1 typo in words of 5+ letters, 2 in words of 9+ (lexical "
                                           "and hybrid); a last word with no space after it also matches as a prefix")
 

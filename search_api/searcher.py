@@ -30,6 +30,7 @@ from indexer.lexical import CollectionStats, day_number
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
 MODES = ("hybrid", "dense", "lexical")
+SORTS = ("relevance", "newest", "oldest")
 FUSIONS = ("rrf", "linear")
 # Articles re-scored by a cross-encoder when one is given (`reranker`): the top of the ranking.
 RERANK_DEPTH = 30
@@ -225,12 +226,14 @@ class Searcher:
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid", *,
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
-               typos: bool = True) -> SearchResult:
+               typos: bool = True, sort: str = "relevance") -> SearchResult:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
         The last word of a query that does not end in a space or punctuation also matches as the
         start of a longer word (lexical and hybrid), as in a search box being typed in; `typos`
-        forgives a typo or two in longer words (see indexer.lexical.typo_budget).
+        forgives a typo or two in longer words (see indexer.lexical.typo_budget). `sort` "newest"
+        or "oldest" orders the matching articles (the candidates ranked, as for relevance) by date,
+        articles without one last.
         `query_vector` may be given when the caller embedded the query already (batch evaluation)."""
         started = time.perf_counter()
         typed = query.lstrip()  # a trailing space says the last word is complete
@@ -239,6 +242,8 @@ class Searcher:
             raise SearchError("the query is empty; type some words to search for")
         if mode not in MODES:
             raise SearchError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
+        if sort not in SORTS:
+            raise SearchError(f"sort must be one of {', '.join(SORTS)}, got '{sort}'")
         for name, value in (("date_from", date_from), ("date_to", date_to)):
             if value and day_number(value) is None:
                 raise SearchError(f"{name} must be a date as YYYY-MM-DD, got '{value}'")
@@ -262,6 +267,8 @@ class Searcher:
             depth *= 4
         if self.reranker is not None:
             groups = self._rerank(query, groups, max(need, RERANK_DEPTH))
+        if sort != "relevance":
+            groups = self._by_date(groups, newest=sort == "newest")
         page = groups[offset:need]
         hits = self.hits(page, query_vector if highlight else None)
         for hit in hits:
@@ -359,6 +366,14 @@ class Searcher:
         rescored = [(article_id, float(score), passages) for (article_id, _, passages), score in zip(head, scores)]
         rescored.sort(key=lambda group: (-group[1], group[0]))
         return rescored + tail
+
+    def _by_date(self, groups, newest: bool):
+        """`group_by_article` entries ordered by their article's published date (newest or oldest
+        first); undated articles last, and ties in their relevance order (the sort is stable)."""
+        published = {row["id"]: row["published"] or "" for row in self.articles_meta([g[0] for g in groups]).values()}
+        dated = [g for g in groups if published.get(g[0])]
+        dated.sort(key=lambda g: published[g[0]], reverse=newest)  # stable both ways
+        return dated + [g for g in groups if not published.get(g[0])]
 
     def _collapse_duplicates(self, groups):
         """Keep the best-ranked copy of each group of near-identical articles; the others are

@@ -110,3 +110,26 @@ def test_typos_and_prefixes_through_the_api_and_the_cli(sample_index, encoder, c
     assert main(["query", "Magnitogrosk", "--index", str(sample_index), "--mode", "lexical", "--json",
                  "--no-typos"]) == 0
     assert json.loads(capsys.readouterr().out)["results"] == []
+
+
+def test_sort_orders_the_matching_articles_by_date(sample_index, encoder, capsys):
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    searcher = Searcher(sample_index, encoder=encoder)
+    relevance = searcher.search("building collapse", k=20)
+    newest = searcher.search("building collapse", k=20, sort="newest")
+    oldest = searcher.search("building collapse", k=20, sort="oldest")
+    dates, early = [hit.published for hit in newest.results], [hit.published for hit in oldest.results]
+    assert dates == sorted(dates, reverse=True) and len(set(dates)) > 3 and early == sorted(early)
+    # The whole matching set is ordered, not the relevance page: its ends reach past that page's.
+    relevant = [hit.published for hit in relevance.results]
+    assert dates[0] >= max(relevant) and early[0] <= min(relevant) and early[0] < dates[0]
+    with TestClient(create_app(sample_index, encoder=encoder)) as client:
+        answer = client.get("/search", params={"q": "building collapse", "k": 20, "sort": "newest"})
+        assert [hit["article_id"] for hit in answer.json()["results"]] == [h.article_id for h in newest.results]
+        assert client.get("/search", params={"q": "building", "sort": "latest"}).status_code == 422
+    assert main(["query", "building collapse", "--index", str(sample_index), "-k", "20", "--sort", "oldest",
+                 "--json"]) == 0
+    assert [hit["published"] for hit in json.loads(capsys.readouterr().out)["results"]] == early
