@@ -10,8 +10,8 @@ an update of an id already counted, adds nothing (see `LearnedBoilerplate.observ
 
     >>> learned = LearnedBoilerplate()
     >>> for n in range(6):
-    ...     _ = learned.observe("Daily", f"id{n}", f"Story {n} text.\\nSubscribe to the Daily for 2 {n} offers")
-    >>> learned.is_boilerplate("Daily", "Subscribe to the Daily for 9 9 offers")
+    ...     _ = learned.observe("Daily", f"id{n}", f"Story {n} text.\\nCopyright 201{n} The Daily. All rights reserved.")
+    >>> learned.is_boilerplate("Daily", "Copyright 2024 The Daily. All rights reserved.")
     True
 """
 
@@ -30,8 +30,8 @@ MIN_STORIES = 3
 MIN_SHARE = 0.2
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS boilerplate_lines (
-    source TEXT NOT NULL, key TEXT NOT NULL, stories INTEGER NOT NULL, PRIMARY KEY (source, key)
+CREATE TABLE IF NOT EXISTS learned_lines (
+    source TEXT NOT NULL, key INTEGER NOT NULL, stories INTEGER NOT NULL, PRIMARY KEY (source, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS boilerplate_stories (
     source TEXT NOT NULL, story TEXT NOT NULL, PRIMARY KEY (source, story)
@@ -39,9 +39,11 @@ CREATE TABLE IF NOT EXISTS boilerplate_stories (
 """
 
 _WORD = re.compile(r"\w+")
+_SHORT_LINE_WORDS = 6
 # A short label ending in a colon ("READ MORE:", "Related:", "ALSO READ:") before the rest of the line.
 _LABEL = re.compile(r"^([^:.!?\"“”]{1,30}):\s*(\S.*)$")
-_SENTENCE_END = re.compile(r"[.!?…][\"'’”)\]]*$")
+# Headlines may ask ("Have hackers recruited your PC?"); a paragraph ends with a full stop.
+_SENTENCE_END = re.compile(r"[.!…][\"'’”)\]]*$")
 
 
 def source_of(source: str, url: str) -> str:
@@ -53,10 +55,14 @@ def source_of(source: str, url: str) -> str:
 
 
 def normalise(line: str) -> str:
-    """A line as counted: case, accents' compatibility forms, digits (years, counts) and runs of
-    spaces and punctuation at the ends do not matter ("© Gazette 2020" is "© Gazette 2021")."""
+    """A line as counted: case, compatibility forms, years, runs of spaces and punctuation at the
+    ends do not matter ("© Gazette 2020" is "© Gazette 2021"), nor any number in a short line
+    ("5 min read"). Other numbers do: stories that differ only in their figures (a daily market
+    report, "Report 3 ...") are different stories."""
     line = unicodedata.normalize("NFKC", line).casefold()
-    line = re.sub(r"\d+", "0", line)
+    line = re.sub(r"\b(?:19|20)\d\d\b", "0", line)
+    if len(_WORD.findall(line)) <= _SHORT_LINE_WORDS:
+        line = re.sub(r"\d+", "0", line)
     return re.sub(r"\s+", " ", line).strip(" \t.,;:!?-–—|•·")
 
 
@@ -66,17 +72,19 @@ def headline_like(line: str) -> bool:
     return 0 < words <= 16 and not _SENTENCE_END.search(line.strip())
 
 
-def line_keys(line: str) -> list[str]:
+def line_keys(line: str) -> list[int]:
     """What is counted for a line: the whole normalised line, and for "LABEL: <headline>" also the
-    label, so that "READ MORE: <a different headline each time>" is learned by its label."""
+    label, so that "READ MORE: <a different headline each time>" is learned by its label. Each as a
+    64-bit hash: the index stores 8 bytes per distinct line, not the line."""
     line = line.strip()
     if not line:
         return []
-    keys = ["line:" + normalise(line)]
+    names = ["line:" + normalise(line)]
     label = _LABEL.match(line)
     if label and len(_WORD.findall(label.group(1))) <= 4 and headline_like(label.group(2)):
-        keys.append("label:" + normalise(label.group(1)))
-    return keys
+        names.append("label:" + normalise(label.group(1)))
+    return [int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+            for name in names]
 
 
 def story_key(text: str) -> str:
@@ -90,7 +98,7 @@ class SourceCounts:
     """What is known of one source: its distinct stories and, per line key, how many of them hold it."""
 
     stories: set[str] = field(default_factory=set)
-    lines: dict[str, int] = field(default_factory=dict)
+    lines: dict[int, int] = field(default_factory=dict)
     articles: int = 0  # distinct stories counted
 
 
@@ -106,6 +114,7 @@ class LearnedBoilerplate:
         self.min_stories = min_stories
         self.min_share = min_share
         self._sources: dict[str, SourceCounts] = {}
+        self._known: dict[str, set[int]] = {}  # per source, the keys learned when last checked (see grown_sources)
 
     def _counts(self, source: str) -> SourceCounts:
         counts = self._sources.get(source)
@@ -116,8 +125,25 @@ class LearnedBoilerplate:
                     "SELECT story FROM boilerplate_stories WHERE source = ?", (source,))}
                 counts.articles = sum(1 for story in counts.stories if story.startswith("text:"))
                 counts.lines = dict(self.conn.execute(
-                    "SELECT key, stories FROM boilerplate_lines WHERE source = ?", (source,)))
+                    "SELECT key, stories FROM learned_lines WHERE source = ?", (source,)))
+            self._known[source] = self._learned_keys(source)
         return counts
+
+    def _learned_keys(self, source: str) -> set[int]:
+        counts = self._sources[source]
+        needed = max(self.min_stories, self.min_share * counts.articles)
+        return {key for key, stories in counts.lines.items() if stories >= needed}
+
+    def grown_sources(self) -> list[str]:
+        """The sources that learned a line since they were loaded or last returned here: their
+        articles indexed before may hold lines now known to be boilerplate."""
+        grown = []
+        for source, known in self._known.items():
+            learned = self._learned_keys(source)
+            if learned - known:
+                grown.append(source)
+            self._known[source] = learned
+        return grown
 
     def observe(self, source: str, article_id: str, text: str) -> list[tuple[str, str]]:
         """Count the lines of one article of `source`, unless its story is counted already (the
@@ -140,7 +166,7 @@ class LearnedBoilerplate:
             return
         conn.executemany("INSERT OR IGNORE INTO boilerplate_stories VALUES (?, ?)", observed)
         source = observed[0][0]
-        conn.executemany("INSERT INTO boilerplate_lines VALUES (?, ?, 1) ON CONFLICT(source, key) "
+        conn.executemany("INSERT INTO learned_lines VALUES (?, ?, 1) ON CONFLICT(source, key) "
                          "DO UPDATE SET stories = stories + 1",
                          [(source, key) for key in {key for line in text.split("\n") for key in line_keys(line)}])
 

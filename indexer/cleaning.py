@@ -145,7 +145,8 @@ def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> Cleane
 
     `learned` says whether a line is boilerplate learned for the article's source (see
     `indexer.boilerplate`): such a line is removed wherever it stands, with the headline-like
-    lines under it when it opens a block of links. Without it, only the patterns apply.
+    lines under it when it opens a block of links; if that would leave nothing, only the patterns
+    apply, as they do without `learned`.
     Whitespace is normalised (control characters removed, trailing spaces stripped, runs of blank
     lines folded to one) so that character offsets into the cleaned text are stable.
     """
@@ -175,5 +176,9 @@ def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> Cleane
 
     body = "\n".join(lines)
     body = re.sub(r"\n{3,}", "\n\n", body)
-    body = re.sub(r"[ \t\u00a0]{2,}", " ", body)
-    return CleanedText(text=body.strip(), author=author)
+    body = re.sub(r"[ \t\u00a0]{2,}", " ", body).strip()
+    if not body and learned is not None:
+        # Nothing but lines the source repeats: rather a story told by a formula (a results table,
+        # an automated notice) than a template with no story; keep what the patterns keep.
+        return clean_text(raw)
+    return CleanedText(text=body, author=author)

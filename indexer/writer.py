@@ -419,6 +419,7 @@ class IndexWriter:
             flush(pending)
             if in_flight is not None:
                 in_flight.result()
+            self._reclean(summary)
         finally:
             # An interrupted run still finishes the write in flight: it is one transaction, and
             # its batch is embedded already.
@@ -435,6 +436,57 @@ class IndexWriter:
         if row and row[0] == content_hash:
             return None
         return prepare_article(article, self.chunker, self.max_article_chars, row is not None, self.boilerplate)
+
+    def _reclean(self, summary: IndexSummary) -> None:
+        """Clean again the indexed articles of every source that learned a boilerplate line in this
+        run, and rewrite those whose text changes; only their passages whose text changed are
+        embedded again (the others keep their stored vectors). Each counts as updated."""
+        batch: list[PreparedArticle] = []
+        for source in self.boilerplate.grown_sources():
+            is_learned = self.boilerplate.for_source(source)
+            rows = self._reader.execute(
+                "SELECT id, title, url, published, author, source, text, metadata, content_hash FROM articles "
+                "WHERE source = ? OR (source = '' AND url != '')", (source,)).fetchall()
+            for row in rows:
+                if source_of(row[5], row[2]) != source or not (text := clean_text(row[6], is_learned).text) \
+                        or text == row[6]:
+                    continue
+                article = Article(row[0], row[1], text, row[2], row[3] or "", row[4], row[5], json.loads(row[7]))
+                p = PreparedArticle(article, text, row[4], self.chunker.chunk(text, article.title), row[8], True,
+                                    duplicates.signature(text))
+                p.embedded = self._embed_changed_chunks(p)
+                batch.append(p)
+                if sum(len(p.chunks) for p in batch) >= self.commit_chunks:
+                    self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
+                    batch = []
+        if batch:
+            self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
+
+    def _embed_changed_chunks(self, p: PreparedArticle) -> EmbeddedChunks:
+        """`p`'s embedded chunks, pooled: those whose embedded text an indexed chunk of the article
+        has already are taken from the database, the others embedded now."""
+        stored = {self.chunker.embedded_text(p.article.title, text): (vector, json.loads(spans), sentences)
+                  for text, vector, spans, sentences in self._reader.execute(
+                      "SELECT text, vector, sentences, sentence_vectors FROM chunks WHERE article_id = ?", (p.id,))}
+        texts = [self.chunker.embedded_text(p.article.title, chunk.text) for chunk in p.chunks]
+        changed = PreparedArticle(p.article, p.text, p.author, [c for c, t in zip(p.chunks, texts) if t not in stored],
+                                  p.content_hash, True, p.minhash)
+        if changed.chunks:
+            embed_articles(self.encoder, self.chunker, [changed])
+            pool_sentences(self.encoder.tokenizer, changed)
+            fresh = iter(zip(changed.embedded.vectors, changed.embedded.spans, changed.embedded.sentence_vectors))
+        parts = []
+        dimension = self.encoder.dimension
+        for text in texts:
+            if text in stored:
+                vector, spans, sentences = stored[text]
+                parts.append((np.frombuffer(vector, dtype=np.float32),
+                              [tuple(span) for span in spans],
+                              np.frombuffer(sentences, dtype=np.int8).reshape(len(spans), dimension)))
+            else:
+                parts.append(next(fresh))
+        return EmbeddedChunks(texts, np.stack([vector for vector, _, _ in parts]).astype(np.float32), None,
+                              [spans for _, spans, _ in parts], [sentences for _, _, sentences in parts])
 
     def _embed(self, batch: list[PreparedArticle]) -> EmbeddedChunks:
         """The model's part of a batch: vectors and token embeddings of every chunk (title + text).

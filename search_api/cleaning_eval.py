@@ -3,7 +3,9 @@ of the story it keeps, judged line by line against the true text.
 
 The archive is simulated: the records are cleaned one by one in file order, each after its lines
 were counted, so a source's learned boilerplate grows exactly as it does while `index` reads the
-same file (the first stories of a source are cleaned with little or nothing learned yet).
+same file (the first stories of a source are cleaned with little or nothing learned yet); then,
+as `index` does at the end of a run, every cleaned text is cleaned again with all that was learned.
+The scores are those of that final state; `as_indexed` holds those before the second cleaning.
 """
 
 from __future__ import annotations
@@ -50,16 +52,26 @@ def read_records(path: str | Path) -> list[tuple[int, dict]]:
 def evaluate_cleaning(path: str | Path, min_stories: int = MIN_STORIES, min_share: float = MIN_SHARE,
                       learn: bool = True) -> dict:
     """Score the cleaner on `path`: {"boilerplate_removed", "story_kept", "boilerplate_lines",
-    "story_lines", "articles", "per_source": {source: the same keys}}. A line of `text` is a story
-    line when it is a line of `clean`, else boilerplate; it is kept when it is a line of the output.
-    With `learn` False only the patterns clean (what the first story of every source gets)."""
+    "story_lines", "articles", "per_source": {source: the same keys}, "as_indexed": the same keys}.
+    A line of `text` is a story line when it is a line of `clean`, else boilerplate; it is kept when
+    it is a line of the output. With `learn` False only the patterns clean (what the first story of
+    every source gets)."""
     learned = LearnedBoilerplate(min_stories=min_stories, min_share=min_share)
-    tallies: dict[str, list[int]] = {}  # source -> [articles, boilerplate lines, removed, story lines, kept]
+    cleaned = []  # (source, record, text as first cleaned)
     for number, record in read_records(path):
         source = source_of(str(record.get("source") or ""), str(record.get("url") or ""))
         learned.observe(source, str(record.get("id", f"line {number}")), record["text"])
-        output = set(_lines(clean_text(record["text"], learned.for_source(source) if learn else None).text))
-        story = set(_lines(record["clean"]))
+        cleaned.append((source, record, clean_text(record["text"], learned.for_source(source) if learn else None).text))
+    as_indexed = _scores([(source, record, text) for source, record, text in cleaned])
+    final = _scores([(source, record, clean_text(text, learned.for_source(source)).text if learn else text)
+                     for source, record, text in cleaned])
+    return {**final, "as_indexed": {key: value for key, value in as_indexed.items() if key != "per_source"}}
+
+
+def _scores(cleaned: list[tuple[str, dict, str]]) -> dict:
+    tallies: dict[str, list[int]] = {}  # source -> [articles, boilerplate lines, removed, story lines, kept]
+    for source, record, text in cleaned:
+        output, story = set(_lines(text)), set(_lines(record["clean"]))
         tally = tallies.setdefault(source, [0, 0, 0, 0, 0])
         tally[0] += 1
         for line in _lines(record["text"]):
