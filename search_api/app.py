@@ -310,7 +310,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
                 date_from=params.date_from.isoformat() if params.date_from else None,
                 date_to=params.date_to.isoformat() if params.date_to else None,
                 passages=params.passages, highlight=params.highlight, typos=params.typos,
-                sort=params.sort)
+                sort=params.sort, recency=params.recency)
         except SearchError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
         return result.to_dict()

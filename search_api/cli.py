@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
     p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance",
                    help="order of the matching articles: relevance (default), or by date")
+    p.add_argument("--recency", type=_number(float, 0, above=True), metavar="DAYS",
+                   help="boost recent articles: the score halves per DAYS older than the newest match")
     p.add_argument("--no-typos", dest="typos", action="store_false",
                    help="match words exactly (by default a word of 5+ letters forgives 1 typo, of 9+ letters 2)")
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
@@ -333,7 +335,7 @@ def cmd_query(args) -> int:
     searcher = open_searcher(args.index, backend=args.backend, reranker=args.reranker)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
                              date_from=since, date_to=until, passages=args.passages, typos=args.typos,
-                             sort=args.sort)
+                             sort=args.sort, recency=args.recency)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -26,6 +26,8 @@ class SearchParams(BaseModel):
     highlight: bool = Field(True, description="mark the sentences that best answer the query")
     sort: Literal["relevance", "newest", "oldest"] = Field(
         "relevance", description="relevance, or the matching articles by date (newest or oldest first)")
+    recency: float | None = Field(None, gt=0, le=1_000_000, description="boost recent articles: a half-life in "
+                                  "days (the score halves per that many days older than the newest match)")
     typos: bool = Field(True, description="forgive 1 typo in words of 5+ letters, 2 in words of 9+ (lexical "
                                           "and hybrid); a last word with no space after it also matches as a prefix")
 

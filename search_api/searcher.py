@@ -11,6 +11,7 @@ The index opens read-only with the model it was built with (from its manifest).
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import sqlite3
@@ -226,14 +227,15 @@ class Searcher:
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid", *,
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
-               typos: bool = True, sort: str = "relevance") -> SearchResult:
+               typos: bool = True, sort: str = "relevance", recency: float | None = None) -> SearchResult:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
         The last word of a query that does not end in a space or punctuation also matches as the
         start of a longer word (lexical and hybrid), as in a search box being typed in; `typos`
         forgives a typo or two in longer words (see indexer.lexical.typo_budget). `sort` "newest"
         or "oldest" orders the matching articles (the candidates ranked, as for relevance) by date,
-        articles without one last.
+        articles without one last. `recency`, a half-life in days, multiplies each article's score by
+        1/2 per that many days it is older than the newest candidate ("the latest on X").
         `query_vector` may be given when the caller embedded the query already (batch evaluation)."""
         started = time.perf_counter()
         typed = query.lstrip()  # a trailing space says the last word is complete
@@ -244,6 +246,8 @@ class Searcher:
             raise SearchError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
         if sort not in SORTS:
             raise SearchError(f"sort must be one of {', '.join(SORTS)}, got '{sort}'")
+        if recency is not None and not recency > 0:
+            raise SearchError(f"recency is a half-life in days and must be above 0, got {recency}")
         for name, value in (("date_from", date_from), ("date_to", date_to)):
             if value and day_number(value) is None:
                 raise SearchError(f"{name} must be a date as YYYY-MM-DD, got '{value}'")
@@ -267,6 +271,8 @@ class Searcher:
             depth *= 4
         if self.reranker is not None:
             groups = self._rerank(query, groups, max(need, RERANK_DEPTH))
+        if recency:
+            groups = self._boost_recent(groups, recency)
         if sort != "relevance":
             groups = self._by_date(groups, newest=sort == "newest")
         page = groups[offset:need]
@@ -366,6 +372,22 @@ class Searcher:
         rescored = [(article_id, float(score), passages) for (article_id, _, passages), score in zip(head, scores)]
         rescored.sort(key=lambda group: (-group[1], group[0]))
         return rescored + tail
+
+    def _boost_recent(self, groups, half_life_days: float):
+        """`group_by_article` entries re-ranked by score × 0.5^(days older than the newest / half-life).
+        Ages are counted from the newest candidate, not from today, so an archive's ranking does not
+        drift with the clock; an undated article gets the oldest's factor."""
+        days = {}
+        for row in self.articles_meta([g[0] for g in groups]).values():
+            day = day_number(row["published"] or "")
+            if day is not None:
+                days[row["id"]] = datetime.date(day // 10000, day // 100 % 100, day % 100).toordinal()
+        if not days:
+            return groups
+        newest, oldest = max(days.values()), min(days.values())
+        boosted = [(article_id, score * 0.5 ** ((newest - days.get(article_id, oldest)) / half_life_days), passages)
+                   for article_id, score, passages in groups]
+        return sorted(boosted, key=lambda g: -g[1])
 
     def _by_date(self, groups, newest: bool):
         """`group_by_article` entries ordered by their article's published date (newest or oldest

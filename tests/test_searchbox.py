@@ -133,3 +133,24 @@ def test_sort_orders_the_matching_articles_by_date(sample_index, encoder, capsys
     assert main(["query", "building collapse", "--index", str(sample_index), "-k", "20", "--sort", "oldest",
                  "--json"]) == 0
     assert [hit["published"] for hit in json.loads(capsys.readouterr().out)["results"]] == early
+
+
+def test_recency_boosts_the_latest_articles_on_the_query(sample_index, encoder, capsys):
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    searcher = Searcher(sample_index, encoder=encoder)
+    relevance = searcher.search("building collapse", k=10)
+    recent = searcher.search("building collapse", k=10, recency=1)
+    # A one-day half-life leaves only the newest matches' scores standing.
+    newest = searcher.search("building collapse", k=1, sort="newest").results[0]
+    assert recent.results[0].article_id == newest.article_id != relevance.results[0].article_id
+    slow = searcher.search("building collapse", k=10, recency=1e6)   # a half-life longer than the archive
+    assert [h.article_id for h in slow.results] == [h.article_id for h in relevance.results]
+    with TestClient(create_app(sample_index, encoder=encoder)) as client:
+        answer = client.get("/search", params={"q": "building collapse", "recency": 1})
+        assert answer.json()["results"][0]["article_id"] == newest.article_id
+        assert client.get("/search", params={"q": "building", "recency": -3}).status_code == 422
+    assert main(["query", "building collapse", "--index", str(sample_index), "--recency", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["article_id"] == newest.article_id
