@@ -5,8 +5,8 @@ import json
 import random
 
 from conftest import write_jsonl
+from test_lexical import build, ids
 
-from indexer.lexical import LexicalReader, LexicalWriter
 from search_api.cli import main
 from search_api.evaluation import cut_inside_last_word, with_typo
 from search_api.searcher import Searcher
@@ -19,27 +19,15 @@ PASSAGES = [
 ]
 
 
-def build(folder):
-    with LexicalWriter(folder) as writer:
-        for passage in PASSAGES:
-            writer.add(**passage)
-        writer.commit()
-    return LexicalReader(folder)
-
-
-def ids(hits):
-    return [chunk_id for chunk_id, _ in hits]
-
-
 def test_a_word_being_typed_matches_the_words_it_starts(tmp_path):
-    reader = build(tmp_path / "lexical")
+    reader = build(tmp_path / "lexical", PASSAGES)
     assert ids(reader.search([], 10, prefix="magnito")) == [1]
     assert ids(reader.search(["gas"], 10, prefix="collap")) == [1]
     assert reader.search(["magnito"], 10) == []          # a whole word is only itself
 
 
 def test_typos_are_forgiven_by_word_length_and_exact_matches_rank_first(tmp_path):
-    reader = build(tmp_path / "lexical")
+    reader = build(tmp_path / "lexical", PASSAGES)
     assert ids(reader.search(["magnitogrosk"], 10, typos=True)) == [1]   # 12 letters: 2 edits
     assert reader.search(["magnitogrosk"], 10) == []                      # off unless asked
     assert reader.search(["mangitogroks"], 10, typos=True) == []          # 3 edits
