@@ -163,7 +163,7 @@ def typed_words(text: str) -> tuple[list[str], str | None]:
     (no space or punctuation after it yet): a word that may be the start of a longer one.
 
     >>> typed_words("why did Magnito"), typed_words("why did Magnito ")
-    ((['magnito'], 'magnito'), (['magnito'], None))
+    (([], 'magnito'), (['magnito'], None))
     """
     partial = _PARTIAL_WORD.search(text)
     prefix = partial.group(0).lower() if partial else None
