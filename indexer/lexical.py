@@ -253,9 +253,8 @@ class LexicalReader:
         query = tantivy.Query.boolean_query(should)
         restrictions = self._filters(source, date_from, date_to)
         if restrictions:
-            query = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, query)] +
-                [(tantivy.Occur.Must, tantivy.Query.const_score_query(r, 0.0)) for r in restrictions])
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
+                                                 (tantivy.Occur.Must, self._all_of(restrictions))])
         hits = self.searcher.search(query, depth, count=False).hits
         ids = self.searcher.fast_field_values("chunk_id", [address for _, address in hits])
         return [(int(chunk_id), float(score)) for (score, _), chunk_id in zip(hits, ids)]

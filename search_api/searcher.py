@@ -401,18 +401,19 @@ class Searcher:
         """Keep the best-ranked copy of each group of near-identical articles; the others are
         listed with it (`also_published_in`) instead of taking places in the ranking."""
         kept, first_of_group, copies = [], {}, {}
-        group_of = self.groups_of([entry[0] for entry in groups])
+        meta = self.articles_meta([entry[0] for entry in groups])
         for entry in groups:
-            group = group_of.get(entry[0]) or entry[0]
+            group = meta.get(entry[0], {}).get("duplicate_group") or entry[0]
             if group in first_of_group:
                 copies.setdefault(first_of_group[group], []).append(entry[0])
             else:
                 first_of_group[group] = entry[0]
                 kept.append(entry)
-        meta = self.articles_meta([other for others in copies.values() for other in others])
-        summary = {other: {"article_id": other, "title": row["title"], "url": row["url"], "source": row["source"],
-                           "published": row["published"]} for other, row in meta.items()}
-        return kept, {kept_id: [summary[o] for o in others if o in summary] for kept_id, others in copies.items()}
+        def summary(row):
+            return {"article_id": row["id"], "title": row["title"], "url": row["url"], "source": row["source"],
+                    "published": row["published"]}
+
+        return kept, {kept_id: [summary(meta[o]) for o in others if o in meta] for kept_id, others in copies.items()}
 
     def hits(self, page, query_vector) -> list[ArticleHit]:
         """Articles and passages of one page of `group_by_article` entries, fetched in two queries;
@@ -482,10 +483,6 @@ class Searcher:
     @property
     def vector_count(self) -> int:
         return int(self.faiss.ntotal)
-
-    def groups_of(self, article_ids: list[str]) -> dict[str, str]:
-        """The near-duplicate group (an opaque id) of each of `article_ids` still in the index."""
-        return dict(self._rows_in("SELECT id, duplicate_group FROM articles WHERE id IN ({})", list(article_ids)))
 
     def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:
         """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on

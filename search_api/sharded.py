@@ -13,7 +13,7 @@ Near-duplicate groups are found across all shards at index time (see indexer.sha
 of a story in different shards collapse into one result as they do in one index.
 
 A chunk is named across shards by `local id * shard count + shard`. A shard is anything with the
-shard methods of `Searcher` (`dense`, `lexical_statistics`, `lexical`, `article_of`, `groups_of`, `hits`,
+shard methods of `Searcher` (`dense`, `lexical_statistics`, `lexical`, `article_of`, `hits`,
 `articles_meta`, `chunk_texts`, `chunk_vectors`, `nearest`, `article`, `stats`): a `Searcher` in
 this process, or a remote one (search_api.ray_serve).
 """
@@ -149,12 +149,6 @@ class ShardedSearcher(Searcher):
                     passage.chunk_id = passage.chunk_id * self._count + number
                 found[hit.article_id] = hit
         return [found[article_id] for article_id, _, _ in page if article_id in found]
-
-    def groups_of(self, article_ids: list[str]) -> dict[str, str]:
-        result: dict[str, str] = {}
-        for _, answer in self._ask("groups_of", self._by_owner(article_ids)):
-            result.update(answer)
-        return result
 
     def articles_meta(self, ids: list[str]) -> dict[str, dict]:
         result: dict[str, dict] = {}
