@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -27,12 +26,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED_DATA, report, table  # noqa: E402
+from indexer import store  # noqa: E402
 
 
 def real_vectors(index_dirs: list[str]) -> np.ndarray:
     parts = []
     for index_dir in index_dirs:
-        conn = sqlite3.connect(f"file:{Path(index_dir) / 'index.sqlite'}?mode=ro", uri=True)
+        conn = store.connect(index_dir, readonly=True)
         rows = conn.execute("SELECT vector FROM chunks").fetchall()
         parts.append(np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), -1))
     return np.unique(np.concatenate(parts), axis=0)
@@ -71,8 +71,6 @@ def synthesize(real: np.ndarray, size: int, rng) -> np.ndarray:
 def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, nprobe: int | None = None,
             built=None) -> tuple[list, object]:
     import faiss
-
-    from indexer import store
 
     faiss.omp_set_num_threads(2)
     started = time.perf_counter()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import report, table  # noqa: E402
+from indexer import store  # noqa: E402
 from query_latency import load_queries, start_server  # noqa: E402
 
 
@@ -35,27 +35,27 @@ def main() -> None:
     parser.add_argument("--index", default="index")
     args = parser.parse_args()
     index = Path(args.index)
-    conn = sqlite3.connect(f"file:{index / 'index.sqlite'}?mode=ro", uri=True)
+    conn = store.connect(index, readonly=True)
     passages = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     pages = dict(conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
     columns = conn.execute("SELECT SUM(length(vector)), SUM(length(sentence_vectors)), SUM(length(text)), "
                            "SUM(length(sentences)) FROM chunks").fetchone()
-    fts = sum(size for name, size in pages.items() if name.startswith("chunks_fts"))
     articles = sum(size for name, size in pages.items() if name.startswith(("articles", "sqlite_autoindex_articles")))
     minhash = sum(size for name, size in pages.items() if name.startswith("minhash"))
     chunks_total = pages.get("chunks", 0) + pages.get("chunks_article", 0)
     faiss_file = (index / "vectors.faiss").stat().st_size
+    lexical = sum(path.stat().st_size for path in (index / "lexical").iterdir() if path.is_file())
     rows = [
         ["FAISS vectors file", faiss_file],
         ["SQLite chunks: passage vectors (float32)", columns[0]],
         ["SQLite chunks: sentence vectors (int8, highlights)", columns[1]],
         ["SQLite chunks: passage text + sentence spans", columns[2] + columns[3]],
         ["SQLite chunks: row and index overhead", chunks_total - sum(columns)],
-        ["SQLite FTS5 (chunks_fts_*)", fts],
+        ["lexical index (tantivy, lexical/)", lexical],
         ["SQLite articles (full text, metadata, MinHash)", articles],
         ["SQLite MinHash bands", minhash],
     ]
-    total = faiss_file + sum(pages.values())
+    total = faiss_file + lexical + sum(pages.values())
     rows.append(["total on disk", total])
     body_disk = table(["component", "bytes", "bytes/passage"],
                       [[name, f"{size:,}", f"{size / passages:,.0f}"] for name, size in rows])
