@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED_DATA, report, table  # noqa: E402
-from indexer import store  # noqa: E402
+from indexer.vectors import build  # noqa: E402
 
 
 def real_vectors(index_dirs: list[str]) -> np.ndarray:
@@ -81,8 +81,8 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarr
             index.add(vectors)
             description = "HNSW32,Flat (efSearch 64)"
         else:
-            index, description = store.build_faiss(kind, vectors.shape[1], np.arange(len(vectors), dtype=np.int64),
-                                                    vectors)
+            index = build(kind, vectors.shape[1], np.arange(len(vectors), dtype=np.int64), vectors)
+            description = "IDMap2,Flat" if kind == "flat" else f"IVF{index.nlist},SQ8"
         build_seconds = time.perf_counter() - started
     else:
         index, description, build_seconds = built

@@ -97,9 +97,9 @@ def run_clients(url: str, queries: list[str], mode: str, clients: int, total: in
 
 
 def floor(index_dir: Path, queries: list[str], backend: str | None) -> tuple[float, float]:
-    """p50 of query embedding alone (same backend as the server) and of FAISS search alone (at
+    """p50 of query embedding alone (same backend as the server) and of vector search alone (at
     the searcher's candidate depth)."""
-    from search_api.searcher import CANDIDATE_DEPTH, Searcher, faiss_search
+    from search_api.searcher import CANDIDATE_DEPTH, Searcher
 
     searcher = Searcher(index_dir, backend=backend)
     searcher.encoder.encode(["warm up"])
@@ -109,7 +109,7 @@ def floor(index_dir: Path, queries: list[str], backend: str | None) -> tuple[flo
         vector = searcher.encoder.encode([q])
         encode_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        faiss_search(searcher.faiss, vector, min(CANDIDATE_DEPTH, searcher.faiss.ntotal))
+        searcher.vectors.search(vector, min(CANDIDATE_DEPTH, searcher.vector_count))
         faiss_ms.append((time.perf_counter() - t) * 1000)
     return statistics.median(encode_ms), statistics.median(faiss_ms)
 

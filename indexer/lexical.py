@@ -278,6 +278,16 @@ class LexicalReader:
         hits = self.searcher.search(self._all_of(restrictions), limit, count=False).hits
         return [int(i) for i in self.searcher.fast_field_values("chunk_id", [address for _, address in hits])]
 
+    def ids_from(self, first: int) -> list[int]:
+        """The chunk ids of `first` and above that this commit holds (a batch a killed run committed
+        here and never published; see IndexWriter)."""
+        query = tantivy.Query.range_query(self.schema, "chunk_id", tantivy.FieldType.Integer, first, None)
+        found = self.searcher.search(query, 1, count=True).count
+        if not found:
+            return []
+        hits = self.searcher.search(query, found, count=False).hits
+        return [int(i) for i in self.searcher.fast_field_values("chunk_id", [address for _, address in hits])]
+
     @staticmethod
     def _all_of(restrictions: list[tantivy.Query]) -> tantivy.Query:
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.const_score_query(r, 0.0))

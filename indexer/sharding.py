@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import store, vectors
 from .article import Article
 from .embedding import load_encoder
 from .readers import Problem
@@ -170,10 +170,11 @@ class ShardedWriter:
         if not self.writers:
             return
         try:
-            total = sum(writer.faiss.ntotal for writer in self.writers)
-            kind = store.choose_index_type(self.index_type, total)
+            total = sum(writer.vectors.count for writer in self.writers)
+            kind = vectors.choose_index_type(self.index_type, total)
             trained = None
-            if kind == "ivf-sq8" and any(store.index_kind(w.faiss) != kind or w._rebuild for w in self.writers):
+            if kind == "ivf-sq8" and any(w._rebuild or not any(s.kind == kind for s in w.vectors.segments)
+                                         for w in self.writers):
                 trained = (TRAINED, self._train_shared_ivf(total))
             for writer in self.writers:
                 writer.save(kind, trained)
@@ -195,15 +196,13 @@ class ShardedWriter:
     def _train_shared_ivf(self, total: int):
         """Train one IVF on vectors drawn from every shard in proportion to its size, and keep it
         beside the shards (a shard rebuilt later copies it instead of training its own)."""
-        import faiss
-
         samples = []
         for writer in self.writers:
-            _, vectors = store.vectors_from_db(writer.conn, writer.manifest["dimension"])
-            share = max(1, TRAIN_SAMPLE * len(vectors) // max(total, 1))
-            if len(vectors) > share:
-                vectors = vectors[np.random.default_rng(0).choice(len(vectors), share, replace=False)]
-            samples.append(vectors)
-        trained = store.train_ivf(self.writers[0].manifest["dimension"], np.concatenate(samples), total)
-        store.write_atomically(self.dir / TRAINED, faiss.serialize_index(trained).tobytes())
+            _, stored = vectors.stored_vectors(writer.conn, writer.manifest["dimension"])
+            share = max(1, TRAIN_SAMPLE * len(stored) // max(total, 1))
+            if len(stored) > share:
+                stored = stored[np.random.default_rng(0).choice(len(stored), share, replace=False)]
+            samples.append(stored)
+        trained = vectors.train_ivf(self.writers[0].manifest["dimension"], np.concatenate(samples), total)
+        vectors.write_index(self.dir / TRAINED, trained)
         return trained

@@ -1,21 +1,26 @@
-"""The index directory on disk, shared by the writer (`indexer.writer`) and the reader (`search_api`).
+"""The index directory on disk, shared by the writer (`indexer.writer`) and the reader (`search_api`),
+and the `Snapshot` that binds its engines to the database for a reader.
 
     INDEX_DIR/
-      manifest.json   format version, generation, model (name, fingerprint, dimension), chunker
-                      settings, counts, FAISS description; written atomically, last
-      index.sqlite    articles, chunks (text, offsets, vector); WAL mode, one transaction per batch
-      vectors.faiss   the FAISS index over chunk vectors, ids = chunk ids; written atomically
+      manifest.json   format version, model (name, fingerprint, dimension), chunker settings, vector
+                      layout, counts at the last save; written atomically, last
+      index.sqlite    articles, chunks (text, offsets, vector), which vector segments are current,
+                      tombstones; WAL mode, one transaction per batch
+      vectors/        immutable FAISS segments over chunk vectors, ids = chunk ids (indexer.vectors)
       lexical/        the lexical index over chunk text and title, ids = chunk ids (indexer.lexical)
       .lock           held by the one process allowed to write
 
-SQLite is the source of truth: it holds every chunk's vector too, so the FAISS file is a cache
-that can always be rebuilt without re-embedding. Every committed batch bumps `generation` in the
-database; the manifest records the generation its FAISS file was saved at. If the two differ (a
-run was killed between its last commit and the final save) the FAISS index is rebuilt from the
-database on open, so an interrupted index never answers from stale vectors. The lexical index is
-committed after each batch's transaction and the database records the generation it holds
-(`lexical_generation`); a writer that finds the two apart (a run killed between them, or an index
-of format 1, which kept its lexical index in SQLite FTS5) rebuilds it from the database.
+SQLite is the source of truth: it holds every chunk's vector too, so the vector segments and the
+lexical index can always be rebuilt from it without re-embedding.
+
+Generations. Every committed batch is one transaction that bumps `generation`, and it is the
+publication of that generation: the writer first writes the batch's vector segment and commits its
+passages to the lexical index, then commits the transaction that holds the batch's rows and names
+its segment. The engines are thus never behind the database; they may be ahead of it (a batch
+written, not yet committed) and they keep removed passages a while (tombstones; see
+indexer.vectors). A `Snapshot` opens a read transaction, so its rows are those of one generation,
+and it answers from the engines only what those rows hold: candidates whose row it cannot see (not
+yet committed, or removed) drop out, and the vectors of tombstoned passages are skipped.
 """
 
 from __future__ import annotations
@@ -24,17 +29,19 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 2
-# Format 1 kept the lexical index in an FTS5 table; a writer upgrades it in place (nothing re-embedded).
-UPGRADABLE_VERSIONS = (1,)
+FORMAT_VERSION = 3
+# A writer upgrades these in place, nothing re-embedded: format 1 kept the lexical index in an FTS5
+# table, format 2 all vectors in one vectors.faiss rewritten at every save.
+UPGRADABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
-VECTORS = "vectors.faiss"
+VECTORS = "vectors.faiss"  # format 2's one vectors file, replaced by segments on upgrade
 LEXICAL = "lexical"
 LOCK = ".lock"
 
@@ -214,6 +221,66 @@ def db_generation(conn: sqlite3.Connection, key: str = "generation") -> int:
     return int(row[0]) if row else 0
 
 
+def current_generation(index_dir: str | Path) -> int:
+    """The generation the database of `index_dir` is at now (for a sharded index, the sum of its
+    shards'): cheap enough to ask before every request."""
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    if "shards" in manifest:
+        return sum(current_generation(index_dir / name) for name in manifest["shards"]["directories"])
+    conn = connect(index_dir, readonly=True)
+    try:
+        return db_generation(conn)
+    finally:
+        conn.close()
+
+
+class Snapshot:
+    """One generation of an unsharded index directory, read-only, for as long as it is open: the
+    database seen through one read transaction, that generation's vector segments minus its
+    tombstones (mmapped; `previous`, the snapshot of an earlier generation, lends the segments
+    both have), and the lexical index at a commit holding at least that generation's passages.
+
+    The connection is shared by the threads of a server, one statement at a time (`rows`)."""
+
+    def __init__(self, index_dir: str | Path, manifest: dict, previous: Snapshot | None = None):
+        from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, read_layout, read_tombstones
+
+        self.dir = Path(index_dir)
+        self._lock = threading.Lock()
+        self.conn = connect(self.dir, readonly=True)
+        try:
+            self.conn.execute("BEGIN")  # the snapshot of the rows starts at the first read below
+            self.generation = db_generation(self.conn)
+            segments = read_layout(self.conn)
+            if not segments and self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
+                raise StoreError(f"{self.dir} has passages but no vector segments; rebuild them from the database "
+                                 f"(nothing is re-embedded) with: article-search index --repair --index {self.dir}")
+            try:
+                self.vectors = VectorReader(self.dir, segments, read_tombstones(self.conn),
+                                            nprobe=manifest.get("faiss", {}).get("nprobe") or IVF_NPROBE,
+                                            previous=previous.vectors if previous else None)
+            except VectorIndexError as exc:
+                raise StoreError(f"{exc}; rebuild it from the database (nothing is re-embedded) with: "
+                                 f"article-search index --repair --index {self.dir}") from None
+            # Opened after the generation was read: the writer commits a batch to the lexical index
+            # before the transaction that publishes it, so this commit holds every passage seen here.
+            self.lexical = open_lexical(self.dir)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def rows(self, sql: str, params=()) -> list[sqlite3.Row]:
+        """All rows of one statement, in this snapshot's transaction."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """End the read transaction (the writer's checkpoints can then pass it) and close."""
+        with self._lock:
+            self.conn.close()
+
+
 def open_lexical(index_dir: Path):
     """A reader of the index's lexical index at its newest commit (see indexer.lexical)."""
     from .lexical import LexicalReader, exists
@@ -226,123 +293,6 @@ def open_lexical(index_dir: Path):
         return LexicalReader(folder)
     except ValueError as exc:  # tantivy's word for files it cannot read
         raise StoreError(f"{folder} is damaged ({exc}); {rebuild}") from None
-
-
-INDEX_TYPES = ("auto", "flat", "ivf-sq8")
-# `auto` keeps exact search up to this many vectors: a flat query over 200k 384-d vectors takes
-# ~12 ms on one core, over 1M ~58 ms (docs/benchmarks.md, "ANN at scale").
-FLAT_LIMIT = 200_000
-# Inverted lists probed per IVF query. On 1M embedding-like vectors (benchmarks/ann_scale.py,
-# IVF4000,SQ8, one thread): nprobe 256 → recall@10 .950–.953 at ~3 ms p50 depending on the real
-# vectors the set is made from, 320 → .956 at 3.7 ms, 384 → .957 at 4.4 ms; 398 bytes per vector
-# against 1,544 for exact search at 50–57 ms. 320 keeps recall above .95 with room.
-IVF_NPROBE = 320
-
-
-IVF_MIN = 10_000  # fewer vectors than this train IVF poorly, and exact search is fast anyway
-
-
-def choose_index_type(requested: str, count: int) -> str:
-    """The FAISS kind for `count` vectors: as requested, `auto` by size; never IVF below IVF_MIN."""
-    if requested not in INDEX_TYPES:
-        raise StoreError(f"index type must be one of {', '.join(INDEX_TYPES)}, got '{requested}'")
-    if requested == "flat" or count < IVF_MIN or (requested == "auto" and count < FLAT_LIMIT):
-        return "flat"
-    return "ivf-sq8"
-
-
-def index_kind(index) -> str:
-    return "ivf-sq8" if hasattr(index, "nprobe") else "flat"
-
-
-def build_faiss(kind: str, dimension: int, ids: np.ndarray, vectors: np.ndarray, trained=None):
-    """A FAISS index of `kind` holding `vectors` under chunk `ids`; returns (index, description).
-
-    Both kinds take int64 ids and allow removal. `flat` is exact inner product (cosine on unit
-    vectors) behind an id map; `ivf-sq8` clusters the vectors into ~4·sqrt(n) inverted lists,
-    trained on (a sample of) the vectors given, and stores each as 8-bit scalars (384 bytes).
-    `trained`, an empty trained IVF index (see `train_ivf`), is copied instead of training anew:
-    the shards of one index share their inverted lists that way.
-    """
-    import faiss
-
-    if kind == "flat":
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-        description = "IDMap2,Flat"
-    else:
-        index = faiss.clone_index(trained) if trained is not None else train_ivf(dimension, vectors, len(vectors))
-        index.nprobe = IVF_NPROBE
-        description = f"IVF{index.nlist},SQ8"
-    if len(ids):
-        index.add_with_ids(vectors, ids)
-    return index, description
-
-
-def train_ivf(dimension: int, sample: np.ndarray, count: int):
-    """An empty IVF,SQ8 index for `count` vectors (~4·sqrt(count) inverted lists), trained on
-    `sample`, vectors drawn from those it will hold (all of them, or a sample of every shard)."""
-    import faiss
-
-    nlist = max(1, min(int(4 * np.sqrt(count)), len(sample) // 39))
-    quantizer = faiss.IndexFlatIP(dimension)
-    index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                          faiss.METRIC_INNER_PRODUCT)
-    # 64 training points per list is within FAISS's advice (39 to 256) and trains in a quarter
-    # of the time of 256 (measured at 1M: 181 s for the full set).
-    if len(sample) > 64 * nlist:
-        sample = sample[np.random.default_rng(0).choice(len(sample), 64 * nlist, replace=False)]
-    index.train(sample)
-    index.nprobe = IVF_NPROBE
-    quantizer.this.disown()  # owned by the IVF index from here on
-    index.own_fields = True
-    return index
-
-
-def vectors_from_db(conn: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, np.ndarray]:
-    """All chunk ids and vectors stored in the database, in id order."""
-    rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    vectors = np.zeros((len(rows), dimension), dtype=np.float32)
-    for i, row in enumerate(rows):
-        vectors[i] = np.frombuffer(row[1], dtype=np.float32)
-    return ids, vectors
-
-
-def load_faiss(index_dir: Path, manifest: dict, conn: sqlite3.Connection) -> tuple[object, bool]:
-    """The FAISS index matching the database's committed state, and whether it had to be rebuilt.
-
-    The saved file is used when it was saved at the database's generation and holds as many
-    vectors as the database has chunks; otherwise (an interrupted run, a missing or truncated file)
-    it is rebuilt from the vectors stored in the database.
-    """
-    import faiss
-
-    path = Path(index_dir) / VECTORS
-    generation = db_generation(conn)
-    saved_at = manifest.get("faiss", {}).get("generation")
-    chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    if path.exists() and saved_at == generation:
-        try:
-            index = faiss.read_index(str(path))
-            if index.ntotal == chunk_count and index.d == manifest["dimension"]:
-                if hasattr(index, "nprobe"):
-                    index.nprobe = manifest["faiss"].get("nprobe", IVF_NPROBE)
-                return index, False
-        except RuntimeError:
-            pass  # truncated or damaged: rebuilt below
-    ids, vectors = vectors_from_db(conn, manifest["dimension"])
-    kind = "ivf-sq8" if manifest["faiss"]["description"].startswith("IVF") else "flat"
-    shared = manifest["faiss"].get("trained")
-    trained = faiss.read_index(str(Path(index_dir) / shared)) if kind == "ivf-sq8" and shared else None
-    index, _ = build_faiss(kind, manifest["dimension"], ids, vectors, trained)
-    return index, True
-
-
-def save_faiss(index_dir: Path, index) -> None:
-    import faiss
-
-    data = faiss.serialize_index(index)
-    write_atomically(Path(index_dir) / VECTORS, data.tobytes())
 
 
 @contextmanager

@@ -4,11 +4,14 @@
         summary = writer.add(read_paths(["data/"]))
         writer.remove(["wn-e8d671d30811"])
 
-Work is committed in batches of about `commit_chunks` passages: each batch is embedded, then written
-in one SQLite transaction (articles, chunks with their vectors), then committed to the lexical index
-(indexer.lexical) and added to the in-memory FAISS index; the writing of one batch runs on a second thread while the next one is embedded. The FAISS file and manifest are saved when the writer closes. A run that is killed
-keeps every committed batch; the next open rebuilds FAISS from the database (see `indexer.store`),
-and a rerun skips the articles already indexed because their content hash is unchanged.
+Work is committed in batches of about `commit_chunks` passages, and each committed batch is a new
+generation that readers can open (see indexer.store): the batch is embedded; its vectors are
+written as a new segment (indexer.vectors) and its passages committed to the lexical index
+(indexer.lexical); then one SQLite transaction writes its articles and chunks, marks the passages
+it replaces as tombstones, and names the new segment. So a write costs what it changes: one
+article's rows, one small segment, a few lexical documents. The writing of one batch runs on a
+second thread while the next one is embedded. A run that is killed keeps every committed batch;
+a rerun skips the articles already indexed because their content hash is unchanged.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from .highlights import pooled_sentence_vectors
 from .lexical import LexicalReader, LexicalWriter
 from .lexical import exists as lexical_exists
 from .readers import Problem
+from .vectors import FOLDER as VECTORS_FOLDER
+from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, TOMBSTONES_SCHEMA, VectorWriter, add_tombstones,
+                      describe, read_index, read_tombstones)
 
 
 @dataclass
@@ -175,23 +181,24 @@ class IndexWriter:
     `model` is a sentence-transformers name or path; for an existing index leave it out to use the
     index's own model (a different one is refused). `encoder` may be passed to share a loaded model.
     `repair=True` rewrites a missing or damaged manifest from the configuration kept in the database.
-    `index_type` (auto, flat, ivf-sq8) sets the FAISS layout, kept in the manifest; `auto` moves from
-    exact to IVF search as the index grows. `rebuild=True` rebuilds the lexical index, and the vectors file from the
-    stored vectors (no re-embedding) when the writer saves.
+    `index_type` (auto, flat, ivf-sq8) sets the FAISS layout of the vector segments, kept in the
+    manifest; `auto` moves from exact to IVF search as segments grow. `rebuild=True` rebuilds the
+    lexical index, and the vectors as one segment from the stored vectors (no re-embedding) when the
+    writer saves; `optimize=True` merges the vector segments into one at the save.
     """
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, index_type: str | None = None, rebuild: bool = False,
                  max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
                  max_article_chars: int = MAX_ARTICLE_CHARS,
-                 repair: bool = False):
+                 repair: bool = False, optimize: bool = False):
         self.dir = Path(index_dir)
         self.conn = self._reader = self.lexical = None
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
-            if index_type is not None:
-                store.choose_index_type(index_type, 0)  # validates the name
+            if index_type is not None and index_type not in INDEX_TYPES:
+                raise store.StoreError(f"index type must be one of {', '.join(INDEX_TYPES)}, got '{index_type}'")
             self._open(model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild)
         except BaseException:
             self._release()
@@ -199,11 +206,13 @@ class IndexWriter:
         self.commit_chunks = commit_chunks
         self.max_article_chars = max_article_chars
         self._seen: dict[str, str] = {}  # id -> where it was read, across the `add` calls of this writer
+        # A layout asked for, a rebuild or an optimize rewrite the vectors as one segment at the save.
+        self._rebuild = self._rebuild or rebuild or optimize or (
+            index_type is not None and index_type != self.manifest["faiss"].get("index_type", "auto"))
         if index_type is not None:
             self.manifest["faiss"]["index_type"] = index_type
-            self._dirty = True
-        self._rebuild = rebuild
-        self._dirty = self._dirty or rebuild
+            self.vectors.index_type = index_type
+        self._dirty = self._dirty or self._rebuild
 
     def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild) -> None:
         self.conn = store.connect(self.dir)
@@ -241,7 +250,14 @@ class IndexWriter:
             with self.conn:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
-        self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
+        self.conn.executescript(TOMBSTONES_SCHEMA)
+        shared = self.manifest["faiss"].get("trained")  # the IVF lists of all shards (indexer.sharding)
+        self.vectors = VectorWriter(self.dir, self.conn, self.manifest["dimension"],
+                                    self.manifest["faiss"].get("index_type", "auto"),
+                                    read_index(self.dir / shared, mmap=False) if shared else None)
+        # A format-2 index (one vectors.faiss), segments lost or damaged: written anew at the save.
+        has_chunks = self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+        self._rebuild = bool(has_chunks and (not self.vectors.segments or (repair and self.vectors.missing())))
         folder = self.dir / store.LEXICAL
         existed = lexical_exists(folder)
         try:
@@ -252,13 +268,15 @@ class IndexWriter:
         upgrade = self.manifest.get("format_version") != store.FORMAT_VERSION
         if rebuild or upgrade or not existed or self._lexical_out_of_step():
             self._rebuild_lexical()
+        else:
+            self._drop_unpublished_lexical()
         self.conn.executescript(BOILERPLATE_SCHEMA)  # an index made before learned boilerplate gains its tables
         self._reader = store.connect(self.dir, readonly=True)
         self.boilerplate = LearnedBoilerplate(self._reader)  # read and counted on the reading thread
         # Where near-duplicates are looked for: this index, and the other shards of a sharded one
         # (set by ShardedWriter), so that copies of a story group together whichever shard they land in.
         self.duplicate_sources: list[sqlite3.Connection] = [self.conn]
-        self._dirty = rebuilt or repaired or upgrade
+        self._dirty = self._rebuild or repaired or upgrade
 
     def _lexical_out_of_step(self) -> bool:
         """Whether the lexical index misses a batch (a run killed between the database's commit and
@@ -266,8 +284,22 @@ class IndexWriter:
         restored from another time)."""
         if store.db_generation(self.conn, "lexical_generation") != store.db_generation(self.conn):
             return True
-        saved = self.manifest.get("counts", {}).get("passages")
-        return saved is not None and LexicalReader(self.lexical.folder).passages != saved
+        passages = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        held = passages + len(read_tombstones(self.conn, "lexical"))
+        return LexicalReader(self.lexical.folder).passages < held
+
+    def _next_chunk_id(self) -> int:
+        """The id the next chunk gets: ids are never reused, since engines keep removed ones a while."""
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+        return (row[0] if row else 0) + 1
+
+    def _drop_unpublished_lexical(self) -> None:
+        """Remove the lexical documents of a batch committed to the lexical index by a run killed
+        before the transaction that would have published it: their ids will be given again."""
+        orphans = LexicalReader(self.lexical.folder).ids_from(self._next_chunk_id())
+        if orphans:
+            self.lexical.delete(orphans)
+            self.lexical.commit()
 
     def _rebuild_lexical(self) -> None:
         """Write the lexical index anew from the database: after a run was killed between a batch's
@@ -281,10 +313,12 @@ class IndexWriter:
         self._commit_lexical()
         with self.conn:
             self.conn.execute("DROP TABLE IF EXISTS chunks_fts")
+            self.conn.execute("UPDATE tombstones SET in_lexical = 0")
+            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
         self.manifest["format_version"] = store.FORMAT_VERSION
 
     def _commit_lexical(self) -> None:
-        """Commit the lexical index and record that it holds the database's current generation."""
+        """Commit the rebuilt lexical index and record that it holds the database's current generation."""
         self.lexical.commit()
         with self.conn:
             self.conn.execute("INSERT INTO meta VALUES ('lexical_generation', ?) "
@@ -300,7 +334,7 @@ class IndexWriter:
             "dimension": self.encoder.dimension,
             "chunker": self.chunker.settings(),
             "faiss": {"description": "IDMap2,Flat", "index_type": "auto", "metric": "inner_product",
-                      "file": store.VECTORS, "generation": 0},
+                      "folder": VECTORS_FOLDER},
         }
 
     # -- context manager -------------------------------------------------------------------------
@@ -332,25 +366,34 @@ class IndexWriter:
             self.conn = None
 
     def save(self, kind: str | None = None, trained: tuple[str, object] | None = None) -> None:
-        """Write the FAISS file and manifest for everything committed. `kind` overrides the layout
-        chosen by this index's own size, and `trained` (file name, empty trained IVF index) is an
-        IVF shared with other shards: both come from a sharded index, which chooses by its total."""
-        generation = store.db_generation(self.conn)
+        """Bring the vector segments into shape and write the manifest for everything committed.
+        Everything is published already (each batch is a generation); this rewrites the vectors as
+        one segment where asked (--rebuild, --optimize, a new --index-type, an upgrade or repair),
+        else merges small segments (indexer.vectors.plan_merge), and lets go of tombstones and
+        files no reader can need any more. `kind` and `trained` (file name, empty trained IVF index)
+        come from a sharded index, which chooses the layout by its total size."""
         settings = self.manifest["faiss"]
-        kind = kind or store.choose_index_type(settings.get("index_type", "auto"), self.faiss.ntotal)
-        if self._rebuild or kind != store.index_kind(self.faiss):
-            ids, vectors = store.vectors_from_db(self.conn, self.manifest["dimension"])
-            template = trained[1] if trained and kind == "ivf-sq8" else None
-            self.faiss, settings["description"] = store.build_faiss(kind, self.manifest["dimension"], ids, vectors,
-                                                                    template)
-            settings["trained"] = f"../{trained[0]}" if template is not None else None
+        if trained is not None:
+            self.vectors.trained = trained[1]
+            settings["trained"] = f"../{trained[0]}"
+        if self._rebuild or (kind == "ivf-sq8" and not any(s.kind == kind for s in self.vectors.segments)):
+            self.vectors.rebuild(kind)
             self._rebuild = False
-        if kind == "ivf-sq8":
-            settings["nprobe"] = self.faiss.nprobe
-        store.save_faiss(self.dir, self.faiss)
-        counts = self.counts()
-        self.manifest.update(generation=generation, updated=_now(), counts=counts)
-        self.manifest["faiss"]["generation"] = generation
+        else:
+            self.vectors.merge()
+        self._purge_tombstones()
+        self.vectors.collect_garbage()
+        if any(s.kind == "ivf-sq8" for s in self.vectors.segments):
+            settings["nprobe"] = settings.get("nprobe") or IVF_NPROBE
+        segments = self.vectors.segments
+        nlist = next((read_index(self.vectors.folder / s.file).nlist for s in segments if s.kind == "ivf-sq8"), None)
+        settings["description"] = describe(segments, nlist)
+        settings["segments"] = len(segments)
+        settings.pop("file", None)
+        settings.pop("generation", None)
+        (self.dir / store.VECTORS).unlink(missing_ok=True)  # format 2's single file, superseded by segments
+        generation = store.db_generation(self.conn)
+        self.manifest.update(generation=generation, updated=_now(), counts=self.counts())
         store.write_manifest(self.dir, self.manifest)
         # The copy that --repair restores follows the manifest (layout, counts), not just its first form.
         with self.conn:
@@ -360,7 +403,7 @@ class IndexWriter:
     def counts(self) -> dict:
         articles = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         passages = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        return {"articles": articles, "passages": passages, "vectors": int(self.faiss.ntotal)}
+        return {"articles": articles, "passages": passages, "vectors": self.vectors.count}
 
     # -- adding ----------------------------------------------------------------------------------
 
@@ -497,41 +540,46 @@ class IndexWriter:
         return EmbeddedChunks.concat([p.embedded for p in batch])
 
     def _write(self, batch: list[PreparedArticle], embedded: EmbeddedChunks, summary: IndexSummary) -> None:
-        """Write an embedded batch in one transaction; then bring the FAISS index up to date."""
+        """Publish an embedded batch as one generation: its vectors as a new segment and its
+        passages in the lexical index first, then one transaction with its rows that names the
+        segment (see indexer.store: the engines are never behind the database)."""
         for p in batch:
             if p.embedded.spans is None:
                 pool_sentences(self.encoder.tokenizer, p)
         texts, vectors = embedded.texts, embedded.vectors
         spans = [s for p in batch for s in p.embedded.spans]
         sentence_vectors = [v for p in batch for v in p.embedded.sentence_vectors]
-        removed: list[int] = []
-        added: list[int] = []
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            for p in batch:
-                removed.extend(self._delete_chunks(p.article.id))
-                self._upsert_article(p)
-                self.boilerplate.save(self.conn, p.learned_rows, p.article.text)
-            row = 0
-            for p in batch:
-                for position, chunk in enumerate(p.chunks):
-                    cursor = self.conn.execute(
-                        "INSERT INTO chunks (article_id, position, start, end, text, tokens, vector, sentences, "
-                        "sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (p.article.id, position, chunk.start, chunk.end, chunk.text, chunk.tokens,
-                         vectors[row].tobytes(), json.dumps(spans[row]), sentence_vectors[row].tobytes()))
-                    added.append(cursor.lastrowid)
-                    row += 1
-            self._bump_generation()
-        self.lexical.delete(removed)
-        chunk_ids = iter(added)
+        first = self._next_chunk_id()
+        chunk_ids = np.arange(first, first + len(texts), dtype=np.int64)
+        segment = self.vectors.write_segment(chunk_ids, vectors)
+        ids = iter(chunk_ids.tolist())
         for p in batch:
             published = normalize_date(p.article.published)
             for chunk in p.chunks:
-                self.lexical.add(chunk_id=next(chunk_ids), title=p.article.title, text=chunk.text,
+                self.lexical.add(chunk_id=next(ids), title=p.article.title, text=chunk.text,
                                  source=p.article.source, published=published)
-        self._commit_lexical()
-        self._apply_to_faiss(removed, np.array(added, dtype=np.int64), vectors)
+        self.lexical.commit()
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for p in batch:
+                self._delete_chunks(p.article.id)
+                self._upsert_article(p)
+                self.boilerplate.save(self.conn, p.learned_rows, p.article.text)
+            ids = iter(chunk_ids.tolist())
+            row = 0
+            for p in batch:
+                for position, chunk in enumerate(p.chunks):
+                    self.conn.execute(
+                        "INSERT INTO chunks (id, article_id, position, start, end, text, tokens, vector, sentences, "
+                        "sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (next(ids), p.article.id, position, chunk.start, chunk.end, chunk.text, chunk.tokens,
+                         vectors[row].tobytes(), json.dumps(spans[row]), sentence_vectors[row].tobytes()))
+                    row += 1
+            self.vectors.publish(segment)
+            self._bump_generation()
+        self.vectors.committed()
+        self.vectors.merge()
+        self._dirty = True
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
             if p.is_update:
@@ -597,28 +645,40 @@ class IndexWriter:
                 with conn:  # another shard's database: its own transaction
                     conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
 
-    def _delete_chunks(self, article_id: str) -> list[int]:
+    def _delete_chunks(self, article_id: str) -> None:
+        """Delete an article's chunks, inside the caller's transaction; the engines keep them as
+        tombstones until no reader can need them (indexer.vectors)."""
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
         if ids:
             self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
-        return ids
+            add_tombstones(self.conn, ids)
 
     def _bump_generation(self) -> None:
+        """Inside the transaction that publishes a generation; the lexical index holds it already."""
         self.conn.execute("INSERT INTO meta VALUES ('generation', '1') "
                           "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        self.conn.execute("INSERT INTO meta SELECT 'lexical_generation', value FROM meta WHERE key = 'generation' "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
 
-    def _apply_to_faiss(self, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
-        if removed:
-            self.faiss.remove_ids(np.array(removed, dtype=np.int64))
-        if len(added):
-            self.faiss.add_with_ids(vectors, added)
-        self._dirty = True
+    def _purge_tombstones(self) -> None:
+        """Delete from the lexical index the passages removed more than RETENTION_SECONDS ago: no
+        request reads a generation that old (docs/reliability.md, "Snapshots")."""
+        cutoff = time.time() - RETENTION_SECONDS
+        old = [row[0] for row in self.conn.execute(
+            "SELECT chunk_id FROM tombstones WHERE in_lexical = 1 AND removed_at < ?", (cutoff,))]
+        if not old:
+            return
+        self.lexical.delete(old)
+        self.lexical.commit()
+        with self.conn:
+            self.conn.executemany("UPDATE tombstones SET in_lexical = 0 WHERE chunk_id = ?", [(c,) for c in old])
+            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
 
     # -- removing --------------------------------------------------------------------------------
 
     def remove(self, article_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Remove articles and all their passages; returns (removed ids, ids not in the index)."""
-        removed_ids, missing, removed_chunks = [], [], []
+        removed_ids, missing = [], []
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             for article_id in article_ids:
@@ -626,14 +686,13 @@ class IndexWriter:
                 if group is None:
                     missing.append(article_id)
                     continue
-                removed_chunks.extend(self._delete_chunks(article_id))
+                self._delete_chunks(article_id)
                 self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
                 self._regroup(group[0], article_id)
                 removed_ids.append(article_id)
             if removed_ids:
                 self._bump_generation()
         if removed_ids:
-            self.lexical.delete(removed_chunks)
-            self._commit_lexical()
-            self._apply_to_faiss(removed_chunks, np.zeros(0, dtype=np.int64), np.zeros((0, self.faiss.d), np.float32))
+            self.vectors.merge()  # a segment now mostly tombstones is rewritten without them
+            self._dirty = True
         return removed_ids, missing

@@ -105,17 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title-tokens", type=_number(int, 0), default=32, metavar="N",
                    help="word pieces of the title embedded with each passage as context; 0 for none (default 32)")
     p.add_argument("--commit-every", type=_positive_int, default=256, metavar="N",
-                   help="commit after about N passages, so an interrupted run keeps its progress (default 256)")
+                   help="commit after about N passages: each commit is a generation that servers switch to, and "
+                        "an interrupted run keeps its progress (default 256)")
     _add_backend_option(p, "(default: torch for a new index, else the index's own)")
     p.add_argument("--max-article-chars", type=_positive_int, default=1_000_000, metavar="N",
                    help="skip (and report) articles with more text than this (default 1,000,000)")
     p.add_argument("--index-type", choices=["auto", "flat", "ivf-sq8"],
-                   help="FAISS layout: exact flat, IVF with 8-bit vectors, or auto by size (default auto; kept)")
+                   help="FAISS layout of the vector segments: exact flat, IVF with 8-bit vectors, or auto by "
+                        "segment size (default auto; kept)")
+    p.add_argument("--optimize", action="store_true",
+                   help="merge the vector segments into one, written from the stored vectors (small segments "
+                        "are merged as they come anyway; this is for a quiet hour)")
     p.add_argument("--rebuild", action="store_true",
-                   help="rebuild the vectors file and the lexical index from the database, without re-embedding "
-                        "(also upgrades an index of an earlier format)")
+                   help="rebuild the vector segments and the lexical index from the database, without "
+                        "re-embedding (also upgrades an index of an earlier format)")
     p.add_argument("--repair", action="store_true",
-                   help="rewrite a missing or damaged manifest and vectors file from the database")
+                   help="rewrite a missing or damaged manifest and vector segments from the database")
     p.add_argument("--shards", type=_positive_int, metavar="N",
                    help="a new index split into N shards by a hash of the article id, each a complete index "
                         "(see docs/scaling.md); an existing sharded index keeps its count")
@@ -242,15 +247,15 @@ def cmd_index(args) -> int:
     from indexer.readers import read_paths
     from indexer.sharding import open_writer
 
-    if not args.paths and not (args.repair or args.rebuild or args.index_type):
-        raise ValueError("give files or folders to index (or --repair, --rebuild or --index-type)")
+    if not args.paths and not (args.repair or args.rebuild or args.index_type or args.optimize):
+        raise ValueError("give files or folders to index (or --optimize, --repair, --rebuild or --index-type)")
     # Checked before the index is opened, so a mistyped path creates no index directory.
     missing = [path for path in args.paths if not os.path.exists(path)]
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
-                     repair=args.repair, index_type=args.index_type, rebuild=args.rebuild,
+                     repair=args.repair, index_type=args.index_type, rebuild=args.rebuild, optimize=args.optimize,
                      max_article_chars=args.max_article_chars) as writer:
         try:
             if args.ray or args.ray_address:

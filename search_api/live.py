@@ -1,12 +1,12 @@
 """`LiveIndex`: the server's view of an index directory that may change under it.
 
-Readers take `with live.reading() as searcher:`, a `Searcher` whose vectors (FAISS) and lexical
-index are those of the generation it opened; the database rows it reads are the current ones (a
-passage removed since drops out of its results). When the directory moves to a new generation,
-through this server's own writes or an `article-search index` run beside it, a new `Searcher` is
-opened and swapped in with one assignment between requests, and the old one is closed (its SQLite
-connections) as soon as the last request reading it is done. Full snapshots, the rows pinned as
-well, are issue 12's.
+Readers take `with live.reading() as searcher:`, a `Searcher` over one snapshot of the index
+(indexer.store.Snapshot): rows, vectors and lexical index of one generation, from the first byte
+of a response to the last. When the directory moves to a new generation, through this server's
+own writes or an `article-search index` run beside it (each committed batch is one), a new
+`Searcher` is opened, borrowing the vector segments the two generations share, and swapped in with
+one assignment between requests; the old one is closed as soon as the last request reading it is
+done.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class LiveIndex:
         self._write_encoder = None
         self._reload_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._seen = self._manifest_stamp()
+        self._seen = self.searcher.generation
         self._readers_lock = threading.Lock()
         self._readers: dict[Searcher, int] = {}  # requests reading each searcher now
 
@@ -77,26 +77,19 @@ class LiveIndex:
         if idle:
             old.close()
 
-    def _manifest_stamp(self) -> tuple[int, int] | None:
-        try:
-            stat = store.manifest_path(self.dir).stat()
-        except FileNotFoundError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
-
     def refresh(self) -> bool:
-        """Open the directory's new generation if the manifest changed; True when it swapped."""
-        stamp = self._manifest_stamp()
-        if stamp == self._seen or stamp is None:
+        """Open the directory's newest generation if it moved on; True when it swapped."""
+        current = store.current_generation(self.dir)
+        if current == self._seen:
             return False
         with self._reload_lock:
-            if stamp == self._seen:
+            if current == self._seen:
                 return False
             old = self.searcher.generation
             fresh = self._opener() if self._opener else \
-                open_searcher(self.dir, encoder=self.encoder, **self.searcher_options)
+                open_searcher(self.dir, encoder=self.encoder, previous=self.searcher, **self.searcher_options)
             self._swap(fresh)
-            self._seen = stamp
+            self._seen = current
         if fresh.generation != old:
             log.info("index %s changed on disk: generation %s -> %s, %d vectors; now serving it",
                      self.dir, old, fresh.generation, fresh.vector_count)

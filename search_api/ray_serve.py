@@ -7,7 +7,7 @@ deployment that fans each query out to them and merges, as `ShardedSearcher` doe
 
 The HTTP API stays the FastAPI app of `search_api.app`, which calls the router through its
 handle; writes still go to the index directory (through its file lock) and every replica, router
-included, opens the new generation when the manifest it serves changes. Each shard replica opens
+included, opens the new generation when the database it serves moves on. Each shard replica opens
 its shard read-only, so shards may live on different nodes as long as each node sees its shard's
 directory (a shared file system, or a copy per node).
 """

@@ -6,7 +6,9 @@ coverage, articles by id, stats. Used by the CLI and the HTTP API alike.
     for hit in result.results:
         print(hit.score, hit.title, hit.passages[0].text)
 
-The index opens read-only with the model it was built with (from its manifest).
+The index opens read-only with the model it was built with (from its manifest), as one snapshot
+(indexer.store.Snapshot): every answer of a `Searcher` comes from the one generation it opened,
+rows and engines alike. A server opens a new `Searcher` when the index moves on (search_api.live).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from indexer import store
 from indexer.embedding import Encoder, load_encoder
 from indexer.highlights import best_sentences
 from indexer.lexical import CollectionStats, day_number
+from indexer.vectors import FOLDER as VECTORS_FOLDER
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
@@ -129,21 +132,6 @@ def _load_reranker(name_or_path: str):
                           "or a model already in the local Hugging Face cache.") from exc
 
 
-def faiss_search(index, vectors: np.ndarray, k: int, params=None):
-    """`index.search` on one OpenMP thread: a few queries at a time gain nothing from threads and
-    lose to their start-up (measured at 1M vectors: one exact query 142 ms on 2 threads, 58 ms on 1).
-    The setting is per calling thread and restored after, so the model's own threads (the same
-    OpenMP runtime) keep both cores for encoding."""
-    import faiss
-
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        return index.search(vectors, k, params=params)
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
 # Function words left out of lexical queries (unless a query has nothing else): BM25 gives them
 # almost no weight, yet their posting lists make every query score most of the archive.
 STOPWORDS = frozenset("""a about after all also an and any are as at be been before but by can could did do does
@@ -174,11 +162,12 @@ class Searcher:
     """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
     `model` is only checked against the index's own (a different one is refused). `backend` runs
     the query encoder on torch, onnx or onnx-int8 (default: the index's own); one whose embeddings
-    differ from the index's is refused."""
+    differ from the index's is refused. `previous`, the searcher of an earlier generation, lends
+    the vector segments both have."""
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5,
-                 reranker=None):
+                 reranker=None, previous: Searcher | None = None):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
         if "shards" in self.manifest:
@@ -187,14 +176,15 @@ class Searcher:
                                                backend or self.manifest["model"].get("backend", "torch"))
         store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
         self._init_ranking(fusion, rrf_k, linear_weight, reranker)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []  # every thread's, closed by `close`
-        self._connections_lock = threading.Lock()
-        conn = self._conn()
-        store.check_backend(self.manifest, conn, self.encoder, self.dir)
-        self.faiss, self.rebuilt = store.load_faiss(self.dir, self.manifest, conn)
-        self.lexical_index = store.open_lexical(self.dir)
-        self.generation = store.db_generation(conn)
+        self.snapshot = store.Snapshot(self.dir, self.manifest, getattr(previous, "snapshot", None))
+        try:
+            store.check_backend(self.manifest, self.snapshot.conn, self.encoder, self.dir)
+        except BaseException:
+            self.snapshot.close()
+            raise
+        self.vectors = self.snapshot.vectors
+        self.lexical_index = self.snapshot.lexical
+        self.generation = self.snapshot.generation
 
     def _init_ranking(self, fusion: str, rrf_k: float, linear_weight: float, reranker) -> None:
         if fusion not in FUSIONS:
@@ -204,23 +194,10 @@ class Searcher:
         self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
         self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
 
-    def _conn(self) -> sqlite3.Connection:
-        """One read-only connection per thread (sqlite3 connections are not for sharing)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = store.connect(self.dir, readonly=True)
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
-
     def close(self) -> None:
-        """Close the database connections of every thread; call when no request uses this searcher
-        (a server opens one per index generation, and the garbage collector is too late for file
-        descriptors)."""
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        """Close the snapshot; call when no request uses this searcher (a server opens one per
+        index generation, and the garbage collector is too late for file descriptors)."""
+        self.snapshot.close()
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -300,14 +277,12 @@ class Searcher:
         """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`).
 
         A filter is answered by the lexical index's fast fields (indexer.lexical), never by reading
-        every passage: one that few passages pass gives FAISS exactly those ids to search among;
-        a broad one lets FAISS search deeper, by the share of passages that pass, and keeps the
-        candidates that do."""
-        import faiss
-
-        index = self.faiss
-        depth = min(depth, index.ntotal)
-        if depth == 0:
+        every passage: one that few passages pass gives the vector index exactly those ids to
+        search among; a broad one searches deeper, by the share of passages that pass, and keeps
+        the candidates that do."""
+        total = self.vector_count
+        depth = min(depth, total)
+        if depth <= 0:
             return []
         if not filters:
             return self._nearest_one(query_vector, depth)
@@ -316,24 +291,20 @@ class Searcher:
         if passing == 0:
             return []
         if passing <= FILTER_SELECTOR_LIMIT:
-            selector = faiss.IDSelectorBatch(np.array(self.lexical_index.passing(passing, **conditions), np.int64))
-            # An IVF index refuses plain SearchParameters, and parameters it is given replace its
-            # own settings: without its nprobe it would probe one list and miss most matches.
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe) if hasattr(index, "nprobe") \
-                else faiss.SearchParameters(sel=selector)
-            return self._nearest_one(query_vector, min(depth, passing), params)
+            among = np.array(self.lexical_index.passing(passing, **conditions), np.int64)
+            return self._nearest_one(query_vector, min(depth, passing), among)
         wanted = min(depth, passing)
-        reach = min(index.ntotal, 2 * wanted * -(-index.ntotal // passing))
+        reach = min(total, 2 * wanted * -(-total // passing))
         while True:
             candidates = self._nearest_one(query_vector, reach)
             kept = set(self.lexical_index.passing(len(candidates), among=[c for c, _ in candidates], **conditions))
             found = [(c, score) for c, score in candidates if c in kept]
-            if len(found) >= wanted or reach >= index.ntotal:
+            if len(found) >= wanted or reach >= total:
                 return found[:depth]
-            reach = min(index.ntotal, reach * 4)
+            reach = min(total, reach * 4)
 
-    def _nearest_one(self, query_vector: np.ndarray, depth: int, params=None) -> list[tuple[int, float]]:
-        scores, ids = faiss_search(self.faiss, query_vector.reshape(1, -1), depth, params)
+    def _nearest_one(self, query_vector: np.ndarray, depth: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
+        scores, ids = self.vectors.search(query_vector.reshape(1, -1), depth, among)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters(),
@@ -478,11 +449,11 @@ class Searcher:
 
     def nearest(self, vectors: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and chunk ids (-1 for none) of the `depth` nearest passages of each vector."""
-        return faiss_search(self.faiss, vectors, max(1, min(depth, self.vector_count)))
+        return self.vectors.search(vectors, max(1, min(depth, self.vector_count)))
 
     @property
     def vector_count(self) -> int:
-        return int(self.faiss.ntotal)
+        return self.vectors.count
 
     def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:
         """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on
@@ -490,41 +461,45 @@ class Searcher:
         rows: list[sqlite3.Row] = []
         for i in range(0, len(values), 900):
             part = values[i:i + 900]
-            rows += self._conn().execute(sql.format(",".join("?" * len(part))), part).fetchall()
+            rows += self.snapshot.rows(sql.format(",".join("?" * len(part))), part)
         return rows
 
     # -- articles --------------------------------------------------------------------------------
 
     def article(self, article_id: str) -> dict | None:
         """One article's metadata and cleaned text, or None if it is not in the index."""
-        row = self._conn().execute(
+        rows = self.snapshot.rows(
             "SELECT id, title, url, source, author, published, text, metadata, indexed_at FROM articles WHERE id = ?",
-            (article_id,)).fetchone()
-        if row is None:
+            (article_id,))
+        if not rows:
             return None
-        data = dict(row)
+        data = dict(rows[0])
         data["metadata"] = json.loads(data["metadata"])
-        data["passages"] = self._conn().execute(
-            "SELECT COUNT(*) FROM chunks WHERE article_id = ?", (article_id,)).fetchone()[0]
+        data["passages"] = self.snapshot.rows("SELECT COUNT(*) FROM chunks WHERE article_id = ?", (article_id,))[0][0]
         return data
 
     def stats(self) -> dict:
         """Counts, model, index type and sizes (the JSON of `article-search stats`)."""
-        conn = self._conn()
-        files = {name: (self.dir / name).stat().st_size for name in (store.DATABASE, store.VECTORS, store.MANIFEST)
+        def one(sql: str):
+            return self.snapshot.rows(sql)[0][0]
+
+        files = {name: (self.dir / name).stat().st_size for name in (store.DATABASE, store.MANIFEST)
                  if (self.dir / name).exists()}
-        files[store.LEXICAL] = sum(path.stat().st_size for path in (self.dir / store.LEXICAL).iterdir() if path.is_file())
+        for folder in (store.LEXICAL, VECTORS_FOLDER):
+            files[folder] = sum(path.stat().st_size for path in (self.dir / folder).iterdir() if path.is_file())
         return {
-            "articles": conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0],
-            "passages": conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
-            "vectors": int(self.faiss.ntotal),
+            "articles": one("SELECT COUNT(*) FROM articles"),
+            "passages": one("SELECT COUNT(*) FROM chunks"),
+            "vectors": self.vector_count,
             "model": self.manifest["model"]["name"],
             "model_fingerprint": self.manifest["model"]["fingerprint"],
             "dimension": self.manifest["dimension"],
-            "index_type": self.manifest["faiss"]["description"],
+            "index_type": self.vectors.description(),
+            "vector_segments": len(self.vectors.segments),
             "chunker": self.manifest["chunker"],
-            "generation": store.db_generation(conn),
-            "sources": [r[0] for r in conn.execute("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY 1")],
+            "generation": self.generation,
+            "sources": [r[0] for r in self.snapshot.rows(
+                "SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY 1")],
             "bytes": files,
             "index_dir": str(self.dir.resolve()),
         }

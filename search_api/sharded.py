@@ -50,19 +50,21 @@ def _merge(lists: list[list[tuple[int, float]]], depth: int) -> list[tuple[int, 
 
 class ShardedSearcher(Searcher):
     """Opens every shard of a sharded index read-only, sharing one model. `shards` may be given
-    instead (remote shards, already open); options as `Searcher`'s."""
+    instead (remote shards, already open); options as `Searcher`'s (`previous` lends each shard's
+    vector segments to the same shard's new searcher)."""
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder=None, backend: str | None = None,
                  shards: list | None = None, fusion: str = "linear", rrf_k: float = 60.0,
-                 linear_weight: float = 0.5, reranker=None):
+                 linear_weight: float = 0.5, reranker=None, previous: ShardedSearcher | None = None):
         self.dir = Path(index_dir)
         self.manifest = store.read_manifest(self.dir)
         if "shards" not in self.manifest:
             raise store.StoreError(f"{self.dir} is not a sharded index")
         if shards is None:
             shards = []
-            for name in self.manifest["shards"]["directories"]:
-                shards.append(Searcher(self.dir / name, model, encoder=encoder, backend=backend))
+            lent = getattr(previous, "shards", None) or [None] * len(self.manifest["shards"]["directories"])
+            for name, earlier in zip(self.manifest["shards"]["directories"], lent):
+                shards.append(Searcher(self.dir / name, model, encoder=encoder, backend=backend, previous=earlier))
                 encoder = shards[0].encoder
         if encoder is None:
             from indexer.embedding import load_encoder

@@ -115,12 +115,12 @@ def running_server(index_dir: Path, api_key: str | None = None, log_path: Path |
 def ivf_index(tmp_path_factory, sample_index, encoder) -> Path:
     """A copy of the sample index laid out as IVF (a few inverted lists): the layout `auto` picks
     for large archives, here forced on a small one. Tests must not write to it."""
-    from indexer import store
+    from indexer import store, vectors
 
     target = tmp_path_factory.mktemp("ivf") / "index"
     shutil.copytree(sample_index, target, ignore=shutil.ignore_patterns(".lock"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(store, "IVF_MIN", 50)  # IVF is never chosen below IVF_MIN vectors
+        patch.setattr(vectors, "IVF_MIN", 50)  # IVF is never chosen below IVF_MIN vectors
         with IndexWriter(target, encoder=encoder, index_type="ivf-sq8"):
             pass
     assert store.read_manifest(target)["faiss"]["description"].startswith("IVF")

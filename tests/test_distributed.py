@@ -14,6 +14,7 @@ import ray
 from conftest import SAMPLE_SUBSET_SIZE, write_jsonl
 from indexer import store
 from indexer.readers import Problem, read_paths
+from indexer.vectors import stored_vectors
 from indexer.writer import IndexWriter
 
 
@@ -32,7 +33,7 @@ def _contents(index_dir):
                             "duplicate_group FROM articles ORDER BY id").fetchall()
     chunks = conn.execute("SELECT id, article_id, position, start, end, text, tokens, sentences FROM chunks "
                           "ORDER BY id").fetchall()
-    vectors = store.vectors_from_db(conn, 384)
+    vectors = stored_vectors(conn, 384)
     return articles, chunks, vectors
 
 

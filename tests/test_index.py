@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from indexer import store
+from indexer import store, vectors
 from indexer.embedding import Encoder, ModelError
 from indexer.lexical import LexicalReader
 from indexer.article import Article
@@ -32,8 +32,10 @@ def db_state(index_dir):
     conn = sqlite3.connect(index_dir / store.DATABASE)
     articles = conn.execute("SELECT id, content_hash FROM articles ORDER BY id").fetchall()
     chunks = conn.execute("SELECT article_id, position, start, end, text FROM chunks ORDER BY article_id, position").fetchall()
+    # Removed passages stay in the lexical index as tombstones for a while (indexer.vectors).
+    kept = conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_lexical = 1").fetchone()[0]
     conn.close()
-    return articles, chunks, LexicalReader(index_dir / store.LEXICAL).passages
+    return articles, chunks, LexicalReader(index_dir / store.LEXICAL).passages - kept
 
 
 def test_incremental_add_change_remove(tmp_path, encoder):
@@ -80,14 +82,14 @@ def test_manifest_records_model_chunker_and_counts(tmp_path, encoder):
     assert manifest["dimension"] == 384
     assert manifest["chunker"]["max_tokens"] == 256 and manifest["chunker"]["overlap_sentences"] == 1
     assert manifest["counts"] == {"articles": 3, "passages": 3, "vectors": 3}
-    assert manifest["faiss"]["generation"] == manifest["generation"] >= 1
+    assert manifest["generation"] >= 1 and manifest["faiss"]["segments"] >= 1
 
 
 def test_vectors_in_faiss_and_database_agree(sample_index, encoder):
     searcher = Searcher(sample_index, encoder=encoder)
     conn = sqlite3.connect(sample_index / store.DATABASE)
     for chunk_id, blob in conn.execute("SELECT id, vector FROM chunks ORDER BY random() LIMIT 20"):
-        assert np.allclose(searcher.faiss.reconstruct(chunk_id), np.frombuffer(blob, dtype=np.float32))
+        assert np.allclose(searcher.vectors.reconstruct(chunk_id), np.frombuffer(blob, dtype=np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -121,15 +123,22 @@ def test_a_second_writer_is_refused_while_one_writes(writable_index, encoder):
             IndexWriter(writable_index, encoder=encoder)
 
 
-def test_missing_or_truncated_vectors_are_rebuilt_from_the_database(writable_index, encoder):
+def test_a_truncated_or_lost_segment_is_refused_by_readers_and_rebuilt_by_a_repair(writable_index, encoder):
+    """Readers never build vectors (a rebuild is the writer's, reading every stored vector): they
+    refuse with the command that mends it, which writes the same vectors back from the database."""
     expected = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
-    vectors = writable_index / store.VECTORS
-    vectors.write_bytes(vectors.read_bytes()[:1000])
-    searcher = Searcher(writable_index, encoder=encoder)
-    assert searcher.rebuilt
-    assert searcher.search("bridge collapse", mode="dense").to_dict()["results"] == expected
-    vectors.unlink()
-    assert Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"] == expected
+    for damage in ("truncate", "unlink"):
+        segment = writable_index / vectors.FOLDER / Searcher(writable_index, encoder=encoder).vectors.segments[0].file
+        if damage == "truncate":
+            segment.write_bytes(segment.read_bytes()[:1000])
+        else:
+            segment.unlink()
+        with pytest.raises(store.StoreError, match=f"{segment.name} cannot be read.*index --repair"):
+            Searcher(writable_index, encoder=encoder)
+        with IndexWriter(writable_index, encoder=encoder, repair=True):
+            pass
+        searcher = Searcher(writable_index, encoder=encoder)
+        assert searcher.search("bridge collapse", mode="dense").to_dict()["results"] == expected
 
 
 def test_damaged_manifest_is_reported_and_repaired(writable_index, encoder):
@@ -186,8 +195,12 @@ def test_index_type_auto_stays_exact_when_small_and_rebuild_keeps_results(writab
     assert after == before
 
 
+def kinds(searcher: Searcher) -> list[str]:
+    return [segment.kind for segment in searcher.vectors.segments]
+
+
 def test_ivf_layout_is_built_from_stored_vectors_and_supports_updates(writable_index, encoder, monkeypatch, tmp_path):
-    monkeypatch.setattr(store, "IVF_MIN", 50)
+    monkeypatch.setattr(vectors, "IVF_MIN", 50)
     exact = Searcher(writable_index, encoder=encoder)
     queries = ["gas explosion in Russia", "Speaker of the House elected", "fire in an escape room"]
     expected = [[h.article_id for h in exact.search(q, k=3, mode="dense").results] for q in queries]
@@ -196,26 +209,32 @@ def test_ivf_layout_is_built_from_stored_vectors_and_supports_updates(writable_i
     manifest = json.loads((writable_index / store.MANIFEST).read_text())
     assert manifest["faiss"]["description"].startswith("IVF") and manifest["faiss"]["nprobe"] >= 1
     searcher = Searcher(writable_index, encoder=encoder)
-    assert store.index_kind(searcher.faiss) == "ivf-sq8" and searcher.faiss.ntotal == searcher.stats()["passages"]
+    assert kinds(searcher) == ["ivf-sq8"] and searcher.vector_count == searcher.stats()["passages"]
     # nprobe covers every list at this size, so the IVF answers equal the exact ones.
     assert [[h.article_id for h in searcher.search(q, k=3, mode="dense").results] for q in queries] == expected
     with IndexWriter(writable_index, encoder=encoder) as writer:
         writer.remove(["wn-e8d671d30811"])
         writer.add(read_paths([write_jsonl(tmp_path / "n.jsonl", STORIES[:1])]))
     searcher = Searcher(writable_index, encoder=encoder)
-    assert store.index_kind(searcher.faiss) == "ivf-sq8"
+    # The new article's vectors went to a small exact segment beside the IVF one, not into it.
+    assert kinds(searcher) == ["ivf-sq8", "flat"]
     assert searcher.stats()["passages"] == searcher.stats()["vectors"]
     assert searcher.search("harbour bridge cable repairs", k=1, mode="dense").results[0].article_id == "s1"
     assert "wn-e8d671d30811" not in [h.article_id for h in searcher.search("gas explosion Magnitogorsk").results]
 
 
-def test_ivf_file_is_rebuilt_as_ivf_when_stale(writable_index, encoder, monkeypatch):
-    monkeypatch.setattr(store, "IVF_MIN", 50)
+def test_lost_ivf_segments_are_refused_by_readers_and_repaired_as_ivf_by_the_writer(writable_index, encoder,
+                                                                                    monkeypatch, capsys):
+    monkeypatch.setattr(vectors, "IVF_MIN", 50)
     with IndexWriter(writable_index, encoder=encoder, index_type="ivf-sq8"):
         pass
-    (writable_index / store.VECTORS).unlink()
-    searcher = Searcher(writable_index, encoder=encoder)
-    assert searcher.rebuilt and store.index_kind(searcher.faiss) == "ivf-sq8"
+    for path in (writable_index / vectors.FOLDER).iterdir():
+        path.unlink()
+    status, _, err = run_cli(capsys, "query", "bridge collapse", "--index", writable_index)
+    assert_one_line_error(status, err, "cannot be read", f"article-search index --repair --index {writable_index}")
+    with IndexWriter(writable_index, encoder=encoder, repair=True):
+        pass
+    assert kinds(Searcher(writable_index, encoder=encoder)) == ["ivf-sq8"]
 
 
 def test_pooling_on_the_write_thread_never_disturbs_embedding(encoder):
@@ -280,6 +299,10 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
     return status, captured.out, captured.err
 
 
+def vector_files(index_dir) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in (index_dir / vectors.FOLDER).iterdir()}
+
+
 def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
     assert status == 1 and "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -297,7 +320,7 @@ def test_a_damaged_database_is_a_one_line_error_with_guidance(writable_index, ca
                           "truncated": data[:len(data) // 2],
                           # the header and schema intact: found only when those pages are read
                           "overwritten": data[:third] + b"\xab" * third + data[2 * third:]}[damage])
-    vectors = (writable_index / store.VECTORS).read_bytes()
+    before = vector_files(writable_index)
     for argv in (["stats"], ["query", "bridge collapse"], ["related", "wn-e8d671d30811"], ["index", "--repair"]):
         status, _, err = run_cli(capsys, *argv, "--index", writable_index)
         if damage == "overwritten" and argv[0] != "index" and status == 0:
@@ -306,7 +329,7 @@ def test_a_damaged_database_is_a_one_line_error_with_guidance(writable_index, ca
             assert "Traceback" not in err
             continue
         assert_one_line_error(status, err, str(writable_index), "is not a valid index database", "backup")
-    assert (writable_index / store.VECTORS).read_bytes() == vectors  # the repair touched nothing
+    assert vector_files(writable_index) == before  # the repair touched nothing
 
 
 def test_a_manifest_missing_keys_is_reported_and_repaired(writable_index, capsys, encoder):
@@ -321,12 +344,12 @@ def test_a_manifest_missing_keys_is_reported_and_repaired(writable_index, capsys
 
 def test_a_repair_never_replaces_what_it_cannot_rebuild(writable_index, capsys):
     (writable_index / store.DATABASE).unlink()
-    kept = {name: (writable_index / name).read_bytes() for name in (store.VECTORS, store.MANIFEST)}
+    kept = vector_files(writable_index), (writable_index / store.MANIFEST).read_bytes()
     for argv in (["index", "--repair"], ["remove", "wn-e8d671d30811"]):
         status, _, err = run_cli(capsys, *argv, "--index", writable_index)
         assert_one_line_error(status, err, f"{writable_index / store.DATABASE} is missing", "backup")
     assert not (writable_index / store.DATABASE).exists()
-    assert {name: (writable_index / name).read_bytes() for name in kept} == kept
+    assert (vector_files(writable_index), (writable_index / store.MANIFEST).read_bytes()) == kept
 
 
 def test_remove_from_a_mistyped_index_path_creates_nothing(tmp_path, capsys):
@@ -353,7 +376,7 @@ def test_a_format_1_index_is_upgraded_in_place_without_re_embedding(writable_ind
     with sqlite3.connect(writable_index / store.DATABASE) as conn:
         conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(text, title)")
         conn.execute("DELETE FROM meta WHERE key = 'lexical_generation'")
-    vectors = (writable_index / store.VECTORS).read_bytes()
+        stored = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
 
     status, _, err = run_cli(capsys, "query", "bridge collapse", "--index", writable_index)
     assert_one_line_error(status, err, "format version 1", f"article-search index --rebuild --index {writable_index}")
@@ -361,9 +384,9 @@ def test_a_format_1_index_is_upgraded_in_place_without_re_embedding(writable_ind
     assert status == 0, err
 
     assert json.loads((writable_index / store.MANIFEST).read_text())["format_version"] == store.FORMAT_VERSION
-    assert (writable_index / store.VECTORS).read_bytes() == vectors
     with sqlite3.connect(writable_index / store.DATABASE) as conn:
         assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0] == 0
+        assert conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall() == stored  # nothing re-embedded
     assert _lexical_answers(writable_index, encoder) == expected
 
 
@@ -404,7 +427,7 @@ def test_a_writer_that_fails_lets_go_of_its_locks(writable_index, encoder, monke
             IndexWriter(writable_index, encoder=encoder)
     writer = IndexWriter(writable_index, encoder=encoder, rebuild=True)
     with monkeypatch.context() as patched:
-        patched.setattr(store, "save_faiss", fail)
+        patched.setattr(vectors, "write_index", fail)
         with pytest.raises(OSError):
             writer.close()
     with IndexWriter(writable_index, encoder=encoder) as writer:

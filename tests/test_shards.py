@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer import sharding, store
+from indexer import sharding, store, vectors
 from indexer.readers import read_paths
 from indexer.sharding import ShardedWriter, open_writer, shard_of
 from search_api.searcher import Searcher
@@ -50,7 +50,7 @@ def test_each_shard_is_a_complete_index_holding_the_articles_of_its_hash(sharded
     total = 0
     for number, name in enumerate(manifest["shards"]["directories"]):
         shard = Searcher(sharded_index / name, encoder=encoder)
-        ids = [row[0] for row in shard._conn().execute("SELECT id FROM articles")]
+        ids = [row[0] for row in shard.snapshot.rows("SELECT id FROM articles")]
         assert ids and all(shard_of(article_id, SHARDS) == number for article_id in ids)
         assert shard.vector_count == shard.stats()["passages"]
         total += len(ids)
@@ -189,23 +189,30 @@ def test_a_sharded_writer_reads_the_manifest_only_under_the_lock(sharded_index, 
 
 def test_large_sharded_index_shares_one_trained_ivf(tmp_path, sample_subset, encoder, monkeypatch):
     # The sample is far below the sizes where IVF pays; lower the thresholds to build one anyway.
-    monkeypatch.setattr(store, "IVF_MIN", 50)
+    monkeypatch.setattr(vectors, "IVF_MIN", 50)
     index = tmp_path / "index"
     with open_writer(index, shards=2, encoder=encoder, index_type="ivf-sq8") as writer:
         writer.add(read_paths([sample_subset]))
     assert (index / sharding.TRAINED).exists()
-    centroids = []
-    for name in store.read_manifest(index)["shards"]["directories"]:
-        shard = Searcher(index / name, encoder=encoder)
-        assert store.index_kind(shard.faiss) == "ivf-sq8"
-        ivf = faiss.extract_index_ivf(shard.faiss)
-        centroids.append(ivf.quantizer.reconstruct_n(0, ivf.nlist))
+
+    def centroids_of(shard: Searcher) -> np.ndarray:
+        (segment,) = shard.vectors.segments
+        assert segment.kind == "ivf-sq8"
+        ivf = faiss.extract_index_ivf(shard.vectors.index_of(segment))
+        return ivf.quantizer.reconstruct_n(0, ivf.nlist)
+
+    centroids = [centroids_of(Searcher(index / name, encoder=encoder))
+                 for name in store.read_manifest(index)["shards"]["directories"]]
     assert np.array_equal(centroids[0], centroids[1])
-    # A shard whose vectors file is lost is rebuilt with the shared IVF, not one of its own.
-    (index / "shard-000" / store.VECTORS).unlink()
-    rebuilt = Searcher(index / "shard-000", encoder=encoder)
-    assert rebuilt.rebuilt and np.array_equal(
-        faiss.extract_index_ivf(rebuilt.faiss).quantizer.reconstruct_n(0, len(centroids[0])), centroids[0])
+    # A shard whose vectors are lost is rebuilt by the writer's repair with the shared IVF, not one
+    # of its own; a reader refuses it meanwhile instead of training one.
+    for path in (index / "shard-000" / vectors.FOLDER).iterdir():
+        path.unlink()
+    with pytest.raises(store.StoreError, match="--repair"):
+        Searcher(index / "shard-000", encoder=encoder)
+    with open_writer(index, encoder=encoder, repair=True):
+        pass
+    assert np.array_equal(centroids_of(Searcher(index / "shard-000", encoder=encoder)), centroids[0])
     top = open_searcher(index, encoder=encoder).search(QUERIES[0], k=1).results[0]
     assert top.article_id == "wn-e8d671d30811"
 

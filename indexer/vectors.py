@@ -1,0 +1,472 @@
+"""The vector index: passage vectors in immutable FAISS segments. The only module that imports faiss.
+
+    INDEX_DIR/vectors/seg-<first>-<last>-<stamp>.faiss   one segment: the vectors of chunk ids
+                                                         first..last, exact (flat) or IVF,SQ8
+
+In the spirit of Lucene's segments, a write never rewrites what is there:
+
+- each committed batch of the writer adds one small segment, holding only its own vectors;
+- a removed passage becomes a tombstone (`tombstones` table): readers skip its vector, and it
+  leaves the files when its segment is merged;
+- segments are merged in tiers (`plan_merge`): MERGE_FACTOR neighbours of one size become one
+  ten times larger, so a vector is copied about log10(archive / batch) times in its life, and a
+  segment whose passages are mostly tombstones is rewritten without them. A merge reads the
+  exact float32 vectors from the database, so an IVF,SQ8 segment never loses precision twice.
+  `index --optimize` merges everything into one segment.
+
+Which segments make up the index is a row of the database (`meta.vector_segments`), written in
+the same transaction as the passages they hold: a reader that reads it inside its own read
+transaction (indexer.store) gets exactly the vectors of the rows it sees. Segment files are
+opened with mmap, so a reader costs neither the RAM nor the start-up time of the archive's
+vectors, and readers never build, train or repair anything: only the writer does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+FOLDER = "vectors"
+INDEX_TYPES = ("auto", "flat", "ivf-sq8")
+# `auto` keeps exact search up to this many vectors in a segment: a flat query over 200k 384-d
+# vectors takes ~12 ms on one core, over 1M ~58 ms (docs/benchmarks.md, "ANN at scale").
+FLAT_LIMIT = 200_000
+IVF_MIN = 10_000  # fewer vectors than this train IVF poorly, and exact search is fast anyway
+# Inverted lists probed per IVF query. On 1M embedding-like vectors (benchmarks/ann_scale.py,
+# IVF4000,SQ8, one thread): nprobe 256 → recall@10 .950–.953 at ~3 ms p50 depending on the real
+# vectors the set is made from, 320 → .956 at 3.7 ms, 384 → .957 at 4.4 ms; 398 bytes per vector
+# against 1,544 for exact search at 50–57 ms. 320 keeps recall above .95 with room.
+IVF_NPROBE = 320
+# Segments of one tier (within a factor of MERGE_FACTOR in size) merge once this many sit side by
+# side: Lucene's default merge factor, which bounds the segments a query visits to ~10 per tier.
+MERGE_FACTOR = 10
+# A segment is rewritten without its tombstones once they are this share of it (Lucene's
+# deletes-pct-allowed is 20–33%).
+TOMBSTONE_SHARE = 0.25
+# Tombstoned passages stay in the lexical index and in old segment files this long after they
+# left, so that a request reading an older generation finds everything it was promised
+# (docs/reliability.md, "Snapshots").
+RETENTION_SECONDS = 60.0
+
+TOMBSTONES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tombstones (
+    chunk_id INTEGER PRIMARY KEY,     -- a passage removed from the database whose data an engine still holds
+    removed_at REAL NOT NULL,         -- unix time
+    in_vectors INTEGER NOT NULL,      -- 1 while a segment holds its vector
+    in_lexical INTEGER NOT NULL       -- 1 while the lexical index holds it
+);
+"""
+
+
+class VectorIndexError(RuntimeError):
+    """A segment file is missing or damaged; the writer can rebuild it from the database."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One immutable segment file: the vectors of chunk ids `first`..`last` (those not removed when
+    it was written), `count` of them, `kind` flat or ivf-sq8."""
+
+    file: str
+    first: int
+    last: int
+    count: int
+    kind: str
+
+
+def choose_index_type(requested: str, count: int) -> str:
+    """The FAISS kind for a segment of `count` vectors: as requested, `auto` by size; never IVF
+    below IVF_MIN."""
+    if requested not in INDEX_TYPES:
+        raise ValueError(f"index type must be one of {', '.join(INDEX_TYPES)}, got '{requested}'")
+    if requested == "flat" or count < IVF_MIN or (requested == "auto" and count < FLAT_LIMIT):
+        return "flat"
+    return "ivf-sq8"
+
+
+def describe(segments: list[Segment], nlist: int | None = None) -> str:
+    """A one-line description for stats: 'IVF4000,SQ8 + 3 flat segments', 'IDMap2,Flat'."""
+    if not segments:
+        return "IDMap2,Flat"
+    ivf = [s for s in segments if s.kind == "ivf-sq8"]
+    head = f"IVF{nlist},SQ8" if ivf and nlist else "IDMap2,Flat"
+    rest = len(segments) - 1
+    return head if rest == 0 else f"{head} + {rest} more segment{'s' * (rest > 1)}"
+
+
+# -- layout: which segments make up a generation (a row of the database) -------------------------
+
+def read_layout(conn: sqlite3.Connection) -> list[Segment]:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'vector_segments'").fetchone()
+    return [Segment(**entry) for entry in json.loads(row[0])] if row else []
+
+
+def write_layout(conn: sqlite3.Connection, segments: list[Segment]) -> None:
+    """Record `segments` as the index's vectors, inside the caller's transaction."""
+    conn.execute("INSERT INTO meta VALUES ('vector_segments', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (json.dumps([asdict(s) for s in sorted(segments, key=lambda s: s.first)]),))
+
+
+def read_tombstones(conn: sqlite3.Connection, engine: str = "vectors") -> np.ndarray:
+    """Chunk ids removed whose data `engine` ('vectors' or 'lexical') still holds, sorted."""
+    column = {"vectors": "in_vectors", "lexical": "in_lexical"}[engine]
+    return np.fromiter((row[0] for row in conn.execute(f"SELECT chunk_id FROM tombstones WHERE {column} = 1 "
+                                                       "ORDER BY chunk_id")), dtype=np.int64)
+
+
+def add_tombstones(conn: sqlite3.Connection, chunk_ids: list[int]) -> None:
+    """Mark removed passages, inside the caller's transaction that deletes their rows."""
+    now = time.time()
+    conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?, 1, 1)", [(c, now) for c in chunk_ids])
+
+
+# -- FAISS ------------------------------------------------------------------------------------------
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+def train_ivf(dimension: int, sample: np.ndarray, count: int):
+    """An empty IVF,SQ8 index for `count` vectors (~4·sqrt(count) inverted lists), trained on
+    `sample`, vectors drawn from those it will hold (all of them, or a sample of every shard)."""
+    faiss = _faiss()
+    nlist = max(1, min(int(4 * np.sqrt(count)), len(sample) // 39))
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                          faiss.METRIC_INNER_PRODUCT)
+    # 64 training points per list is within FAISS's advice (39 to 256) and trains in a quarter
+    # of the time of 256 (measured at 1M: 181 s for the full set).
+    if len(sample) > 64 * nlist:
+        sample = sample[np.random.default_rng(0).choice(len(sample), 64 * nlist, replace=False)]
+    index.train(sample)
+    index.nprobe = IVF_NPROBE
+    quantizer.this.disown()  # owned by the IVF index from here on
+    index.own_fields = True
+    return index
+
+
+def empty_copy(ivf):
+    """An empty IVF index with the inverted lists (trained quantizer) of `ivf`: no training."""
+    faiss = _faiss()
+    copy = faiss.clone_index(ivf)
+    copy.reset()
+    return copy
+
+
+def build(kind: str, dimension: int, ids: np.ndarray, vectors: np.ndarray, trained=None):
+    """A FAISS index of `kind` holding `vectors` under chunk `ids`. `flat` is exact inner product
+    (cosine on unit vectors) behind an id map; `ivf-sq8` clusters the vectors into ~4·sqrt(n)
+    inverted lists, trained on (a sample of) them unless `trained`, an empty trained IVF index, is
+    given to copy (the segments of one index, and the shards of one archive, share their lists)."""
+    faiss = _faiss()
+    if kind == "flat":
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    else:
+        index = empty_copy(trained) if trained is not None else train_ivf(dimension, vectors, len(vectors))
+        index.nprobe = IVF_NPROBE
+    if len(ids):
+        index.add_with_ids(vectors, ids)
+    return index
+
+
+def is_ivf(index) -> bool:
+    return hasattr(index, "nprobe")
+
+
+def write_index(path: Path, index) -> None:
+    """Write a FAISS index to `path` so that a crash leaves no half-written file under that name."""
+    faiss = _faiss()
+    tmp = path.with_name(f".{path.name}.tmp")
+    faiss.write_index(index, str(tmp))
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_index(path: Path, mmap: bool = True):
+    faiss = _faiss()
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+
+
+def search_one_thread(index, queries: np.ndarray, k: int, params=None):
+    """`index.search` on one OpenMP thread: a few queries at a time gain nothing from threads and
+    lose to their start-up (measured at 1M vectors: one exact query 142 ms on 2 threads, 58 ms on 1).
+    The setting is per calling thread and restored after, so the model's own threads (the same
+    OpenMP runtime) keep both cores for encoding."""
+    faiss = _faiss()
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, k, params=params)
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+class VectorReader:
+    """The vectors of one generation, read-only: its segments, opened with mmap, minus its
+    tombstones. `previous`, the reader of an earlier generation, lends the segments both share
+    (files never change), so moving to a new generation opens only the new segments."""
+
+    def __init__(self, index_dir: str | Path, segments: list[Segment], tombstones: np.ndarray, *,
+                 nprobe: int = IVF_NPROBE, previous: VectorReader | None = None):
+        self.dir = Path(index_dir)
+        self.segments = segments
+        self.nprobe = nprobe
+        lent = previous._open if previous is not None else {}
+        self._open = {}
+        for segment in segments:
+            index = lent.get(segment.file)
+            if index is None:
+                path = self.dir / FOLDER / segment.file
+                try:
+                    index = read_index(path)
+                except RuntimeError as exc:  # FAISS's word for a missing, truncated or damaged file
+                    raise VectorIndexError(f"{path} cannot be read ({str(exc).splitlines()[0][:200]})") from None
+            self._open[segment.file] = index
+        self.tombstones = tombstones
+        self.count = sum(s.count for s in segments) - len(tombstones)
+        self._skip = self._not_tombstoned()
+
+    def _not_tombstoned(self):
+        faiss = _faiss()
+        if not len(self.tombstones):
+            return None
+        # Kept on the reader: FAISS selectors hold raw pointers to the arrays they were built from.
+        self._tombstone_set = faiss.IDSelectorBatch(self.tombstones)
+        return faiss.IDSelectorNot(self._tombstone_set)
+
+    @property
+    def nlist(self) -> int | None:
+        ivf = [index for index in self._open.values() if is_ivf(index)]
+        return ivf[0].nlist if ivf else None
+
+    def description(self) -> str:
+        return describe(self.segments, self.nlist)
+
+    def search(self, queries: np.ndarray, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (cosine) and chunk ids, best first, of the `k` nearest live passages of each
+        query vector; -1 pads rows with fewer. `among`, chunk ids, limits the search to them."""
+        faiss = _faiss()
+        queries = np.ascontiguousarray(queries.reshape(-1, queries.shape[-1]), dtype=np.float32)
+        selector = self._skip
+        if among is not None:
+            self._among = np.ascontiguousarray(among, dtype=np.int64)  # alive while FAISS reads it
+            self._among_set = faiss.IDSelectorBatch(self._among)
+            selector = self._among_set if selector is None else faiss.IDSelectorAnd(self._among_set, self._skip)
+        all_scores, all_ids = [], []
+        for segment in self.segments:
+            index = self._open[segment.file]
+            reach = min(k, index.ntotal)
+            if reach == 0:
+                continue
+            if selector is None:
+                params = None
+            elif is_ivf(index):
+                # Parameters replace an IVF index's own settings: without its nprobe it would probe one list.
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=selector)
+            if is_ivf(index) and params is None:
+                index.nprobe = self.nprobe
+            scores, ids = search_one_thread(index, queries, reach, params)
+            all_scores.append(scores)
+            all_ids.append(ids)
+        if not all_scores:
+            return np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64)
+        scores, ids = np.concatenate(all_scores, axis=1), np.concatenate(all_ids, axis=1)
+        scores = np.where(ids >= 0, scores, -np.inf)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+    def reconstruct(self, chunk_id: int) -> np.ndarray:
+        """The stored vector of one passage (exact for flat segments, 8-bit for IVF)."""
+        for segment in self.segments:
+            if segment.first <= chunk_id <= segment.last:
+                index = self._open[segment.file]
+                if is_ivf(index):
+                    index.make_direct_map()
+                return index.reconstruct(int(chunk_id))
+        raise KeyError(chunk_id)
+
+    def index_of(self, segment: Segment):
+        return self._open[segment.file]
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+def stored_vectors(conn: sqlite3.Connection, dimension: int, first: int = 0,
+                   last: int = 2 ** 62) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk ids and exact vectors the database holds for ids first..last, in id order."""
+    rows = conn.execute("SELECT id, vector FROM chunks WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)).fetchall()
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    vectors = np.zeros((len(rows), dimension), dtype=np.float32)
+    for i, row in enumerate(rows):
+        vectors[i] = np.frombuffer(row[1], dtype=np.float32)
+    return ids, vectors
+
+
+def _tier(count: int) -> int:
+    return int(math.log(max(count, 1), MERGE_FACTOR))
+
+
+def plan_merge(segments: list[Segment], tombstoned: dict[str, int]) -> tuple[int, int] | None:
+    """The slice [start, end) of neighbouring segments (in id order) to merge next, or None:
+    a segment mostly tombstones (rewritten alone), else MERGE_FACTOR neighbours of one tier, the
+    smallest tier first. `tombstoned` counts the tombstones inside each segment's range."""
+    for i, segment in enumerate(segments):
+        if segment.count and tombstoned.get(segment.file, 0) >= TOMBSTONE_SHARE * segment.count:
+            return i, i + 1
+    tiers = [_tier(s.count) for s in segments]
+    for tier in sorted(set(tiers)):
+        run = 0
+        for i, t in enumerate(tiers):
+            run = run + 1 if t <= tier else 0
+            if run >= MERGE_FACTOR:
+                return i + 1 - run, i + 1
+    return None
+
+
+class VectorWriter:
+    """The writer's side: new segments for committed batches, tiered merges, `optimize`.
+
+    The writer thread calls `write_segment` before the transaction that commits its passages and
+    `publish` inside it; `merge` and `optimize` write their segment, then commit the new layout in
+    a transaction of their own. Files left behind by a crash (written, never published) and files
+    merged away more than RETENTION_SECONDS ago are deleted by `collect_garbage`."""
+
+    def __init__(self, index_dir: str | Path, conn: sqlite3.Connection, dimension: int, index_type: str = "auto",
+                 trained=None):
+        self.dir = Path(index_dir)
+        self.folder = self.dir / FOLDER
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.conn = conn
+        self.dimension = dimension
+        self.index_type = index_type
+        self.trained = trained  # an empty trained IVF shared by the shards of one archive, if any
+        self.segments = read_layout(conn)
+
+    @property
+    def count(self) -> int:
+        dead = self.conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_vectors = 1").fetchone()[0]
+        return sum(s.count for s in self.segments) - dead
+
+    def _file_name(self, first: int, last: int) -> str:
+        return f"seg-{first:012d}-{last:012d}-{time.time_ns():x}.faiss"
+
+    def write_segment(self, ids: np.ndarray, vectors: np.ndarray, kind: str = "flat", trained=None) -> Segment | None:
+        """Write `vectors` (under chunk `ids`, ascending) as a new segment file, not yet part of
+        the index (see `publish`); None when there is nothing to write."""
+        if not len(ids):
+            return None
+        if kind == "ivf-sq8" and trained is None:
+            trained = self._ivf_template()
+        index = build(kind, self.dimension, ids, np.ascontiguousarray(vectors, dtype=np.float32), trained)
+        segment = Segment(self._file_name(int(ids[0]), int(ids[-1])), int(ids[0]), int(ids[-1]), len(ids), kind)
+        write_index(self.folder / segment.file, index)
+        return segment
+
+    def _ivf_template(self):
+        """The inverted lists new IVF segments copy: the shards' shared ones, else those of the
+        index's IVF segment, else None (the caller trains)."""
+        if self.trained is not None:
+            return self.trained
+        for segment in self.segments:
+            if segment.kind == "ivf-sq8":
+                try:
+                    return read_index(self.folder / segment.file)
+                except RuntimeError:  # lost or damaged: a repair is under way, and trains anew
+                    continue
+        return None
+
+    def publish(self, added: Segment | None = None, replaced: list[Segment] = ()) -> None:
+        """Make `added` part of the index and drop `replaced`, inside the caller's transaction."""
+        gone = {s.file for s in replaced}
+        segments = [s for s in self.segments if s.file not in gone] + ([added] if added else [])
+        write_layout(self.conn, segments)
+        if replaced:
+            retired = json.loads((self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'")
+                                  .fetchone() or ["[]"])[0])
+            retired += [[s.file, time.time()] for s in replaced]
+            self.conn.execute("INSERT INTO meta VALUES ('retired_segments', ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (json.dumps(retired),))
+        self._pending_layout = segments
+
+    def committed(self) -> None:
+        """The caller's transaction committed: `publish`'s layout is the index's now."""
+        self.segments = self._pending_layout
+
+    def _tombstoned(self) -> dict[str, int]:
+        return {s.file: self.conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_vectors = 1 AND chunk_id BETWEEN ? "
+                                          "AND ?", (s.first, s.last)).fetchone()[0] for s in self.segments}
+
+    def merge(self) -> int:
+        """Run the merges `plan_merge` asks for, one after another; returns how many ran."""
+        merges = 0
+        while (span := plan_merge(self.segments, self._tombstoned())) is not None:
+            self._merge(self.segments[span[0]:span[1]])
+            merges += 1
+        return merges
+
+    def _merge(self, parts: list[Segment]) -> None:
+        first, last = parts[0].first, parts[-1].last
+        ids, vectors = stored_vectors(self.conn, self.dimension, first, last)
+        merged = self.write_segment(ids, vectors, choose_index_type(self.index_type, len(ids)))
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.publish(merged, parts)
+            self.conn.execute("UPDATE tombstones SET in_vectors = 0 WHERE chunk_id BETWEEN ? AND ?", (first, last))
+            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
+        self.committed()
+
+    def rebuild(self, kind: str | None = None, trained=None) -> None:
+        """Write every stored vector anew as one segment (of `kind`, copying `trained` for IVF) in
+        place of all segments: `index --optimize`, --rebuild, --repair, a change of layout."""
+        ids, vectors = stored_vectors(self.conn, self.dimension)
+        kind = kind or choose_index_type(self.index_type, len(ids))
+        if trained is not None:
+            self.trained = trained
+        segment = self.write_segment(ids, vectors, kind, trained=self.trained if kind == "ivf-sq8" else None)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.publish(segment, list(self.segments))
+            self.conn.execute("UPDATE tombstones SET in_vectors = 0")
+            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
+        self.committed()
+
+    def missing(self) -> list[str]:
+        """Segment files of the layout that cannot be opened (lost or damaged): a repair rebuilds."""
+        bad = []
+        for segment in self.segments:
+            try:
+                read_index(self.folder / segment.file)
+            except RuntimeError:
+                bad.append(segment.file)
+        return bad
+
+    def collect_garbage(self, now: float | None = None) -> None:
+        """Delete segment files no generation needs: merged away more than RETENTION_SECONDS ago,
+        or written by a run that died before publishing them."""
+        now = time.time() if now is None else now
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'").fetchone()
+        retired = json.loads(row[0]) if row else []
+        keep = [[name, at] for name, at in retired if now - at < RETENTION_SECONDS]
+        live = {s.file for s in self.segments} | {name for name, _ in keep}
+        for path in self.folder.glob("*.faiss"):
+            if path.name not in live:
+                path.unlink(missing_ok=True)
+        for path in self.folder.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
+        if len(keep) != len(retired):
+            with self.conn:
+                self.conn.execute("UPDATE meta SET value = ? WHERE key = 'retired_segments'", (json.dumps(keep),))
