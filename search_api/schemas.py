@@ -85,8 +85,8 @@ class SearchHit(BaseModel):
     passages: list[Passage]
     also_published_in: list[Copy] = Field(default_factory=list,
                                           description="near-identical copies, collapsed into this result")
-    title_terms: list[list[int]] = Field(default_factory=list,
-                                         description="[start, end] offsets into the title of the words the query matches")
+    title_terms: list[list[int]] = Field(default_factory=list, description="[start, end] offsets into the title "
+                                                                           "of the words the query matches")
 
 
 class FacetValue(BaseModel):
