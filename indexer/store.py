@@ -37,7 +37,8 @@ import numpy as np
 
 FORMAT_VERSION = 3
 # A writer upgrades these in place, nothing re-embedded: format 1 kept the lexical index in an FTS5
-# table, format 2 all vectors in one vectors.faiss rewritten at every save.
+# table; format 2 kept all vectors in one vectors.faiss rewritten at every save, and its lexical
+# index lacked the fields of facets and suggestions.
 UPGRADABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"

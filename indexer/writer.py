@@ -259,6 +259,8 @@ class IndexWriter:
         has_chunks = self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
         self._rebuild = bool(has_chunks and (not self.vectors.segments or (repair and self.vectors.missing())))
         folder = self.dir / store.LEXICAL
+        if self.manifest.get("format_version") in store.UPGRADABLE_VERSIONS and folder.exists():
+            shutil.rmtree(folder)  # an older lexical schema: written anew below from the database
         existed = lexical_exists(folder)
         try:
             self.lexical = LexicalWriter(folder)
@@ -302,14 +304,15 @@ class IndexWriter:
             self.lexical.commit()
 
     def _rebuild_lexical(self) -> None:
-        """Write the lexical index anew from the database: after a run was killed between a batch's
-        transaction and its lexical commit, or to upgrade a format-1 index (whose lexical index was
-        an FTS5 table in the database). Reads every passage's text; embeds nothing."""
+        """Write the lexical index anew from the database: when it is missing, damaged or holds fewer
+        passages than the database, or to upgrade a format-1 or format-2 index (an FTS5 table, or a
+        schema without the fields of facets). Reads every passage's text; embeds nothing."""
         self.lexical.delete_all()
-        rows = self.conn.execute("SELECT c.id, c.text, a.title, a.source, a.published FROM chunks c "
-                                 "JOIN articles a ON a.id = c.article_id")
-        for chunk_id, text, title, source, published in rows:
-            self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published)
+        rows = self.conn.execute("SELECT c.id, c.text, c.position, a.id, a.title, a.source, a.published, a.author, "
+                                 "a.metadata FROM chunks c JOIN articles a ON a.id = c.article_id")
+        for chunk_id, text, position, article_id, title, source, published, author, metadata in rows:
+            self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published,
+                             article_id=article_id, author=author, metadata=json.loads(metadata), position=position)
         self._commit_lexical()
         with self.conn:
             self.conn.execute("DROP TABLE IF EXISTS chunks_fts")
@@ -555,9 +558,10 @@ class IndexWriter:
         ids = iter(chunk_ids.tolist())
         for p in batch:
             published = normalize_date(p.article.published)
-            for chunk in p.chunks:
+            for position, chunk in enumerate(p.chunks):
                 self.lexical.add(chunk_id=next(ids), title=p.article.title, text=chunk.text,
-                                 source=p.article.source, published=published)
+                                 source=p.article.source, published=published, article_id=p.article.id,
+                                 author=p.article.author, metadata=p.article.metadata, position=position)
         self.lexical.commit()
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
