@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
-from indexer.embedding import Encoder, load_encoder
+from indexer.embedding import Encoder
 from indexer.highlights import best_sentences
 from indexer.lexical import CollectionStats, day_number
 
@@ -173,8 +173,9 @@ def typed_words(text: str) -> tuple[list[str], str | None]:
 class Searcher:
     """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
     `model` is only checked against the index's own (a different one is refused). `backend` runs
-    the query encoder on torch, onnx or onnx-int8 (default: the index's own); one whose embeddings
-    differ from the index's is refused."""
+    the query encoder on torch, onnx or onnx-int8; one whose embeddings differ from the index's is
+    refused. By default (None or "auto") onnx answers where it embeds like the index, else the
+    index's own backend (indexer.embedding.load_query_encoder)."""
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5,
@@ -183,8 +184,7 @@ class Searcher:
         self.manifest = store.read_manifest(self.dir)
         if "shards" in self.manifest:
             raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.sharded.open_searcher")
-        self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"],
-                                               backend or self.manifest["model"].get("backend", "torch"))
+        self.encoder = encoder or store.query_encoder(self.dir, self.manifest, model, backend)
         store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
         self._init_ranking(fusion, rrf_k, linear_weight, reranker)
         self._local = threading.local()
@@ -522,6 +522,7 @@ class Searcher:
             "model_fingerprint": self.manifest["model"]["fingerprint"],
             "dimension": self.manifest["dimension"],
             "index_type": self.manifest["faiss"]["description"],
+            "query_backend": self.encoder.backend,
             "chunker": self.manifest["chunker"],
             "generation": store.db_generation(conn),
             "sources": [r[0] for r in conn.execute("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY 1")],
