@@ -149,3 +149,20 @@ def test_onnx_that_cannot_be_exported_leaves_the_index_on_its_own_backend(sample
     searcher = Searcher(sample_index)
     assert searcher.stats()["query_backend"] == "torch"
     assert any("onnx is not available" in r.getMessage() for r in caplog.records)
+
+
+def test_a_torch_index_run_exports_the_query_model_so_queries_never_import_torch(tmp_path, sample_subset, encoder,
+                                                                                 monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ARTICLE_SEARCH_CACHE", str(cache))
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(sample_subset.read_text(encoding="utf-8").splitlines(keepends=True)[:5]), encoding="utf-8")
+    index = tmp_path / "index"
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add(read_paths([small]))
+    assert [p.name for p in cache.rglob("*") if p.is_file()] == ["model.onnx"]
+    probe = subprocess.run([sys.executable, "-c", (
+        "import sys; from search_api.cli import main; main(['query', 'fire', '--index', sys.argv[1], '-k', '1']); "
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"), str(index)],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, ARTICLE_SEARCH_CACHE=str(cache)))
+    assert probe.stdout.strip().endswith("False False"), probe.stdout + probe.stderr
