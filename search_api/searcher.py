@@ -40,8 +40,11 @@ RERANK_DEPTH = 30
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
 # A filter that at most this many passages pass gives FAISS their ids to search among; a broader
-# one searches deeper and keeps what passes (see `Searcher.dense`).
-FILTER_SELECTOR_LIMIT = 50_000
+# one searches deeper and keeps what passes (see `Searcher.dense`). The two cost the same near
+# 90k-100k passing at 1M passages (IVF4000,SQ8): below, the ids are cheaper (57k: 47 vs 140 ms
+# p50), above, the deeper search (114k: 149-121 vs 176-216 ms; 286k: 135 vs 764 ms).
+# benchmarks/filter_strategies.py, docs/benchmarks.md "Dense search with a filter".
+FILTER_SELECTOR_LIMIT = 100_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PARTIAL_WORD = re.compile(r"\w+$", re.UNICODE)
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
