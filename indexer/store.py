@@ -389,15 +389,17 @@ def query_encoder(index_dir: str | Path, manifest: dict, model: str | None = Non
     """The encoder that answers queries on the index at `index_dir`: `backend` when one is asked
     for, else onnx where the index's probe vectors allow it, else the index's own backend
     (embedding.load_query_encoder)."""
-    from .embedding import load_query_encoder
+    from .embedding import load_query_encoder, resolve_model
 
+    built_with = manifest["model"].get("backend", "torch")
+    if model and resolve_model(model)[0] != manifest["model"]["name"]:
+        backend = backend or built_with  # another model, which check_model refuses: no export of it
     conn = connect(index_dir, readonly=True)
     try:
         probes = probe_vectors(conn)
     finally:
         conn.close()
-    return load_query_encoder(model or manifest["model"]["name"], manifest["model"].get("backend", "torch"),
-                              probes, backend)
+    return load_query_encoder(model or manifest["model"]["name"], built_with, probes, backend)
 
 
 def check_backend(manifest: dict, conn: sqlite3.Connection, encoder, index_dir: Path) -> None:
