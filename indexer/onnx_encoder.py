@@ -9,9 +9,9 @@ The export (`torch.onnx.export(..., dynamo=False)` of the transformer, then mean
 normalisation in numpy, as the model's own modules do) runs once per model and is cached under
 $ARTICLE_SEARCH_CACHE (default ~/.cache/article-search). It needs torch and transformers only
 then; afterwards a query needs neither. A torch `IndexWriter` exports the fp32 model when it
-closes (`prepare_query_model`), where torch is loaded already (~1 s): a server that would export
-it first imports torch and was ready in 29 s instead of 7 s on a 1M-passage index
-(docs/benchmarks.md, "Query encoding"). Only mean-pooling models given as a local folder (the
+closes (`prepare_query_model`), where torch is loaded already (~1 s): a server that exports it
+imports torch first, and was ready in 53 s instead of 8 s on a 1M-passage index on a loaded machine
+(docs/benchmarks.md, "serve start-up until ready"). Only mean-pooling models given as a local folder (the
 bundled default is one) are supported; others keep the torch backend.
 """
 
@@ -63,6 +63,9 @@ def prepare_query_model(encoder) -> None:
     model_dir = Path(encoder.location)
     try:
         check_exportable(model_dir, "onnx", encoder.name)
+    except ModelError:
+        return  # a model onnx cannot run: its queries keep torch, and say so when they start
+    try:
         path = export_path(encoder.fingerprint, "onnx")
         if not path.exists():
             export_onnx(model_dir, path, quantized=False)
