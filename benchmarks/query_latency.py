@@ -96,9 +96,9 @@ def run_clients(url: str, queries: list[str], mode: str, clients: int, total: in
     return latencies, total / (time.perf_counter() - started), errors
 
 
-def floor(index_dir: Path, queries: list[str], backend: str | None) -> tuple[float, float]:
+def floor(index_dir: Path, queries: list[str], backend: str | None) -> tuple[float, float, str]:
     """p50 of query embedding alone (same backend as the server) and of vector search alone (at
-    the searcher's candidate depth)."""
+    the searcher's candidate depth), and the backend that embedded the queries."""
     from search_api.searcher import CANDIDATE_DEPTH, Searcher
 
     searcher = Searcher(index_dir, backend=backend)
@@ -111,7 +111,7 @@ def floor(index_dir: Path, queries: list[str], backend: str | None) -> tuple[flo
         t = time.perf_counter()
         searcher.vectors.search(vector, min(CANDIDATE_DEPTH, searcher.vector_count))
         faiss_ms.append((time.perf_counter() - t) * 1000)
-    return statistics.median(encode_ms), statistics.median(faiss_ms)
+    return statistics.median(encode_ms), statistics.median(faiss_ms), searcher.encoder.backend
 
 
 def main() -> None:
@@ -120,13 +120,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per mode and client count")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--modes", nargs="+", default=["hybrid", "dense", "lexical"])
-    parser.add_argument("--backend", choices=["torch", "onnx"], help="query encoder of the server (default: the index's)")
+    parser.add_argument("--backend", choices=["torch", "onnx"],
+                        help="query encoder of the server (default: the server's, onnx where the index allows it)")
     args = parser.parse_args()
     index_dir = Path(args.index)
     queries = load_queries(index_dir, args.requests)
     stats = json.loads((index_dir / "manifest.json").read_text())["counts"]
 
-    encode_p50, faiss_p50 = floor(index_dir, queries[:100], args.backend)
+    encode_p50, faiss_p50, backend = floor(index_dir, queries[:100], args.backend)
     process, url = start_server(index_dir, args.backend)
     rows = []
     try:
@@ -142,10 +143,10 @@ def main() -> None:
         process.wait()
     body = table(["mode", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "requests/s"], rows)
     notes = (f"Index: {stats['articles']} articles, {stats['passages']} passages (exact FAISS); server query "
-             f"encoder: {args.backend or 'the index backend (torch)'}. "
+             f"encoder: {backend}. "
              f"Floor in the same run, p50: query embedding {encode_p50:.1f} ms + FAISS search {faiss_p50:.1f} ms "
              f"= {encode_p50 + faiss_p50:.1f} ms. Latency is client-side over loopback HTTP, k=10 with highlights.")
-    report(f"Query latency: /search over HTTP, {stats['passages']} passages, {args.backend or 'torch'} queries",
+    report(f"Query latency: /search over HTTP, {stats['passages']} passages, {backend} queries",
            body, notes)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -22,6 +23,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx", "onnx-int8")
+# The query backend when none is asked for: onnx where the index's vectors allow it (see
+# `load_query_encoder`). onnx fp32 embeds a query in 2.9 ms p50 against 9.5 ms for torch on a quiet
+# machine (docs/benchmarks.md, "Query latency" floors), 12.9 against 58.5 ms on a loaded one
+# ("Query encoding"), with the same vectors (cosine 1.000000 to torch).
+AUTO_BACKEND = "auto"
 # Fixed sentences embedded when an index is created; another backend must embed them alike
 # (cosine >= PROBE_MIN_COSINE) to query that index.
 PROBE_SENTENCES = [
@@ -36,6 +42,8 @@ PROBE_SENTENCES = [
 ]
 PROBE_MIN_COSINE = 0.999
 _WEIGHT_FILES = ("*.safetensors", "*.bin", "*.onnx")
+
+log = logging.getLogger("article_search")
 
 
 class ModelError(RuntimeError):
@@ -79,6 +87,47 @@ def load_encoder(name_or_path: str | None = None, backend: str = "torch"):
     from .onnx_encoder import OnnxEncoder
 
     return OnnxEncoder(name_or_path, backend)
+
+
+def probe_cosine(encoder, probes: np.ndarray) -> float:
+    """The lowest cosine between `encoder`'s vectors of PROBE_SENTENCES and `probes`, the vectors an
+    index stored for them when it was created: 1.0 when the encoder embeds exactly as the index did."""
+    return float((encoder.encode(PROBE_SENTENCES) * probes).sum(axis=1).min())
+
+
+def load_query_encoder(name_or_path: str | None, built_with: str, probes: np.ndarray | None,
+                       backend: str | None = None):
+    """The encoder that embeds queries for an index embedded with the `built_with` backend, whose
+    probe sentences' vectors are `probes` (None for an index without them).
+
+    An explicit `backend` is loaded as asked (`store.check_backend` then refuses one that embeds
+    differently). Without one, or with AUTO_BACKEND: onnx (fp32), when it embeds the probe
+    sentences as the index did (cosine >= PROBE_MIN_COSINE); otherwise the index's own backend,
+    with a log line saying why (onnx cannot be loaded or exported here, the model is not a local
+    mean-pooling folder, the index has no probes or they differ). Never an error of its own."""
+    if backend and backend != AUTO_BACKEND:
+        return load_encoder(name_or_path, backend)
+    if built_with == "onnx":
+        return load_encoder(name_or_path, "onnx")
+    try:
+        fast = load_encoder(name_or_path, "onnx")
+    # Anything the export or onnxruntime raises (a model it cannot run, a read-only cache, a
+    # missing package) only means this index keeps its own backend.
+    except Exception as exc:  # noqa: BLE001
+        log.warning("queries are embedded with the %s backend: onnx is not available (%s)", built_with, exc)
+        return load_encoder(name_or_path, built_with)
+    if probes is None:
+        log.warning("queries are embedded with the %s backend: the index has no probe vectors to check onnx "
+                    "against", built_with)
+        return load_encoder(name_or_path, built_with)
+    cosine = probe_cosine(fast, probes)
+    if cosine < PROBE_MIN_COSINE:
+        log.warning("queries are embedded with the %s backend: onnx embeds differently from this index "
+                    "(cosine %.4f < %s on the probe sentences)", built_with, cosine, PROBE_MIN_COSINE)
+        return load_encoder(name_or_path, built_with)
+    log.info("queries are embedded with onnx (cosine %.5f to the index's %s vectors on the probe sentences)",
+             cosine, built_with)
+    return fast
 
 
 class Encoder:

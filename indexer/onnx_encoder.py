@@ -8,16 +8,21 @@ quantised int8 export (`onnx-int8`, per-channel weights; cosine ~0.99 to torch).
 The export (`torch.onnx.export(..., dynamo=False)` of the transformer, then mean pooling and
 normalisation in numpy, as the model's own modules do) runs once per model and is cached under
 $ARTICLE_SEARCH_CACHE (default ~/.cache/article-search). It needs torch and transformers only
-then; afterwards a query needs neither. Only mean-pooling models given as a local folder (the
+then; afterwards a query needs neither. A torch `IndexWriter` exports the fp32 model when it
+closes (`prepare_query_model`), where torch is loaded already (~1 s): a server that exports it
+imports torch first, and was ready in 53 s instead of 8 s on a 1M-passage index on a loaded machine
+(docs/benchmarks.md, "serve start-up until ready"). Only mean-pooling models given as a local folder (the
 bundled default is one) are supported; others keep the torch backend.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,9 +32,46 @@ from .embedding import ModelError, fingerprint, resolve_model
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 
+log = logging.getLogger("article_search")
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get("ARTICLE_SEARCH_CACHE", Path.home() / ".cache" / "article-search"))
+
+
+def export_path(fingerprint: str, backend: str) -> Path:
+    """Where the export of the model with this weights `fingerprint` for `backend` is cached."""
+    return cache_dir() / "onnx" / fingerprint[:16] / ("model-int8.onnx" if backend == "onnx-int8" else "model.onnx")
+
+
+def check_exportable(model_dir: Path, backend: str, name_or_path: str | None) -> None:
+    """Raise ModelError unless the model is a local folder of a mean-pooling model."""
+    if not model_dir.is_dir():
+        raise ModelError(f"--backend {backend} needs the model as a local folder; '{name_or_path}' is not one "
+                         "(use --backend torch)")
+    pooling = _read_json(model_dir / "1_Pooling" / "config.json")
+    if pooling and not pooling.get("pooling_mode_mean_tokens"):
+        raise ModelError(f"--backend {backend} supports mean-pooling models only; use --backend torch")
+
+
+def prepare_query_model(encoder) -> None:
+    """Export the onnx (fp32) model of a torch `encoder` into the cache unless it is there, so that
+    servers embed queries with onnx (embedding.load_query_encoder) without importing torch to
+    export it first. A model that cannot be exported is logged and skipped: queries keep torch."""
+    if encoder.backend != "torch":
+        return
+    model_dir = Path(encoder.location)
+    try:
+        check_exportable(model_dir, "onnx", encoder.name)
+    except ModelError:
+        return  # a model onnx cannot run: its queries keep torch, and say so when they start
+    try:
+        path = export_path(encoder.fingerprint, "onnx")
+        if not path.exists():
+            export_onnx(model_dir, path, quantized=False)
+    # Whatever the export raises, the index written is whole; only the first query start is slower.
+    except Exception as exc:  # noqa: BLE001
+        log.warning("the onnx query model was not exported (%s); queries will use torch or export it then", exc)
 
 
 class FastTokenizer:
@@ -77,11 +119,17 @@ def export_onnx(model_dir: Path, target: Path, quantized: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     full = target.with_name("model.onnx")
     if not full.exists():
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a server's log gets no progress bar of the weights
         model = AutoModel.from_pretrained(str(model_dir)).eval()
         sample = AutoTokenizer.from_pretrained(str(model_dir))(["a sample", "another sample text"], padding=True,
                                                                 return_tensors="pt")
         axes = {0: "batch", 1: "tokens"}
-        with _replacing(full) as tmp, torch.no_grad():
+        # The tracer warns about Python-side branches of the model that do not depend on the input
+        # sizes the export varies (batch, tokens); test_onnx_embeds_like_torch checks the result.
+        with _replacing(full) as tmp, torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(Transformer(model), (sample["input_ids"], sample["attention_mask"],
                                                    sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))),
                               str(tmp), input_names=["input_ids", "attention_mask", "token_type_ids"],
@@ -119,16 +167,10 @@ class OnnxEncoder:
         self.backend = backend
         self.name, self.location = resolve_model(name_or_path)
         model_dir = Path(self.location)
-        if not model_dir.is_dir():
-            raise ModelError(f"--backend {backend} needs the model as a local folder; '{name_or_path}' is not one "
-                             "(use --backend torch)")
-        pooling = _read_json(model_dir / "1_Pooling" / "config.json")
-        if pooling and not pooling.get("pooling_mode_mean_tokens"):
-            raise ModelError(f"--backend {backend} supports mean-pooling models only; use --backend torch")
+        check_exportable(model_dir, backend, name_or_path)
         self.max_seq_length = int(_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length", 256))
         self.fingerprint = fingerprint(model_dir)
-        path = cache_dir() / "onnx" / self.fingerprint[:16] / ("model-int8.onnx" if backend == "onnx-int8"
-                                                                 else "model.onnx")
+        path = export_path(self.fingerprint, backend)
         if not path.exists():
             export_onnx(model_dir, path, quantized=backend == "onnx-int8")
         import onnxruntime

@@ -325,19 +325,46 @@ def check_model(manifest: dict, name: str, model_fingerprint: str, index_dir: Pa
             "embeds differently. Leave out --model to use the index's own, or index into a new --index directory.")
 
 
+def probe_vectors(conn: sqlite3.Connection) -> np.ndarray | None:
+    """The vectors of embedding.PROBE_SENTENCES that the index stored when it was created, one row
+    per sentence; None for an index without them."""
+    from .embedding import PROBE_SENTENCES
+
+    row = conn.execute("SELECT value FROM meta WHERE key = 'probe_vectors'").fetchone()
+    if row is None:
+        return None
+    return np.frombuffer(bytes.fromhex(row[0]), dtype=np.float32).reshape(len(PROBE_SENTENCES), -1)
+
+
+def query_encoder(index_dir: str | Path, manifest: dict, model: str | None = None, backend: str | None = None):
+    """The encoder that answers queries on the index at `index_dir`: `backend` when one is asked
+    for, else onnx where the index's probe vectors allow it, else the index's own backend
+    (embedding.load_query_encoder)."""
+    from .embedding import load_query_encoder, resolve_model
+
+    built_with = manifest["model"].get("backend", "torch")
+    if model and resolve_model(model)[0] != manifest["model"]["name"]:
+        backend = backend or built_with  # another model, which check_model refuses: no export of it
+    conn = connect(index_dir, readonly=True)
+    try:
+        probes = probe_vectors(conn)
+    finally:
+        conn.close()
+    return load_query_encoder(model or manifest["model"]["name"], built_with, probes, backend)
+
+
 def check_backend(manifest: dict, conn: sqlite3.Connection, encoder, index_dir: Path) -> None:
     """Refuse a query backend whose embeddings differ from the index's own (for example int8
     queries on a float index): it would rank by a slightly different geometry."""
-    from .embedding import PROBE_MIN_COSINE, PROBE_SENTENCES
+    from .embedding import PROBE_MIN_COSINE, probe_cosine
 
     built_with = manifest["model"].get("backend", "torch")
     if encoder.backend == built_with:
         return
-    row = conn.execute("SELECT value FROM meta WHERE key = 'probe_vectors'").fetchone()
-    if row is None:
+    stored = probe_vectors(conn)
+    if stored is None:
         return
-    stored = np.frombuffer(bytes.fromhex(row[0]), dtype=np.float32).reshape(len(PROBE_SENTENCES), -1)
-    cosine = float((encoder.encode(PROBE_SENTENCES) * stored).sum(axis=1).min())
+    cosine = probe_cosine(encoder, stored)
     if cosine < PROBE_MIN_COSINE:
         raise StoreError(
             f"the index at {index_dir} was embedded with the {built_with} backend; the {encoder.backend} backend "

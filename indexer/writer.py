@@ -36,6 +36,7 @@ from .article import Article, normalize_date
 from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
 from .embedding import PROBE_SENTENCES, Encoder, load_encoder
+from .onnx_encoder import prepare_query_model
 from .highlights import pooled_sentence_vectors
 from .lexical import LexicalReader, LexicalWriter
 from .lexical import exists as lexical_exists
@@ -357,6 +358,7 @@ class IndexWriter:
                 self.save()
         finally:
             self._release()
+        prepare_query_model(self.encoder)
 
     def _release(self) -> None:
         """Close whatever is open and let the lock go, even when a close fails: a writer that kept

@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count the matching articles per value of these fields, comma-separated: "
                         "source, year, author or any metadata field (e.g. source,author,year)")
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
-    _add_backend_option(p, "for the query (default: the index's own; onnx starts fastest)")
+    _add_backend_option(p, "for the query (default: onnx where it embeds as the index did, else the index's own)")
     _add_reranker_option(p)
 
     p = commands.add_parser("related", help="related coverage of one article",
@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    _add_backend_option(p, "for queries (default: the index's own)")
+    _add_backend_option(p, "for queries (default: onnx where it embeds as the index did, else the index's own)")
     _add_reranker_option(p)
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                    help="server processes sharing the port, each with its own copy of the model and the "
@@ -459,6 +459,7 @@ def cmd_stats(args) -> int:
     else:
         for key in ("articles", "passages", "vectors", "model", "dimension", "index_type", "generation"):
             print(f"{key:12} {stats[key]}")
+        print(f"{'query with':12} {stats['query_backend']}")
         for name, size in stats["bytes"].items():
             print(f"{name:12} {size / 1e6:.2f} MB")
     return 0

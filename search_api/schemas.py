@@ -190,6 +190,7 @@ class Stats(BaseModel):
     dimension: int
     index_type: str
     generation: int
+    query_backend: str | None = Field(None, description="the encoder that embeds queries here: torch, onnx or onnx-int8")
 
 
 class FieldError(BaseModel):

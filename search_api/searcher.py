@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
-from indexer.embedding import Encoder, load_encoder
+from indexer.embedding import Encoder
 from indexer.highlights import best_sentences
 from indexer.lexical import FACET_NAME, CollectionStats, TermMarker, day_number
 from indexer.vectors import FOLDER as VECTORS_FOLDER
@@ -48,8 +48,11 @@ RERANK_DEPTH = 30
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
 # A filter that at most this many passages pass gives FAISS their ids to search among; a broader
-# one searches deeper and keeps what passes (see `Searcher.dense`).
-FILTER_SELECTOR_LIMIT = 50_000
+# one searches deeper and keeps what passes (see `Searcher.dense`). The two cost the same near
+# 90k-100k passing at 1M passages (IVF4000,SQ8): below, the ids are cheaper (57k: 47 vs 140 ms
+# p50), above, the deeper search (114k: 149-121 vs 176-216 ms; 286k: 135 vs 764 ms).
+# benchmarks/filter_strategies.py, docs/benchmarks.md "Dense search with a filter".
+FILTER_SELECTOR_LIMIT = 100_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PARTIAL_WORD = re.compile(r"\w+$", re.UNICODE)
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
@@ -171,9 +174,10 @@ def typed_words(text: str) -> tuple[list[str], str | None]:
 class Searcher:
     """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
     `model` is only checked against the index's own (a different one is refused). `backend` runs
-    the query encoder on torch, onnx or onnx-int8 (default: the index's own); one whose embeddings
-    differ from the index's is refused. `previous`, the searcher of an earlier generation, lends
-    the vector segments both have."""
+    the query encoder on torch, onnx or onnx-int8; one whose embeddings differ from the index's is
+    refused. By default (None or "auto") onnx answers where it embeds like the index, else the
+    index's own backend (indexer.embedding.load_query_encoder). `previous`, the searcher of an
+    earlier generation, lends the vector segments both have."""
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5,
@@ -182,8 +186,7 @@ class Searcher:
         self.manifest = store.read_manifest(self.dir)
         if "shards" in self.manifest:
             raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.sharded.open_searcher")
-        self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"],
-                                               backend or self.manifest["model"].get("backend", "torch"))
+        self.encoder = encoder or store.query_encoder(self.dir, self.manifest, model, backend)
         store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
         self._init_ranking(fusion, rrf_k, linear_weight, reranker)
         self.snapshot = store.Snapshot(self.dir, self.manifest, getattr(previous, "snapshot", None))
@@ -552,6 +555,7 @@ class Searcher:
             "dimension": self.manifest["dimension"],
             "index_type": self.vectors.description(),
             "vector_segments": len(self.vectors.segments),
+            "query_backend": self.encoder.backend,
             "chunker": self.manifest["chunker"],
             "generation": self.generation,
             "sources": [r[0] for r in self.snapshot.rows(

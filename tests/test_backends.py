@@ -97,3 +97,72 @@ def test_processes_exporting_into_one_empty_cache_at_once_all_get_a_valid_model(
     for out, _ in outputs:
         assert (np.array(json.loads(out)) * reference).sum(axis=1).min() > 0.9999
     assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == ["model.onnx"]
+
+
+# -- the default query backend (issue 12, item 6) --------------------------------------------------
+
+def test_a_torch_index_answers_queries_with_onnx_by_default(sample_index, caplog):
+    caplog.set_level("INFO", logger="article_search")
+    searcher = Searcher(sample_index)
+    assert searcher.encoder.backend == "onnx" and searcher.stats()["query_backend"] == "onnx"
+    assert any("queries are embedded with onnx" in r.getMessage() for r in caplog.records)
+    for question, expected in QUESTIONS[:5]:
+        assert searcher.search(question, k=1).results[0].article_id == expected
+
+
+def test_an_explicit_backend_is_honoured_and_never_replaced(sample_index):
+    assert Searcher(sample_index, backend="torch").stats()["query_backend"] == "torch"
+    with pytest.raises(StoreError, match="onnx-int8 backend embeds differently"):
+        Searcher(sample_index, backend="onnx-int8")  # refused, not quietly swapped for another
+
+
+def test_damaged_probe_vectors_keep_the_index_on_its_own_backend(writable_index, caplog):
+    import sqlite3
+
+    with sqlite3.connect(writable_index / "index.sqlite") as conn:
+        stored = np.frombuffer(bytes.fromhex(conn.execute(
+            "SELECT value FROM meta WHERE key = 'probe_vectors'").fetchone()[0]), dtype=np.float32).reshape(8, -1)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'probe_vectors'",
+                     (np.roll(stored, 1, axis=0).tobytes().hex(),))  # each sentence given another's vector
+    conn.close()
+    searcher = Searcher(writable_index)
+    assert searcher.encoder.backend == "torch" and searcher.stats()["query_backend"] == "torch"
+    assert any("onnx embeds differently from this index" in r.getMessage() for r in caplog.records)
+    assert searcher.search(QUESTIONS[0][0], k=1).results[0].article_id == QUESTIONS[0][1]
+
+
+def test_an_int8_index_queried_by_default_keeps_int8(tmp_path, sample_subset, onnx_int8, caplog):
+    index = tmp_path / "int8"
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(sample_subset.read_text(encoding="utf-8").splitlines(keepends=True)[:8]), encoding="utf-8")
+    with IndexWriter(index, encoder=onnx_int8) as writer:
+        writer.add(read_paths([small]))
+    searcher = Searcher(index)
+    assert searcher.stats()["query_backend"] == "onnx-int8"
+    assert any("onnx embeds differently from this index" in r.getMessage() for r in caplog.records)
+
+
+def test_onnx_that_cannot_be_exported_leaves_the_index_on_its_own_backend(sample_index, tmp_path, monkeypatch, caplog):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the export cache would go")
+    monkeypatch.setenv("ARTICLE_SEARCH_CACHE", str(blocked))
+    searcher = Searcher(sample_index)
+    assert searcher.stats()["query_backend"] == "torch"
+    assert any("onnx is not available" in r.getMessage() for r in caplog.records)
+
+
+def test_a_torch_index_run_exports_the_query_model_so_queries_never_import_torch(tmp_path, sample_subset, encoder,
+                                                                                 monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ARTICLE_SEARCH_CACHE", str(cache))
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(sample_subset.read_text(encoding="utf-8").splitlines(keepends=True)[:5]), encoding="utf-8")
+    index = tmp_path / "index"
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add(read_paths([small]))
+    assert [p.name for p in cache.rglob("*") if p.is_file()] == ["model.onnx"]
+    probe = subprocess.run([sys.executable, "-c", (
+        "import sys; from search_api.cli import main; main(['query', 'fire', '--index', sys.argv[1], '-k', '1']); "
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"), str(index)],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, ARTICLE_SEARCH_CACHE=str(cache)))
+    assert probe.stdout.strip().endswith("False False"), probe.stdout + probe.stderr
