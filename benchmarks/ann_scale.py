@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED_DATA, report, table  # noqa: E402
+from indexer import store  # noqa: E402
 from indexer.vectors import build  # noqa: E402
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sqlite3
 import subprocess
 import sys
@@ -65,7 +64,7 @@ def build(out: Path, passages: int, seed_index: Path | None) -> float:
 
     started = time.perf_counter()
     seeds, seed_dir = seed_vectors(seed_index, out.parent)
-    with IndexWriter(out, store.read_manifest(seed_dir)["model"]["name"]):
+    with IndexWriter(out, store.read_manifest(seed_dir, upgradable=True)["model"]["name"]):
         pass  # a new, empty index: manifest, schema, model fingerprint and probe vectors
     rng = np.random.default_rng(11)
     conn = sqlite3.connect(out / store.DATABASE)
@@ -134,6 +133,19 @@ def written_bytes(pid: int) -> int:
     return 0
 
 
+def file_states(folder: Path) -> dict[Path, tuple[int, int]]:
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def touched(before: dict[Path, tuple[int, int]], after: dict[Path, tuple[int, int]], root: Path) -> str:
+    """The files a write created or changed, with their sizes: what it cost on disk."""
+    new = [p for p in after if p not in before]
+    changed = [p for p in after if p in before and after[p] != before[p]]
+    def names(paths):
+        return ", ".join(f"{p.relative_to(root)} ({after[p][0] / 1e3:,.0f} kB)" for p in sorted(paths)) or "none"
+    return f"new files: {names(new)}; changed files: {names(changed)}"
+
+
 def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
     queries = load_queries(out, requests)
     conn = sqlite3.connect(out / "index.sqlite")
@@ -167,10 +179,12 @@ def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
                        "text": "Farmers on Zanzibar harvested twice as many cloves this season as last, the "
                                "island's agriculture ministry said on Tuesday, after rains returned."}
             before = written_bytes(process.pid)
+            files_before = file_states(out)
             started = time.perf_counter()
             http.post("/articles", json=article, headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
             answered = time.perf_counter() - started
             written = written_bytes(process.pid) - before
+            post_files = touched(files_before, file_states(out), out)
             while not any(hit["article_id"] == article["id"] for hit in http.get(
                     "/search", params={"q": "Zanzibar clove harvest", "mode": "lexical"}).json()["results"]):
                 time.sleep(0.05)
@@ -188,7 +202,7 @@ def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
     notes = [f"`serve` ready in {ready_s:.1f} s; server RSS {rss_start:.0f} MB after start-up, {rss_after:.0f} MB "
              f"after the searches",
              f"one POSTed article: answered in {answered * 1000:.0f} ms, found by a search {found * 1000:.0f} ms after "
-             f"it was sent; the server wrote {written / 1e6:.1f} MB for it",
+             f"it was sent; the server wrote {written / 1e6:.1f} MB for it ({post_files})",
              f"CLI `index` of one new article: {cli_s:.1f} s (a new process: model load included)",
              f"disk: {disk / 1e9:.2f} GB, {disk / passages:.0f} bytes per passage ({passages:,} passages)"]
     return rows, notes

@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import report, table  # noqa: E402
 
-import search_api.searcher as searcher_module  # noqa: E402
+import search_api.readers as readers_module  # noqa: E402
 from indexer import store  # noqa: E402
-from search_api.searcher import CANDIDATE_DEPTH, Filters, Searcher  # noqa: E402
+from search_api.query import Filters  # noqa: E402
+from search_api.searcher import CANDIDATE_DEPTH, Searcher  # noqa: E402
 
 FILTERS = [
     ("date 2010-06-15 (1 day)", Filters(None, "2010-06-15", "2010-06-15")),
@@ -78,16 +79,16 @@ def main() -> None:
     for name, filters in FILTERS:
         if args.only and not any(text in name for text in args.only):
             continue
-        passing = searcher.lexical_index.count(**filters.conditions())
+        passing = searcher.reader.lexical_index.count(**filters.conditions())
         timings, tops = {}, {}
         for strategy, limit in STRATEGIES.items():
-            searcher_module.FILTER_SELECTOR_LIMIT = limit
+            readers_module.FILTER_SELECTOR_LIMIT = limit
             for vector in vectors:  # warm-up
-                searcher.dense(vector, CANDIDATE_DEPTH, filters)
+                searcher.reader.dense(vector, CANDIDATE_DEPTH, filters)
             times, top = [], []
             for vector in vectors:
                 started = time.perf_counter()
-                found = searcher.dense(vector, CANDIDATE_DEPTH, filters)
+                found = searcher.reader.dense(vector, CANDIDATE_DEPTH, filters)
                 times.append((time.perf_counter() - started) * 1000)
                 top.append({c for c, _ in found[:10]})
             timings[strategy], tops[strategy] = times, top

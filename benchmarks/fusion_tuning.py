@@ -51,9 +51,9 @@ def main() -> None:
     searcher = Searcher(args.index)
     ids = list(queries)
     vectors = searcher.encoder.encode([queries[q] for q in ids], batch_size=64)
-    dense = {q: searcher.dense(v, 1000) for q, v in zip(ids, vectors)}
-    lexical = {q: searcher.lexical(queries[q], 1000) for q in ids}
-    article_of = searcher.article_of(list({c for q in ids for c, _ in dense[q] + lexical[q]}))
+    dense = {q: searcher.reader.dense(v, 1000) for q, v in zip(ids, vectors)}
+    lexical = {q: searcher.reader.lexical(queries[q], 1000) for q in ids}
+    article_of = searcher.reader.article_of(list({c for q in ids for c, _ in dense[q] + lexical[q]}))
 
     def score(fuse) -> str:
         per_query = [ranking_metrics([a for a, _, _ in group_by_article(fuse(q), article_of, 1)][:10], qrels[q])

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import SHARED_DATA, report, table  # noqa: E402
 
-from search_api.searcher import query_words  # noqa: E402
+from search_api.query import query_words  # noqa: E402
 
 SOURCES = [f"Outlet {i:02d}" for i in range(20)]
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"  # the product's FTS5 tokenizer before tantivy

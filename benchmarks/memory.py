@@ -43,10 +43,10 @@ def main() -> None:
     articles = sum(size for name, size in pages.items() if name.startswith(("articles", "sqlite_autoindex_articles")))
     minhash = sum(size for name, size in pages.items() if name.startswith("minhash"))
     chunks_total = pages.get("chunks", 0) + pages.get("chunks_article", 0)
-    faiss_file = (index / "vectors.faiss").stat().st_size
+    faiss_file = sum(path.stat().st_size for path in (index / "vectors").iterdir() if path.is_file())
     lexical = sum(path.stat().st_size for path in (index / "lexical").iterdir() if path.is_file())
     rows = [
-        ["FAISS vectors file", faiss_file],
+        ["FAISS vector segments (vectors/)", faiss_file],
         ["SQLite chunks: passage vectors (float32)", columns[0]],
         ["SQLite chunks: sentence vectors (int8, highlights)", columns[1]],
         ["SQLite chunks: passage text + sentence spans", columns[2] + columns[3]],

@@ -109,7 +109,7 @@ def floor(index_dir: Path, queries: list[str], backend: str | None) -> tuple[flo
         vector = searcher.encoder.encode([q])
         encode_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        searcher.vectors.search(vector, min(CANDIDATE_DEPTH, searcher.vector_count))
+        searcher.reader.vectors.search(vector, min(CANDIDATE_DEPTH, searcher.vector_count))
         faiss_ms.append((time.perf_counter() - t) * 1000)
     return statistics.median(encode_ms), statistics.median(faiss_ms), searcher.encoder.backend
 

@@ -47,8 +47,8 @@ def main() -> None:
     table = {}
     for article_id in every:
         article = searcher.article(article_id)
-        table[article_id] = candidates(searcher, article)
-        add_specifics(searcher, article, table[article_id], list(table[article_id]))
+        table[article_id] = candidates(searcher.reader, article)
+        add_specifics(searcher.reader, article, table[article_id], list(table[article_id]))
 
     if args.split:
         groups = sorted({str(r[args.split]) for r in records})

@@ -27,7 +27,7 @@ from query_latency import load_queries, percentile  # noqa: E402
 from indexer.embedding import Encoder  # noqa: E402
 from indexer.readers import read_paths  # noqa: E402
 from indexer.sharding import open_writer  # noqa: E402
-from search_api.sharded import open_searcher  # noqa: E402
+from search_api.searcher import Searcher  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,7 @@ def main() -> None:
             index = Path(tmp) / f"shards-{count}"
             with open_writer(index, shards=count if count > 1 else None, encoder=encoder) as writer:
                 writer.add(read_paths([corpus]))
-            searchers[count] = open_searcher(index, encoder=encoder)
+            searchers[count] = Searcher(index, encoder=encoder)
         if args.ray_serve:
             import ray
 

@@ -237,18 +237,29 @@ class LexicalWriter:
 
 class LexicalReader:
     """Searches the commit that was the newest when it was opened: later commits are not seen, and
-    the files of the commit it holds are kept until it is gone (tantivy's segments are immutable)."""
+    the files of the commit it holds are kept until it is gone (tantivy's segments are immutable).
+    `hidden`, chunk ids removed from the index's database that this commit still holds (the writer
+    deletes them here a while later, see indexer.vectors), match nothing and count nowhere."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, hidden: Iterable[int] = ()):
         self.index = _open(Path(folder), create=False)
         self.schema = self.index.schema
         self.searcher = self.index.searcher()
         self._analyzer = _analyzer()
         self._folder = _analyzer(stem=False)
+        hidden = [int(i) for i in hidden]
+        self._hidden_count = len(hidden)
+        self._hidden = tantivy.Query.term_set_query(self.schema, "chunk_id", hidden) if hidden else None
+
+    def _visible(self, query: tantivy.Query) -> tantivy.Query:
+        """`query` without the hidden passages."""
+        if self._hidden is None:
+            return query
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.MustNot, self._hidden)])
 
     @property
     def passages(self) -> int:
-        return self.searcher.num_docs
+        return self.searcher.num_docs - self._hidden_count
 
     def terms(self, words: Iterable[str]) -> list[str]:
         """The index terms of query words, each once, in order."""
@@ -305,7 +316,7 @@ class LexicalReader:
         if restrictions:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
                                                  (tantivy.Occur.Must, self._all_of(restrictions))])
-        hits = self.searcher.search(query, depth, count=False).hits
+        hits = self.searcher.search(self._visible(query), depth, count=False).hits
         ids = self.searcher.fast_field_values("chunk_id", [address for _, address in hits])
         return [(int(chunk_id), float(score)) for (score, _), chunk_id in zip(hits, ids)]
 
@@ -347,7 +358,7 @@ class LexicalReader:
         if restrictions:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
                                                  (tantivy.Occur.Must, self._all_of(restrictions))])
-        answer = self.searcher.aggregate(query, {name: _facet_aggregation(name, size) for name in names})
+        answer = self.searcher.aggregate(self._visible(query), {name: _facet_aggregation(name, size) for name in names})
         return {name: _facet_counts(name, answer.get(name) or {}, size) for name in names}
 
     def suggest_terms(self, prefix: str, limit: int) -> list[str]:
@@ -376,7 +387,7 @@ class LexicalReader:
         if not must:
             return []
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
-        hits = self.searcher.search(query, limit, count=False).hits
+        hits = self.searcher.search(self._visible(query), limit, count=False).hits
         return [int(i) for i in self.searcher.fast_field_values("chunk_id", [address for _, address in hits])]
 
     def count(self, *, source: str | None = None, date_from: str | None = None, date_to: str | None = None) -> int:
@@ -384,7 +395,7 @@ class LexicalReader:
         restrictions = self._filters(source, date_from, date_to)
         if not restrictions:
             return self.passages
-        return self.searcher.search(self._all_of(restrictions), 1, count=True).count
+        return self.searcher.search(self._visible(self._all_of(restrictions)), 1, count=True).count
 
     def passing(self, limit: int, *, among: Iterable[int] | None = None, source: str | None = None,
                 date_from: str | None = None, date_to: str | None = None) -> list[int]:
@@ -395,7 +406,7 @@ class LexicalReader:
             restrictions.append(tantivy.Query.term_set_query(self.schema, "chunk_id", [int(i) for i in among]))
         if not restrictions or limit <= 0:
             return []
-        hits = self.searcher.search(self._all_of(restrictions), limit, count=False).hits
+        hits = self.searcher.search(self._visible(self._all_of(restrictions)), limit, count=False).hits
         return [int(i) for i in self.searcher.fast_field_values("chunk_id", [address for _, address in hits])]
 
     def ids_from(self, first: int) -> list[int]:

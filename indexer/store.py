@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .vectors import FOLDER as VECTOR_SEGMENTS
+
 FORMAT_VERSION = 3
 # A writer upgrades these in place, nothing re-embedded: format 1 kept the lexical index in an FTS5
 # table; format 2 kept all vectors in one vectors.faiss rewritten at every save, and its lexical
@@ -174,7 +176,8 @@ def connect(index_dir: str | Path, readonly: bool = False) -> sqlite3.Connection
     path = Path(index_dir) / DATABASE
     # A writer creates the database of a new index; where an index was (its manifest or vectors
     # file is there), a missing database is lost data that an empty new one would hide for good.
-    if not path.exists() and (readonly or any((Path(index_dir) / name).exists() for name in (MANIFEST, VECTORS))):
+    if not path.exists() and (readonly or any((Path(index_dir) / name).exists()
+                                              for name in (MANIFEST, VECTORS, VECTOR_SEGMENTS))):
         raise StoreError(f"{path} is missing: it holds the index's articles and vectors and nothing can rebuild "
                          "it; restore it from a backup, or index the articles again into a new --index directory")
     try:
@@ -266,10 +269,15 @@ class Snapshot:
                                  f"article-search index --repair --index {self.dir}") from None
             # Opened after the generation was read: the writer commits a batch to the lexical index
             # before the transaction that publishes it, so this commit holds every passage seen here.
-            self.lexical = open_lexical(self.dir)
+            self.lexical = open_lexical(self.dir, hidden=read_tombstones(self.conn, "lexical"))
         except BaseException:
             self.conn.close()
             raise
+
+    def probe_vectors(self) -> np.ndarray | None:
+        """The vectors this index stored for embedding.PROBE_SENTENCES (see `check_backend`)."""
+        with self._lock:
+            return probe_vectors(self.conn)
 
     def rows(self, sql: str, params=()) -> list[sqlite3.Row]:
         """All rows of one statement, in this snapshot's transaction."""
@@ -282,8 +290,9 @@ class Snapshot:
             self.conn.close()
 
 
-def open_lexical(index_dir: Path):
-    """A reader of the index's lexical index at its newest commit (see indexer.lexical)."""
+def open_lexical(index_dir: Path, hidden=()):
+    """A reader of the index's lexical index at its newest commit, `hidden` chunk ids left out
+    (see indexer.lexical)."""
     from .lexical import LexicalReader, exists
 
     folder = Path(index_dir) / LEXICAL
@@ -291,7 +300,7 @@ def open_lexical(index_dir: Path):
     if not exists(folder):
         raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); {rebuild}")
     try:
-        return LexicalReader(folder)
+        return LexicalReader(folder, hidden)
     except ValueError as exc:  # tantivy's word for files it cannot read
         raise StoreError(f"{folder} is damaged ({exc}); {rebuild}") from None
 
@@ -336,32 +345,27 @@ def probe_vectors(conn: sqlite3.Connection) -> np.ndarray | None:
     return np.frombuffer(bytes.fromhex(row[0]), dtype=np.float32).reshape(len(PROBE_SENTENCES), -1)
 
 
-def query_encoder(index_dir: str | Path, manifest: dict, model: str | None = None, backend: str | None = None):
-    """The encoder that answers queries on the index at `index_dir`: `backend` when one is asked
-    for, else onnx where the index's probe vectors allow it, else the index's own backend
-    (embedding.load_query_encoder)."""
+def query_encoder(manifest: dict, probes: np.ndarray | None, model: str | None = None, backend: str | None = None):
+    """The encoder that answers queries on the index of `manifest`, whose stored probe vectors are
+    `probes` (`probe_vectors`): `backend` when one is asked for, else onnx where the probe vectors
+    allow it, else the index's own backend (embedding.load_query_encoder)."""
     from .embedding import load_query_encoder, resolve_model
 
     built_with = manifest["model"].get("backend", "torch")
     if model and resolve_model(model)[0] != manifest["model"]["name"]:
         backend = backend or built_with  # another model, which check_model refuses: no export of it
-    conn = connect(index_dir, readonly=True)
-    try:
-        probes = probe_vectors(conn)
-    finally:
-        conn.close()
     return load_query_encoder(model or manifest["model"]["name"], built_with, probes, backend)
 
 
-def check_backend(manifest: dict, conn: sqlite3.Connection, encoder, index_dir: Path) -> None:
+def check_backend(manifest: dict, stored: np.ndarray | None, encoder, index_dir: Path) -> None:
     """Refuse a query backend whose embeddings differ from the index's own (for example int8
-    queries on a float index): it would rank by a slightly different geometry."""
+    queries on a float index), judged on the index's `stored` probe vectors: it would rank by a
+    slightly different geometry."""
     from .embedding import PROBE_MIN_COSINE, probe_cosine
 
     built_with = manifest["model"].get("backend", "torch")
     if encoder.backend == built_with:
         return
-    stored = probe_vectors(conn)
     if stored is None:
         return
     cosine = probe_cosine(encoder, stored)

@@ -235,7 +235,7 @@ class IndexWriter:
             built_with = self.manifest["model"].get("backend", "torch")
             self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"], backend or built_with)
             store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
-            store.check_backend(self.manifest, self.conn, self.encoder, self.dir)
+            store.check_backend(self.manifest, store.probe_vectors(self.conn), self.encoder, self.dir)
             settings = self.manifest["chunker"]
             self.chunker = Chunker(self.encoder.tokenizer, settings["max_tokens"], settings["overlap_sentences"],
                                    settings["title_tokens"])

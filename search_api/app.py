@@ -315,7 +315,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
                 facets=params.facets.split(",") if params.facets else None)
         except SearchError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
-        return result.to_dict()
+        return result.model_dump(exclude_none=True)
 
     # exclude_unset: `facets` is in the answer only when asked for.
     @app.get("/search", response_model=SearchResponse, response_model_exclude_unset=True,
@@ -342,7 +342,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         except KeyError:
             raise HTTPException(404, f"no article with id '{article_id}' in the index") from None
         return {"article_id": article_id, "took_ms": round((time.perf_counter() - started) * 1000, 2),
-                "results": [vars(hit) for hit in hits]}
+                "results": hits}
 
     app.router.add_api_route("/articles/{article_id:path}/related", related, methods=["GET"],
                              response_model=RelatedResponse, summary="Related coverage of one article",

@@ -337,19 +337,19 @@ def _print_results(result) -> None:
 
 
 def cmd_query(args) -> int:
-    from .sharded import open_searcher
+    from .searcher import Searcher
 
     since, until = _iso_date(args.since, "--since"), _iso_date(args.until, "--until")
-    searcher = open_searcher(args.index, backend=args.backend, reranker=args.reranker)
+    searcher = Searcher(args.index, backend=args.backend, reranker=args.reranker)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
                              date_from=since, date_to=until, passages=args.passages, typos=args.typos,
                              sort=args.sort, recency=args.recency, facets=args.facets)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(result.model_dump(exclude_none=True), ensure_ascii=False, indent=2))
     else:
         _print_results(result)
         for name, counts in (result.facets or {}).items():
-            print(f"{name}: " + (", ".join(f"{c['value']} ({c['count']})" for c in counts) or "none"))
+            print(f"{name}: " + (", ".join(f"{c.value} ({c.count})" for c in counts) or "none"))
     return 0
 
 
@@ -451,9 +451,9 @@ def cmd_eval_cleaning(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from .sharded import open_searcher
+    from .searcher import Searcher
 
-    stats = open_searcher(args.index).stats()
+    stats = Searcher(args.index).stats()
     if args.json:
         print(json.dumps(stats, indent=2))
     else:
@@ -466,15 +466,15 @@ def cmd_stats(args) -> int:
 
 
 def cmd_related(args) -> int:
-    from .sharded import open_searcher
+    from .searcher import Searcher
 
-    searcher = open_searcher(args.index)
+    searcher = Searcher(args.index)
     try:
         hits = searcher.related(args.id, args.k)
     except KeyError:
         raise ValueError(f"no article with id '{args.id}' in the index at {args.index}") from None
     if args.json:
-        print(json.dumps({"article_id": args.id, "results": [vars(h) for h in hits]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"article_id": args.id, "results": [h.model_dump() for h in hits]}, ensure_ascii=False, indent=2))
         return 0
     for number, hit in enumerate(hits, start=1):
         mark = "  [near-duplicate]" if hit.near_duplicate else ""

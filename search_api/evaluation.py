@@ -197,9 +197,9 @@ def dense_article_related(searcher: Searcher, article_id: str, k: int) -> list[s
     """Baseline: one vector per article (the mean of its passage vectors), nearest articles."""
     import numpy as np
 
-    vector = searcher.chunk_vectors([article_id])[article_id].mean(axis=0)
+    vector = searcher.reader.chunk_vectors([article_id])[article_id].mean(axis=0)
     vector /= np.linalg.norm(vector) or 1.0
-    return _other_articles(searcher, searcher.dense(vector, 50 * k), article_id, k)
+    return _other_articles(searcher, searcher.reader.dense(vector, 50 * k), article_id, k)
 
 
 def lexical_article_related(searcher: Searcher, article_id: str, k: int) -> list[str]:
@@ -208,12 +208,12 @@ def lexical_article_related(searcher: Searcher, article_id: str, k: int) -> list
 
     article = searcher.article(article_id)
     # The trailing space ends the last word: a whole word, not the start of one being typed.
-    return _other_articles(searcher, searcher.lexical(lead(article["title"], article["text"]) + " ", 50 * k),
+    return _other_articles(searcher, searcher.reader.lexical(lead(article["title"], article["text"]) + " ", 50 * k),
                            article_id, k)
 
 
 def _other_articles(searcher: Searcher, ranked: list[tuple[int, float]], article_id: str, k: int) -> list[str]:
-    article_of = searcher.article_of([chunk for chunk, _ in ranked])
+    article_of = searcher.reader.article_of([chunk for chunk, _ in ranked])
     seen: list[str] = []
     for chunk, _ in ranked:
         other = article_of.get(chunk)

@@ -24,18 +24,17 @@ from indexer.sharding import open_writer
 from indexer.writer import IndexSummary, IndexWriter
 
 from .searcher import Searcher
-from .sharded import open_searcher
 
 log = logging.getLogger("article_search")
 
 
 class LiveIndex:
     def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, opener=None, **searcher_options):
-        """`opener`, when given, opens each generation instead of `open_searcher` (a remote
-        searcher, see search_api.ray_serve); `searcher_options` are open_searcher's."""
+        """`opener`, when given, opens each generation instead of a `Searcher` of `index_dir` (a
+        remote searcher, see search_api.ray_serve); `searcher_options` are Searcher's."""
         self.dir = Path(index_dir)
         self._opener = opener
-        self.searcher: Searcher = opener() if opener else open_searcher(self.dir, encoder=encoder, **searcher_options)
+        self.searcher: Searcher = opener() if opener else Searcher(self.dir, encoder=encoder, **searcher_options)
         # Later searchers share this one's encoder and re-ranker instead of loading them again.
         searcher_options.pop("backend", None)
         if searcher_options.get("reranker") is not None:
@@ -87,7 +86,7 @@ class LiveIndex:
                 return False
             old = self.searcher.generation
             fresh = self._opener() if self._opener else \
-                open_searcher(self.dir, encoder=self.encoder, previous=self.searcher, **self.searcher_options)
+                Searcher(self.dir, encoder=self.encoder, previous=self.searcher, **self.searcher_options)
             self._swap(fresh)
             self._seen = current
         if fresh.generation != old:

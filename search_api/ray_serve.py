@@ -1,5 +1,5 @@
 """Serving a sharded index with Ray Serve: one deployment per shard (with replicas) and a router
-deployment that fans each query out to them and merges, as `ShardedSearcher` does in one process.
+deployment that ranks over a `ShardedReader` of them, as a `Searcher` of a sharded index does in one process.
 
     handle = deploy("index", replicas=2)          # on the Ray cluster of ray.init()
     searcher = RemoteSearcher(handle, "index")    # what `article-search serve --ray` answers from
@@ -22,7 +22,7 @@ from pathlib import Path
 from indexer import store
 
 from .live import LiveIndex
-from .searcher import SearchResult
+from .schemas import SearchResponse
 
 APP_NAME = "article-search"
 RELOAD_CHECK_SECONDS = 1.0
@@ -30,10 +30,12 @@ RELOAD_CHECK_SECONDS = 1.0
 
 class _Followed:
     """An index opened through `LiveIndex`, re-checked for a new generation at most once a second
-    (a replica has no event loop of ours to run a watcher in)."""
+    (a replica has no event loop of ours to run a watcher in). Calls go to its `Searcher`, or with
+    `reader` to the searcher's index reader (a shard answers the reader's questions)."""
 
-    def __init__(self, opener):
+    def __init__(self, opener, reader: bool = False):
         self._opener = opener
+        self._reader = reader
         self.live = opener()
         self._checked = time.monotonic()
         self._lock = threading.Lock()
@@ -44,7 +46,7 @@ class _Followed:
                 self._checked = time.monotonic()
                 self.live.refresh()
         with self.live.reading() as searcher:
-            member = getattr(searcher, method)
+            member = getattr(searcher.reader if self._reader else searcher, method)
             return member(*args, **kwargs) if callable(member) else member
 
 
@@ -53,10 +55,10 @@ def _shard_deployment():
 
     @serve.deployment
     class Shard:
-        """One shard of the index: a read-only `Searcher`, answering the shard methods."""
+        """One shard of the index, answering an index reader's questions (search_api.readers)."""
 
         def __init__(self, shard_dir: str, backend: str | None):
-            self.index = _Followed(lambda: LiveIndex(shard_dir, backend=backend))
+            self.index = _Followed(lambda: LiveIndex(shard_dir, backend=backend), reader=True)
 
         def call(self, method: str, *args, **kwargs):
             return self.index.call(method, *args, **kwargs)
@@ -67,18 +69,20 @@ def _shard_deployment():
 def _router_deployment():
     from ray import serve
 
-    from .sharded import ShardedSearcher
+    from .searcher import Searcher
+    from .sharded import ShardedReader
 
     @serve.deployment
     class Router:
-        """Embeds the query, asks every shard deployment, merges (`ShardedSearcher`)."""
+        """Embeds the query and ranks over the shard deployments (a `ShardedReader` of them)."""
 
         def __init__(self, index_dir: str, shards: list, backend: str | None):
             remote = [_RemoteShard(handle) for handle in shards]
             encoder = {}
 
             def open_sharded():
-                searcher = ShardedSearcher(index_dir, shards=remote, backend=backend, encoder=encoder.get("model"))
+                reader = ShardedReader(index_dir, store.read_manifest(index_dir), remote)
+                searcher = Searcher(reader=reader, backend=backend, encoder=encoder.get("model"))
                 encoder["model"] = searcher.encoder  # loaded once, shared by later generations
                 return searcher
 
@@ -91,7 +95,7 @@ def _router_deployment():
 
 
 class _RemoteShard:
-    """A shard deployment's handle with the shard methods of `Searcher` (see search_api.sharded)."""
+    """A shard deployment's handle with the methods of an index reader (search_api.readers)."""
 
     def __init__(self, handle):
         self._handle = handle
@@ -118,7 +122,7 @@ class RemoteSearcher:
     def _call(self, method: str, *args, **kwargs):
         return self._handle.call.remote(method, *args, **kwargs).result()
 
-    def search(self, *args, **kwargs) -> SearchResult:
+    def search(self, *args, **kwargs) -> SearchResponse:
         return self._call("search", *args, **kwargs)
 
     def related(self, article_id: str, k: int = 10):

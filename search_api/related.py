@@ -1,6 +1,6 @@
 """Related coverage: the other reports of the same story, best first.
 
-    hits = related(searcher, "wn-c352228c48de", k=10)        # what `Searcher.related` returns
+    hits = related(searcher.reader, "wn-c352228c48de", k=10)   # what `Searcher.related` returns
 
 Same-story coverage shares the story's specifics (its people, places, numbers and the rare words of
 its headline); coverage of another story of the same kind shares only its vocabulary. A candidate
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .searcher import STOPWORDS, RelatedHit
+from .query import STOPWORDS
+from .schemas import RelatedHit
 
 # Neighbours looked up for each of the article's passages.
 RELATED_DEPTH = 100
@@ -100,14 +101,14 @@ def _overlap(a: set, b: set) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
 
 
-def candidates(searcher, article: dict) -> dict[str, Candidate]:
-    """Every candidate article for `article` (as `searcher.article` gives it) with its first-step
-    legs. `searcher` is a Searcher or ShardedSearcher."""
-    own = searcher.chunk_vectors([article["id"]])[article["id"]]
-    _, ids = searcher.nearest(own, RELATED_DEPTH)
+def candidates(reader, article: dict) -> dict[str, Candidate]:
+    """Every candidate article for `article` (as `reader.article` gives it) with its first-step
+    legs. `reader` is an index reader (search_api.readers: local, sharded or remote)."""
+    own = reader.chunk_vectors([article["id"]])[article["id"]]
+    _, ids = reader.nearest(own, RELATED_DEPTH)
     # The trailing space ends the last word: it is a whole word, not the start of one being typed.
-    lexical = searcher.lexical(lead(article["title"], article["text"], QUERY_WORDS) + " ", LEXICAL_DEPTH)
-    article_of = searcher.article_of([int(i) for i in np.unique(ids) if i >= 0] + [c for c, _ in lexical])
+    lexical = reader.lexical(lead(article["title"], article["text"], QUERY_WORDS) + " ", LEXICAL_DEPTH)
+    article_of = reader.article_of([int(i) for i in np.unique(ids) if i >= 0] + [c for c, _ in lexical])
     best: dict[str, float] = {}
     for chunk, score in lexical:
         other = article_of.get(chunk)
@@ -116,7 +117,7 @@ def candidates(searcher, article: dict) -> dict[str, Candidate]:
     # The article's own best passage is the most a candidate can match; without it (a query whose
     # words all fell out), the best candidate's.
     top = best.get(article["id"]) or max(best.values(), default=1.0) or 1.0
-    vectors = searcher.chunk_vectors(sorted(set(article_of.values()) - {article["id"]}))
+    vectors = reader.chunk_vectors(sorted(set(article_of.values()) - {article["id"]}))
     if not vectors:
         return {}
     # All candidates' passages in one matrix product; each candidate's columns reduced apart.
@@ -131,11 +132,11 @@ def candidates(searcher, article: dict) -> dict[str, Candidate]:
             for other, a, b in zip(others, covered, covering)}
 
 
-def add_specifics(searcher, article: dict, found: dict[str, Candidate], others: list[str]) -> None:
+def add_specifics(reader, article: dict, found: dict[str, Candidate], others: list[str]) -> None:
     """Fill in the names and title legs of `others` (ids of `found`)."""
     own_names, own_title = names(article["title"], article["text"]), title_words(article["title"])
     for other in others:
-        row = searcher.article(other)
+        row = reader.article(other)
         if row is not None:
             found[other].names = _overlap(own_names, names(row["title"], row["text"]))
             found[other].title = _overlap(own_title, title_words(row["title"]))
@@ -154,17 +155,17 @@ def rank(found: dict[str, Candidate], weights: Weights, k: int) -> list[tuple[fl
                   key=lambda pair: (-pair[0], pair[1]))
 
 
-def related(searcher, article_id: str, k: int = 10, weights: Weights = WEIGHTS) -> list:
+def related(reader, article_id: str, k: int = 10, weights: Weights = WEIGHTS) -> list:
     """`k` other articles on the same story, best first, as `RelatedHit`s, plus any near-identical
     copies of the article, marked `near_duplicate` and not counted. Raises KeyError for an article
     not in the index."""
-    article = searcher.article(article_id)
+    article = reader.article(article_id)
     if article is None:
         raise KeyError(article_id)
-    found = candidates(searcher, article)
-    add_specifics(searcher, article, found, shortlist(found, weights, k))
+    found = candidates(reader, article)
+    add_specifics(reader, article, found, shortlist(found, weights, k))
     ranked = rank(found, weights, k)
-    meta = searcher.articles_meta([article_id] + [other for _, other in ranked])
+    meta = reader.articles_meta([article_id] + [other for _, other in ranked])
     group = meta[article_id]["duplicate_group"]
     hits = []
     others = 0
@@ -178,5 +179,6 @@ def related(searcher, article_id: str, k: int = 10, weights: Weights = WEIGHTS) 
             if others == k:
                 continue  # only copies may still follow
             others += 1
-        hits.append(RelatedHit(other, row["title"], row["url"], row["source"], row["published"], round(score, 6), copy))
+        hits.append(RelatedHit(article_id=other, title=row["title"], url=row["url"], source=row["source"],
+                               published=row["published"], score=round(score, 6), near_duplicate=copy))
     return hits

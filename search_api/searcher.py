@@ -1,43 +1,43 @@
-"""`Searcher`: the read side of an index directory: dense, lexical and hybrid search, related
-coverage, articles by id, stats. Used by the CLI and the HTTP API alike.
+"""`Searcher`: ranking over an index: dense, lexical and hybrid search, related coverage, articles
+by id, stats. Used by the CLI and the HTTP API alike.
 
     searcher = Searcher("index")
     result = searcher.search("what does Russia give North Korea for the shells?", k=5)
     for hit in result.results:
         print(hit.score, hit.title, hit.passages[0].text)
 
-The index opens read-only with the model it was built with (from its manifest), as one snapshot
-(indexer.store.Snapshot): every answer of a `Searcher` comes from the one generation it opened,
-rows and engines alike. A server opens a new `Searcher` when the index moves on (search_api.live).
+A `Searcher` is composed over an index reader (search_api.readers): the reader answers what
+ranking asks of the index (nearest passages, lexical matches, rows), from one directory's snapshot,
+from the shards of a sharded index, or from shard replicas under Ray Serve; the `Searcher` fuses,
+groups, collapses copies, re-ranks and sorts, the same whichever reader answers. Results are the
+API's own shapes (search_api.schemas). Opened on a directory, it answers from the one generation
+its reader opened (indexer.store.Snapshot); a server opens a new one when the index moves on
+(search_api.live).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import re
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from indexer import store
 from indexer.embedding import Encoder
-from indexer.highlights import best_sentences
-from indexer.lexical import FACET_NAME, CollectionStats, TermMarker, day_number
-from indexer.vectors import FOLDER as VECTORS_FOLDER
+from indexer.lexical import FACET_NAME, TermMarker, day_number
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
+from .query import Filters, SearchError, typed_words
+from .readers import open_reader
+from .schemas import Copy, RelatedHit, SearchResponse
 
 MODES = ("hybrid", "dense", "lexical")
 SORTS = ("relevance", "newest", "oldest")
 FUSIONS = ("rrf", "linear")
-# Values shown per facet (the most frequent), and facets one query may ask for.
-FACET_VALUES = 10
+# Facets one query may ask for.
 MAX_FACETS = 10
 # Suggestions returned at most, whatever `k` asks (a box shows a handful).
 MAX_SUGGESTIONS = 20
@@ -47,91 +47,9 @@ RERANK_DEPTH = 30
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
-# A filter that at most this many passages pass gives FAISS their ids to search among; a broader
-# one searches deeper and keeps what passes (see `Searcher.dense`). The two cost the same near
-# 90k-100k passing at 1M passages (IVF4000,SQ8): below, the ids are cheaper (57k: 47 vs 140 ms
-# p50), above, the deeper search (114k: 149-121 vs 176-216 ms; 286k: 135 vs 764 ms).
-# benchmarks/filter_strategies.py, docs/benchmarks.md "Dense search with a filter".
-FILTER_SELECTOR_LIMIT = 100_000
-_WORD = re.compile(r"\w+", re.UNICODE)
-_PARTIAL_WORD = re.compile(r"\w+$", re.UNICODE)
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
 # searchers, since a server opens a new one for every index generation.
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
-
-
-class SearchError(ValueError):
-    """A query or parameter the index cannot answer; the message says what to change."""
-
-
-@dataclass
-class PassageHit:
-    text: str
-    start: int
-    end: int
-    score: float
-    highlights: list[list[int]] = field(default_factory=list)
-    chunk_id: int = 0
-    terms: list[list[int]] = field(default_factory=list)
-
-
-@dataclass
-class ArticleHit:
-    article_id: str
-    title: str
-    url: str
-    source: str
-    author: str
-    published: str
-    score: float
-    passages: list[PassageHit]
-    also_published_in: list[dict] = field(default_factory=list)
-    title_terms: list[list[int]] = field(default_factory=list)
-
-
-@dataclass
-class SearchResult:
-    query: str
-    mode: str
-    took_ms: float
-    offset: int
-    results: list[ArticleHit]
-    facets: dict[str, list[dict]] | None = None
-
-    def to_dict(self) -> dict:
-        """The JSON shape of `GET /search` (../shared/API.md); `facets` only when asked for."""
-        data = asdict(self)
-        if data["facets"] is None:
-            del data["facets"]
-        for hit in data["results"]:
-            for passage in hit["passages"]:
-                passage.pop("chunk_id")
-        return data
-
-
-@dataclass
-class RelatedHit:
-    article_id: str
-    title: str
-    url: str
-    source: str
-    published: str
-    score: float
-    near_duplicate: bool
-
-
-@dataclass
-class Filters:
-    source: str | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-
-    def conditions(self) -> dict:
-        """The filters as the lexical index takes them (indexer.lexical answers every filter)."""
-        return {"source": self.source, "date_from": self.date_from, "date_to": self.date_to}
-
-    def __bool__(self) -> bool:
-        return bool(self.source or self.date_from or self.date_to)
 
 
 def _load_reranker(name_or_path: str):
@@ -145,72 +63,50 @@ def _load_reranker(name_or_path: str):
                           "or a model already in the local Hugging Face cache.") from exc
 
 
-# Function words left out of lexical queries (unless a query has nothing else): BM25 gives them
-# almost no weight, yet their posting lists make every query score most of the archive.
-STOPWORDS = frozenset("""a about after all also an and any are as at be been before but by can could did do does
-for from had has have he her his how i if in into is it its just more most my no not of on or our out over said
-she so some than that the their them then there these they this those to up was we were what when where which
-while who whom why will with would you your""".split())
-
-
-def query_words(text: str) -> list[str]:
-    """The distinct words of a query, lower-cased, stopwords left out unless nothing else is left."""
-    words = list(dict.fromkeys(_WORD.findall(text.lower())))
-    return [word for word in words if word not in STOPWORDS] or words
-
-
-def typed_words(text: str) -> tuple[list[str], str | None]:
-    """`query_words` of a query being typed, and its last word apart when the text ends inside it
-    (no space or punctuation after it yet): a word that may be the start of a longer one.
-
-    >>> typed_words("why did Magnito"), typed_words("why did Magnito ")
-    (([], 'magnito'), (['magnito'], None))
-    """
-    partial = _PARTIAL_WORD.search(text)
-    prefix = partial.group(0).lower() if partial else None
-    return [word for word in query_words(text) if word != prefix], prefix
-
-
 class Searcher:
-    """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
-    `model` is only checked against the index's own (a different one is refused). `backend` runs
-    the query encoder on torch, onnx or onnx-int8; one whose embeddings differ from the index's is
-    refused. By default (None or "auto") onnx answers where it embeds like the index, else the
-    index's own backend (indexer.embedding.load_query_encoder). `previous`, the searcher of an
-    earlier generation, lends the vector segments both have."""
+    """Opens `index_dir` read-only (sharded or not), or ranks over `reader` when one is given (an
+    index reader of search_api.readers, such as a `ShardedReader` over remote shards). `encoder`
+    may be passed to share a loaded model; `model` is only checked against the index's own (a
+    different one is refused). `backend` runs the query encoder on torch, onnx or onnx-int8; one
+    whose embeddings differ from the index's is refused. By default (None or "auto") onnx answers
+    where it embeds like the index, else the index's own backend
+    (indexer.embedding.load_query_encoder). `previous`, the searcher of an earlier generation of the
+    same directory, lends the vector segments both have."""
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
-                 backend: str | None = None, fusion: str = "linear", rrf_k: float = 60.0, linear_weight: float = 0.5,
-                 reranker=None, previous: Searcher | None = None):
-        self.dir = Path(index_dir)
-        self.manifest = store.read_manifest(self.dir)
-        if "shards" in self.manifest:
-            raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.sharded.open_searcher")
-        self.encoder = encoder or store.query_encoder(self.dir, self.manifest, model, backend)
-        store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
-        self._init_ranking(fusion, rrf_k, linear_weight, reranker)
-        self.snapshot = store.Snapshot(self.dir, self.manifest, getattr(previous, "snapshot", None))
+    def __init__(self, index_dir: str | Path | None = None, model: str | None = None, *, reader=None,
+                 encoder: Encoder | None = None, backend: str | None = None, fusion: str = "linear",
+                 rrf_k: float = 60.0, linear_weight: float = 0.5, reranker=None, previous: Searcher | None = None):
+        self.reader = reader if reader is not None else open_reader(index_dir, getattr(previous, "reader", None))
         try:
-            store.check_backend(self.manifest, self.snapshot.conn, self.encoder, self.dir)
+            self.manifest = self.reader.manifest
+            self.dir = Path(index_dir) if index_dir is not None else self.reader.dir
+            probes = self.reader.probe_vectors()
+            self.encoder = encoder or store.query_encoder(self.manifest, probes, model, backend)
+            store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
+            store.check_backend(self.manifest, probes, self.encoder, self.dir)
+            if fusion not in FUSIONS:
+                raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
         except BaseException:
-            self.snapshot.close()
+            if reader is None:
+                self.reader.close()
             raise
-        self.vectors = self.snapshot.vectors
-        self.lexical_index = self.snapshot.lexical
-        self.generation = self.snapshot.generation
-
-    def _init_ranking(self, fusion: str, rrf_k: float, linear_weight: float, reranker) -> None:
-        if fusion not in FUSIONS:
-            raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
         self.fusion, self.rrf_k, self.linear_weight = fusion, rrf_k, linear_weight
         # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
         self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
         self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
 
+    @property
+    def generation(self) -> int:
+        return self.reader.generation
+
+    @property
+    def vector_count(self) -> int:
+        return self.reader.vector_count
+
     def close(self) -> None:
-        """Close the snapshot; call when no request uses this searcher (a server opens one per
-        index generation, and the garbage collector is too late for file descriptors)."""
-        self.snapshot.close()
+        """Close the reader; call when no request uses this searcher (a server opens one per index
+        generation, and the garbage collector is too late for file descriptors)."""
+        self.reader.close()
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -218,7 +114,7 @@ class Searcher:
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
                typos: bool = True, sort: str = "relevance", recency: float | None = None,
-               facets: list[str] | None = None) -> SearchResult:
+               facets: list[str] | None = None) -> SearchResponse:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
         The last word of a query that does not end in a space or punctuation also matches as the
@@ -229,7 +125,7 @@ class Searcher:
         1/2 per that many days it is older than the newest candidate ("the latest on X").
         `query_vector` may be given when the caller embedded the query already (batch evaluation).
         `facets` (source, year, author or any metadata field) adds the articles per value over the
-        matching set (see `facet_counts`). Each passage and title carries `terms`, the offsets of
+        matching set (see `LocalReader.facet_counts`). Each passage and title carries `terms`, the offsets of
         the words the query matches (see indexer.lexical.TermMarker)."""
         started = time.perf_counter()
         typed = query.lstrip()  # a trailing space says the last word is complete
@@ -252,7 +148,7 @@ class Searcher:
         filters = Filters(source or None, date_from or None, date_to or None)
         need = offset + k
         # The lexical side needs no vector: it runs in the lexical index while the model embeds the query.
-        lexical = _LEXICAL_POOL.submit(self.lexical, typed, CANDIDATE_DEPTH, filters,
+        lexical = _LEXICAL_POOL.submit(self.reader.lexical, typed, CANDIDATE_DEPTH, filters,
                                        typos=typos) if mode != "dense" else None
         if query_vector is None and (mode != "lexical" or highlight):
             query_vector = self.encoder.encode([query])[0]
@@ -260,7 +156,7 @@ class Searcher:
         while True:
             first = lexical.result() if lexical is not None and depth == CANDIDATE_DEPTH else None
             ranked = self._ranked(typed, query_vector, mode, filters, depth, first, typos)
-            groups = group_by_article(ranked, self.article_of([c for c, _ in ranked]), passages)
+            groups = group_by_article(ranked, self.reader.article_of([c for c, _ in ranked]), passages)
             groups, copies = self._collapse_duplicates(groups)
             # Deeper helps only while a side still filled its list: one that returned fewer
             # candidates than asked has none left (few matches, or a narrow filter).
@@ -274,128 +170,45 @@ class Searcher:
         if sort != "relevance":
             groups = self._by_date(groups, newest=sort == "newest")
         page = groups[offset:need]
-        hits = self.hits(page, query_vector if highlight else None)
+        hits = self.reader.hits(page, query_vector if highlight else None)
         for hit in hits:
-            hit.also_published_in = copies.get(hit.article_id, [])
+            hit.also_published_in = [Copy(**copy) for copy in copies.get(hit.article_id, [])]
         marker = TermMarker(*typed_words(typed), typos=typos)
         for hit in hits:
             hit.title_terms = marker.spans(hit.title)
             for passage in hit.passages:
                 passage.terms = marker.spans(passage.text, passage.start)
-        counts = self.facet_counts(typed, facets, filters, typos=typos, lexical=mode != "dense",
-                                   among=[c for c, _ in ranked] if mode != "lexical" else None) if facets else None
+        counts = self.reader.facet_counts(typed, facets, filters, typos=typos, lexical=mode != "dense",
+                                          among=[c for c, _ in ranked] if mode != "lexical" else None) \
+            if facets else None
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits,
-                            facets=counts)
-
-    def facet_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, lexical: bool,
-                     among: list[int] | None) -> dict[str, list[dict]]:
-        """{name: [{"value": ..., "count": articles}, ...]} over the matching set: with `lexical`,
-        every passage the lexical query matches (not only its top candidates); and the chunk ids
-        `among`, the ranked candidates of the dense side (dense mode: these alone). Within
-        `filters`; an article counts once per value."""
-        words, prefix = typed_words(query)
-        counts = self.lexical_index.facets(names, words, prefix, typos=typos, match=lexical, among=among,
-                                           size=FACET_VALUES, **filters.conditions())
-        return {name: [{"value": value, "count": count} for value, count in pairs] for name, pairs in counts.items()}
+        return SearchResponse(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits,
+                              facets=counts)
 
     def suggest(self, text: str, k: int = 8) -> list[dict]:
-        """Completions of a search box's `text`: words of the archive that complete its last word
-        (`kind` "term", `text` the box's text with that word completed) and titles that hold its
-        words and a completion of the last (`kind` "title", with `article_id`); about half each,
-        either filling in for the other. Bounded work: term lookups and a top-k of titles."""
-        text = text.lstrip()
-        words, prefix = typed_words(text)
-        k = min(k, MAX_SUGGESTIONS)
-        head = text[:len(text) - len(prefix)] if prefix else text
-        terms = [{"text": head + term, "kind": "term"} for term in
-                 (self.lexical_index.suggest_terms(prefix, k) if prefix else [])]
-        chunk_ids = self.lexical_index.suggest_titles(words, prefix, k)
-        owners = self.article_of(chunk_ids)
-        meta = self.articles_meta(list(owners.values()))
-        titles = [{"text": meta[owners[c]]["title"], "kind": "title", "article_id": owners[c]}
-                  for c in chunk_ids if c in owners and owners[c] in meta]
-        half = min(len(terms), max(k - len(titles), (k + 1) // 2))
-        return terms[:half] + titles[:k - half]
+        """Completions of a search box's `text`, at most MAX_SUGGESTIONS (see `LocalReader.suggest`)."""
+        return self.reader.suggest(text, min(k, MAX_SUGGESTIONS))
 
     def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int,
                 lexical: list[tuple[int, float]] | None = None, typos: bool = True) -> list[tuple[int, float]]:
         """Candidates of `mode` at `depth`, fused for hybrid; `lexical` when already computed."""
         if mode == "dense":
-            return self.dense(query_vector, depth, filters)
+            return self.reader.dense(query_vector, depth, filters)
         if lexical is None:
-            lexical = self.lexical(query, depth, filters, typos=typos)
+            lexical = self.reader.lexical(query, depth, filters, typos=typos)
         if mode == "lexical":
             return lexical
-        dense = self.dense(query_vector, depth, filters)
+        dense = self.reader.dense(query_vector, depth, filters)
         if self.fusion == "linear":
             return linear_fusion(dense, lexical, self.linear_weight)
         return reciprocal_rank_fusion([dense, lexical], self.rrf_k)
-
-    def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
-        """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`).
-
-        A filter is answered by the lexical index's fast fields (indexer.lexical), never by reading
-        every passage: one that few passages pass gives the vector index exactly those ids to
-        search among; a broad one searches deeper, by the share of passages that pass, and keeps
-        the candidates that do."""
-        total = self.vector_count
-        depth = min(depth, total)
-        if depth <= 0:
-            return []
-        if not filters:
-            return self._nearest_one(query_vector, depth)
-        conditions = filters.conditions()
-        passing = self.lexical_index.count(**conditions)
-        if passing == 0:
-            return []
-        if passing <= FILTER_SELECTOR_LIMIT:
-            among = np.array(self.lexical_index.passing(passing, **conditions), np.int64)
-            return self._nearest_one(query_vector, min(depth, passing), among)
-        wanted = min(depth, passing)
-        reach = min(total, 2 * wanted * -(-total // passing))
-        while True:
-            candidates = self._nearest_one(query_vector, reach)
-            kept = set(self.lexical_index.passing(len(candidates), among=[c for c, _ in candidates], **conditions))
-            found = [(c, score) for c, score in candidates if c in kept]
-            if len(found) >= wanted or reach >= total:
-                return found[:depth]
-            reach = min(total, reach * 4)
-
-    def _nearest_one(self, query_vector: np.ndarray, depth: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
-        scores, ids = self.vectors.search(query_vector.reshape(1, -1), depth, among)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-    def lexical(self, query: str, depth: int, filters: Filters = Filters(),
-                collection: CollectionStats | None = None, typos: bool = False) -> list[tuple[int, float]]:
-        """Chunk ids and BM25 scores (higher is better) of the `depth` best lexical matches, from
-        the lexical index (indexer.lexical); a last word the query ends inside also matches as a
-        prefix (`typed_words`), and with `typos` near misses of longer words match too.
-        `collection`, the statistics of all shards of a sharded index, scores as one index of
-        them all would."""
-        words, prefix = typed_words(query)
-        return self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
-                                         **filters.conditions())
-
-    def lexical_statistics(self, query: str) -> CollectionStats:
-        """This index's BM25 statistics for the words of `query` (the first phase of a sharded
-        lexical query; the second is `lexical` with the shards' sum)."""
-        return self.lexical_index.statistics(self.lexical_index.query_terms(*typed_words(query)))
-
-    def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
-        """The article of each chunk id that still exists: looked up by primary key for the
-        candidates of one query, so a server holds nothing per passage and opens in the same
-        time whatever the archive's size."""
-        # An article removed since this snapshot opened may still be named by a candidate; it
-        # finds no row here and drops out.
-        return dict(self._rows_in("SELECT id, article_id FROM chunks WHERE id IN ({})", [int(c) for c in chunk_ids]))
 
     def _rerank(self, query: str, groups, depth: int):
         """Re-score the top `depth` articles by the cross-encoder's score of (query, best passage)."""
         head, tail = groups[:depth], groups[depth:]
         if not head:
             return groups
-        texts = self.chunk_texts([passages[0][0] for _, _, passages in head])
+        texts = self.reader.chunk_texts([passages[0][0] for _, _, passages in head])
         pairs = [(query, texts.get(passages[0][0], "")) for _, _, passages in head]
         with self._rerank_lock:
             scores = self.reranker.predict(pairs, show_progress_bar=False)
@@ -408,7 +221,7 @@ class Searcher:
         Ages are counted from the newest candidate, not from today, so an archive's ranking does not
         drift with the clock; an undated article gets the oldest's factor."""
         days = {}
-        for row in self.articles_meta([g[0] for g in groups]).values():
+        for row in self.reader.articles_meta([g[0] for g in groups]).values():
             day = day_number(row["published"] or "")
             if day is not None:
                 days[row["id"]] = datetime.date(day // 10000, day // 100 % 100, day % 100).toordinal()
@@ -422,7 +235,7 @@ class Searcher:
     def _by_date(self, groups, newest: bool):
         """`group_by_article` entries ordered by their article's published date (newest or oldest
         first); undated articles last, and ties in their relevance order (the sort is stable)."""
-        published = {row["id"]: row["published"] or "" for row in self.articles_meta([g[0] for g in groups]).values()}
+        published = {row["id"]: row["published"] or "" for row in self.reader.articles_meta([g[0] for g in groups]).values()}
         dated = [g for g in groups if published.get(g[0])]
         dated.sort(key=lambda g: published[g[0]], reverse=newest)  # stable both ways
         return dated + [g for g in groups if not published.get(g[0])]
@@ -431,7 +244,7 @@ class Searcher:
         """Keep the best-ranked copy of each group of near-identical articles; the others are
         listed with it (`also_published_in`) instead of taking places in the ranking."""
         kept, first_of_group, copies = [], {}, {}
-        meta = self.articles_meta([entry[0] for entry in groups])
+        meta = self.reader.articles_meta([entry[0] for entry in groups])
         for entry in groups:
             group = meta.get(entry[0], {}).get("duplicate_group") or entry[0]
             if group in first_of_group:
@@ -445,39 +258,6 @@ class Searcher:
 
         return kept, {kept_id: [summary(meta[o]) for o in others if o in meta] for kept_id, others in copies.items()}
 
-    def hits(self, page, query_vector) -> list[ArticleHit]:
-        """Articles and passages of one page of `group_by_article` entries, fetched in two queries;
-        highlights when `query_vector` is given."""
-        articles = {row["id"]: row for row in self._rows_in(
-            "SELECT id, title, url, source, author, published FROM articles WHERE id IN ({})",
-            [article_id for article_id, _, _ in page])}
-        chunks = {row["id"]: row for row in self._rows_in(
-            "SELECT id, text, start, end, sentences, sentence_vectors FROM chunks WHERE id IN ({})",
-            [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores])}
-        hits = []
-        dimension = self.manifest["dimension"]
-        for article_id, score, chunk_scores in page:
-            article = articles.get(article_id)
-            passages = []
-            for chunk_id, chunk_score in chunk_scores:
-                row = chunks.get(chunk_id)
-                if row is None:
-                    continue
-                passage = PassageHit(row["text"], row["start"], row["end"], round(chunk_score, 6), chunk_id=chunk_id)
-                if query_vector is not None:
-                    spans = json.loads(row["sentences"])
-                    vectors = np.frombuffer(row["sentence_vectors"], dtype=np.int8).reshape(len(spans), dimension)
-                    # The sentences that best answer the query, from vectors stored at index time
-                    # (see indexer.highlights): no model call here.
-                    passage.highlights = [[passage.start + spans[i][0], passage.start + spans[i][1]]
-                                          for i in best_sentences(vectors, query_vector)]
-                passages.append(passage)
-            if article is None or not passages:
-                continue
-            hits.append(ArticleHit(article["id"], article["title"], article["url"], article["source"],
-                                   article["author"], article["published"], round(score, 6), passages))
-        return hits
-
     # -- related coverage ------------------------------------------------------------------------
 
     def related(self, article_id: str, k: int = 10) -> list[RelatedHit]:
@@ -487,79 +267,14 @@ class Searcher:
         search_api.related). Raises KeyError for an article not in the index."""
         from .related import related
 
-        return related(self, article_id, k)
-
-    def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
-        """The passage vectors of each article, in passage order."""
-        grouped: dict[str, list[np.ndarray]] = {}
-        rows = self._rows_in("SELECT article_id, vector FROM chunks WHERE article_id IN ({}) "
-                             "ORDER BY article_id, position", article_ids)
-        for row in rows:
-            grouped.setdefault(row[0], []).append(np.frombuffer(row[1], dtype=np.float32))
-        return {article: np.stack(vectors) for article, vectors in grouped.items()}
-
-    def articles_meta(self, ids: list[str]) -> dict[str, dict]:
-        """Title, url, source, date and duplicate group of each article of `ids` still indexed."""
-        return {row["id"]: dict(row) for row in self._rows_in(
-            "SELECT id, title, url, source, published, duplicate_group FROM articles WHERE id IN ({})", ids)}
-
-    def chunk_texts(self, chunk_ids: list[int]) -> dict[int, str]:
-        return dict(self._rows_in("SELECT id, text FROM chunks WHERE id IN ({})", chunk_ids))
-
-    def nearest(self, vectors: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and chunk ids (-1 for none) of the `depth` nearest passages of each vector."""
-        return self.vectors.search(vectors, max(1, min(depth, self.vector_count)))
-
-    @property
-    def vector_count(self) -> int:
-        return self.vectors.count
-
-    def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:
-        """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on
-        bound parameters. An ORDER BY holds within each part (callers group by key anyway)."""
-        rows: list[sqlite3.Row] = []
-        for i in range(0, len(values), 900):
-            part = values[i:i + 900]
-            rows += self.snapshot.rows(sql.format(",".join("?" * len(part))), part)
-        return rows
+        return related(self.reader, article_id, k)
 
     # -- articles --------------------------------------------------------------------------------
 
     def article(self, article_id: str) -> dict | None:
         """One article's metadata and cleaned text, or None if it is not in the index."""
-        rows = self.snapshot.rows(
-            "SELECT id, title, url, source, author, published, text, metadata, indexed_at FROM articles WHERE id = ?",
-            (article_id,))
-        if not rows:
-            return None
-        data = dict(rows[0])
-        data["metadata"] = json.loads(data["metadata"])
-        data["passages"] = self.snapshot.rows("SELECT COUNT(*) FROM chunks WHERE article_id = ?", (article_id,))[0][0]
-        return data
+        return self.reader.article(article_id)
 
     def stats(self) -> dict:
-        """Counts, model, index type and sizes (the JSON of `article-search stats`)."""
-        def one(sql: str):
-            return self.snapshot.rows(sql)[0][0]
-
-        files = {name: (self.dir / name).stat().st_size for name in (store.DATABASE, store.MANIFEST)
-                 if (self.dir / name).exists()}
-        for folder in (store.LEXICAL, VECTORS_FOLDER):
-            files[folder] = sum(path.stat().st_size for path in (self.dir / folder).iterdir() if path.is_file())
-        return {
-            "articles": one("SELECT COUNT(*) FROM articles"),
-            "passages": one("SELECT COUNT(*) FROM chunks"),
-            "vectors": self.vector_count,
-            "model": self.manifest["model"]["name"],
-            "model_fingerprint": self.manifest["model"]["fingerprint"],
-            "dimension": self.manifest["dimension"],
-            "index_type": self.vectors.description(),
-            "vector_segments": len(self.vectors.segments),
-            "query_backend": self.encoder.backend,
-            "chunker": self.manifest["chunker"],
-            "generation": self.generation,
-            "sources": [r[0] for r in self.snapshot.rows(
-                "SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY 1")],
-            "bytes": files,
-            "index_dir": str(self.dir.resolve()),
-        }
+        """Counts, model, index type, sizes and the query backend (the JSON of `article-search stats`)."""
+        return {**self.reader.stats(), "query_backend": self.encoder.backend}

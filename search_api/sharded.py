@@ -1,21 +1,19 @@
-"""`ShardedSearcher`: search over a sharded index (see indexer.sharding) as if it were one index.
+"""`ShardedReader`: the shards of a sharded index (see indexer.sharding) read as if they were one index.
 
-    searcher = open_searcher("index")      # a ShardedSearcher for a sharded index, else a Searcher
+    searcher = Searcher("index")           # over a ShardedReader when the index is sharded
     searcher.search("OPEC output quotas", k=5)
 
-The ranking logic is `Searcher`'s own; this class replaces the steps that touch an index with a
-fan-out to the shards and a merge. Each shard is asked for its best `depth` candidates and the
-merge keeps the best `depth` of all, so with exact FAISS indexes dense candidates are exactly those
-of one index. Lexical candidates are scored in two phases: the shards report their BM25 statistics
-for the query's terms, then each scores its matches with the sum (indexer.lexical), so a term weighs
-what it weighs in the whole archive; only the average passage length stays each shard's own.
-Near-duplicate groups are found across all shards at index time (see indexer.sharding), so copies
-of a story in different shards collapse into one result as they do in one index.
+The ranking is `Searcher`'s own; this reader answers its questions by a fan-out to the shards and
+a merge. Each shard is asked for its best `depth` candidates and the merge keeps the best `depth`
+of all, so with exact FAISS indexes dense candidates are exactly those of one index. Lexical
+candidates are scored in two phases: the shards report their BM25 statistics for the query's
+terms, then each scores its matches with the sum (indexer.lexical), so a term weighs what it weighs
+in the whole archive; only the average passage length stays each shard's own. Near-duplicate
+groups are found across all shards at index time (see indexer.sharding), so copies of a story in
+different shards collapse into one result as they do in one index.
 
-A chunk is named across shards by `local id * shard count + shard`. A shard is anything with the
-shard methods of `Searcher` (`dense`, `lexical_statistics`, `lexical`, `article_of`, `hits`,
-`articles_meta`, `chunk_texts`, `chunk_vectors`, `nearest`, `article`, `stats`): a `Searcher` in
-this process, or a remote one (search_api.ray_serve).
+A chunk is named across shards by `local id * shard count + shard`. A shard is any index reader
+(search_api.readers): a `LocalReader` in this process, or a remote one (search_api.ray_serve).
 """
 
 from __future__ import annotations
@@ -29,17 +27,12 @@ import numpy as np
 from indexer import store
 from indexer.sharding import shard_of
 
-from .searcher import FACET_VALUES, ArticleHit, Filters, Searcher
+from .query import Filters
+from .readers import FACET_VALUES, LocalReader
+from .schemas import SearchHit
 
-# Threads that ask the shards; shared by all sharded searchers (a server opens one per generation).
+# Threads that ask the shards; shared by all sharded readers (a server opens one per generation).
 _SHARD_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="shard")
-
-
-def open_searcher(index_dir: str | Path, model: str | None = None, **options) -> Searcher:
-    """A `ShardedSearcher` for a sharded index directory, else a `Searcher`; options as theirs."""
-    if "shards" in store.read_manifest(index_dir):
-        return ShardedSearcher(index_dir, model, **options)
-    return Searcher(index_dir, model, **options)
 
 
 def _merge(lists: list[list[tuple[int, float]]], depth: int) -> list[tuple[int, float]]:
@@ -49,35 +42,34 @@ def _merge(lists: list[list[tuple[int, float]]], depth: int) -> list[tuple[int, 
     return merged[:depth]
 
 
-class ShardedSearcher(Searcher):
-    """Opens every shard of a sharded index read-only, sharing one model. `shards` may be given
-    instead (remote shards, already open); options as `Searcher`'s (`previous` lends each shard's
-    vector segments to the same shard's new searcher)."""
+class ShardedReader:
+    """Reads the `shards` of the sharded index at `index_dir` (its `manifest`) as one index."""
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder=None, backend: str | None = None,
-                 shards: list | None = None, fusion: str = "linear", rrf_k: float = 60.0,
-                 linear_weight: float = 0.5, reranker=None, previous: ShardedSearcher | None = None):
+    def __init__(self, index_dir: str | Path, manifest: dict, shards: list):
         self.dir = Path(index_dir)
-        self.manifest = store.read_manifest(self.dir)
+        self.manifest = manifest
         if "shards" not in self.manifest:
             raise store.StoreError(f"{self.dir} is not a sharded index")
-        if shards is None:
-            shards = []
-            lent = getattr(previous, "shards", None) or [None] * len(self.manifest["shards"]["directories"])
-            for name, earlier in zip(self.manifest["shards"]["directories"], lent):
-                shards.append(Searcher(self.dir / name, model, encoder=encoder, backend=backend, previous=earlier))
-                encoder = shards[0].encoder
-        if encoder is None:
-            from indexer.embedding import load_encoder
-
-            built = self.manifest["model"]
-            encoder = load_encoder(model or built["name"], backend or built.get("backend", "torch"))
         self.shards = shards
-        self.encoder = encoder
-        self._init_ranking(fusion, rrf_k, linear_weight, reranker)
         self._count = len(shards)
         self._vectors = sum(self._each("vector_count"))
         self.generation = sum(self._each("generation"))
+
+    @classmethod
+    def open(cls, index_dir: str | Path, manifest: dict, previous: ShardedReader | None = None) -> ShardedReader:
+        """Open every shard in this process, each as a `LocalReader` (`previous` lends each shard's
+        vector segments to the same shard's new reader)."""
+        names = manifest["shards"]["directories"]
+        lent = getattr(previous, "shards", None) or [None] * len(names)
+        shards = []
+        try:
+            for name, earlier in zip(names, lent):
+                shards.append(LocalReader(Path(index_dir) / name, previous=earlier))
+        except BaseException:
+            for shard in shards:
+                shard.close()
+            raise
+        return cls(index_dir, manifest, shards)
 
     # -- fan-out helpers ---------------------------------------------------------------------------
 
@@ -113,7 +105,7 @@ class ShardedSearcher(Searcher):
         answers = list(_SHARD_POOL.map(lambda n: getattr(self.shards[n], method)(groups[n], *args), numbers))
         return list(zip(numbers, answers))
 
-    # -- the steps of Searcher that touch an index ---------------------------------------------------
+    # -- the reader's questions ------------------------------------------------------------------------
 
     @property
     def vector_count(self) -> int:
@@ -122,6 +114,9 @@ class ShardedSearcher(Searcher):
     def close(self) -> None:
         for shard in self.shards:
             shard.close()
+
+    def probe_vectors(self) -> np.ndarray | None:
+        return self.shards[0].probe_vectors()
 
     def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
         answers = self._each("dense", query_vector, depth, filters)
@@ -168,16 +163,14 @@ class ShardedSearcher(Searcher):
             result.update({chunk_id * self._count + number: article for chunk_id, article in answer.items()})
         return result
 
-    def hits(self, page, query_vector) -> list[ArticleHit]:
+    def hits(self, page, query_vector) -> list[SearchHit]:
         pages: dict[int, list] = {}
         for article_id, score, chunk_scores in page:
             local = [(chunk_id // self._count, chunk_score) for chunk_id, chunk_score in chunk_scores]
             pages.setdefault(shard_of(article_id, self._count), []).append((article_id, score, local))
-        found: dict[str, ArticleHit] = {}
-        for number, answer in self._ask("hits", pages, query_vector):
+        found: dict[str, SearchHit] = {}
+        for _, answer in self._ask("hits", pages, query_vector):
             for hit in answer:
-                for passage in hit.passages:
-                    passage.chunk_id = passage.chunk_id * self._count + number
                 found[hit.article_id] = hit
         return [found[article_id] for article_id, _, _ in page if article_id in found]
 

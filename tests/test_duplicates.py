@@ -74,9 +74,9 @@ def test_search_shows_one_copy_with_the_others_listed(wire_index, encoder):
         assert len({"wire-1", "gazette-77"} & set(ids)) == 1, ids
         assert "herald-5" in ids
         shown = next(hit for hit in results if hit.article_id in ("wire-1", "gazette-77"))
-        assert [c["article_id"] for c in shown.also_published_in] == \
+        assert [c.article_id for c in shown.also_published_in] == \
             [{"wire-1": "gazette-77", "gazette-77": "wire-1"}[shown.article_id]]
-        assert shown.also_published_in[0]["source"] in ("Wire Service", "Daily Gazette")
+        assert shown.also_published_in[0].source in ("Wire Service", "Daily Gazette")
 
 
 def test_related_marks_copies_and_still_lists_other_coverage(wire_index, encoder):

@@ -50,7 +50,7 @@ def test_a_folder_of_hostile_files_is_reported_file_by_file_and_the_rest_indexed
     assert "rows.csv" in err
 
     searcher = Searcher(index, encoder=encoder)
-    ids = {row[0] for row in searcher.snapshot.rows("SELECT id FROM articles")}
+    ids = {row[0] for row in searcher.reader.snapshot.rows("SELECT id FROM articles")}
     assert {"good-1", "ok-2", "nul", "u16"} <= ids and not {"bad", "empty", "huge"} & ids
     nul = searcher.article("nul")
     assert "\x00" not in nul["text"] and "\x07" not in nul["text"] and "control characters survives" in nul["text"]

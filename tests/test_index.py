@@ -89,7 +89,7 @@ def test_vectors_in_faiss_and_database_agree(sample_index, encoder):
     searcher = Searcher(sample_index, encoder=encoder)
     conn = sqlite3.connect(sample_index / store.DATABASE)
     for chunk_id, blob in conn.execute("SELECT id, vector FROM chunks ORDER BY random() LIMIT 20"):
-        assert np.allclose(searcher.vectors.reconstruct(chunk_id), np.frombuffer(blob, dtype=np.float32))
+        assert np.allclose(searcher.reader.vectors.reconstruct(chunk_id), np.frombuffer(blob, dtype=np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +126,9 @@ def test_a_second_writer_is_refused_while_one_writes(writable_index, encoder):
 def test_a_truncated_or_lost_segment_is_refused_by_readers_and_rebuilt_by_a_repair(writable_index, encoder):
     """Readers never build vectors (a rebuild is the writer's, reading every stored vector): they
     refuse with the command that mends it, which writes the same vectors back from the database."""
-    expected = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    expected = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").model_dump(exclude_none=True)["results"]
     for damage in ("truncate", "unlink"):
-        segment = writable_index / vectors.FOLDER / Searcher(writable_index, encoder=encoder).vectors.segments[0].file
+        segment = writable_index / vectors.FOLDER / Searcher(writable_index, encoder=encoder).reader.vectors.segments[0].file
         if damage == "truncate":
             segment.write_bytes(segment.read_bytes()[:1000])
         else:
@@ -138,7 +138,7 @@ def test_a_truncated_or_lost_segment_is_refused_by_readers_and_rebuilt_by_a_repa
         with IndexWriter(writable_index, encoder=encoder, repair=True):
             pass
         searcher = Searcher(writable_index, encoder=encoder)
-        assert searcher.search("bridge collapse", mode="dense").to_dict()["results"] == expected
+        assert searcher.search("bridge collapse", mode="dense").model_dump(exclude_none=True)["results"] == expected
 
 
 def test_damaged_manifest_is_reported_and_repaired(writable_index, encoder):
@@ -185,18 +185,18 @@ def test_a_model_is_never_downloaded(monkeypatch):
 
 
 def test_index_type_auto_stays_exact_when_small_and_rebuild_keeps_results(writable_index, encoder):
-    before = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    before = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").model_dump(exclude_none=True)["results"]
     with IndexWriter(writable_index, encoder=encoder, index_type="ivf-sq8", rebuild=True):
         pass
     manifest = json.loads((writable_index / store.MANIFEST).read_text())
     # Below IVF_MIN vectors an IVF index would be poorly trained: the layout stays exact.
     assert manifest["faiss"]["index_type"] == "ivf-sq8" and manifest["faiss"]["description"] == "IDMap2,Flat"
-    after = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    after = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").model_dump(exclude_none=True)["results"]
     assert after == before
 
 
 def kinds(searcher: Searcher) -> list[str]:
-    return [segment.kind for segment in searcher.vectors.segments]
+    return [segment.kind for segment in searcher.reader.vectors.segments]
 
 
 def test_ivf_layout_is_built_from_stored_vectors_and_supports_updates(writable_index, encoder, monkeypatch, tmp_path):
@@ -399,7 +399,7 @@ def test_a_format_2_index_is_upgraded_in_place_without_re_embedding(writable_ind
     import tantivy
 
     expected = _lexical_answers(writable_index, encoder)
-    dense = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    dense = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").model_dump(exclude_none=True)["results"]
     with sqlite3.connect(writable_index / store.DATABASE) as conn:  # format 2's one vectors file
         stored = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
         conn.execute("DELETE FROM meta WHERE key = 'vector_segments'")
@@ -432,10 +432,10 @@ def test_a_format_2_index_is_upgraded_in_place_without_re_embedding(writable_ind
     with sqlite3.connect(writable_index / store.DATABASE) as conn:
         assert conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall() == stored  # nothing re-embedded
     assert _lexical_answers(writable_index, encoder) == expected
-    after = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").to_dict()["results"]
+    after = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="dense").model_dump(exclude_none=True)["results"]
     assert after == dense
     result = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="lexical", facets=["source"])
-    assert result.facets["source"][0]["value"] == "Wikinews" and result.facets["source"][0]["count"] >= len(result.results)
+    assert result.facets["source"][0].value == "Wikinews" and result.facets["source"][0].count >= len(result.results)
 
 
 def test_a_lexical_index_behind_the_database_is_rebuilt_by_the_next_writer(writable_index, encoder):
@@ -496,12 +496,11 @@ def test_a_sharded_format_1_index_is_upgraded_in_place(tmp_path, capsys, encoder
     import shutil
 
     from indexer.sharding import open_writer
-    from search_api.sharded import open_searcher
 
     index = tmp_path / "index"
     with open_writer(index, shards=2, encoder=encoder) as writer:
         writer.add(read_paths([write_jsonl(tmp_path / "a.jsonl", STORIES)]))
-    expected = [h.article_id for h in open_searcher(index, encoder=encoder).search("wheat harvest", mode="lexical").results]
+    expected = [h.article_id for h in Searcher(index, encoder=encoder).search("wheat harvest", mode="lexical").results]
     for manifest_path in [index / store.MANIFEST, *index.glob(f"shard-*/{store.MANIFEST}")]:
         manifest_path.write_text(json.dumps(dict(json.loads(manifest_path.read_text()), format_version=1)))
     for folder in index.glob(f"shard-*/{store.LEXICAL}"):
@@ -509,5 +508,5 @@ def test_a_sharded_format_1_index_is_upgraded_in_place(tmp_path, capsys, encoder
     status, _, err = run_cli(capsys, "index", "--rebuild", "--index", index)
     assert status == 0, err
     assert json.loads((index / store.MANIFEST).read_text())["format_version"] == store.FORMAT_VERSION
-    assert [h.article_id for h in open_searcher(index, encoder=encoder).search("wheat harvest", mode="lexical").results] \
+    assert [h.article_id for h in Searcher(index, encoder=encoder).search("wheat harvest", mode="lexical").results] \
         == expected

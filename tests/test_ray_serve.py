@@ -13,7 +13,7 @@ from conftest import LLAMA, write_jsonl
 from indexer.readers import read_paths
 from indexer.sharding import open_writer
 from search_api.app import create_app
-from search_api.sharded import open_searcher
+from search_api.searcher import Searcher
 
 QUERIES = ["How many people died when the ten-storey block came down after a gas leak?", "Notre Dame fire"]
 
@@ -36,11 +36,11 @@ def served(tmp_path_factory, sample_subset, encoder):
 
 def test_router_over_shard_deployments_answers_like_the_sharded_searcher(served, encoder):
     index, remote, _ = served
-    local = open_searcher(index, encoder=encoder)
+    local = Searcher(index, encoder=encoder)
     for query in QUERIES:
         for mode in ("hybrid", "dense", "lexical"):
-            got = remote.search(query, k=5, mode=mode).to_dict()
-            expected = local.search(query, k=5, mode=mode).to_dict()
+            got = remote.search(query, k=5, mode=mode).model_dump(exclude_none=True)
+            expected = local.search(query, k=5, mode=mode).model_dump(exclude_none=True)
             assert [(h["article_id"], h["passages"]) for h in got["results"]] == \
                    [(h["article_id"], h["passages"]) for h in expected["results"]], (query, mode)
     assert [vars(h) for h in remote.related("wn-e8d671d30811", 5)] == \

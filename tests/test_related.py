@@ -9,7 +9,7 @@ from conftest import write_jsonl
 from indexer.readers import read_paths
 from indexer.writer import IndexWriter
 from search_api.evaluation import evaluate_related_modes
-from search_api.sharded import open_searcher
+from search_api.searcher import Searcher
 
 # Two reports of one earthquake, sharing its specifics (places, numbers, the Red Crescent) but not
 # its angle (the quake; the politics of the housing that fell), and reports of other earthquakes
@@ -57,7 +57,7 @@ def quake_index(tmp_path_factory, encoder):
 
 
 def test_a_report_of_the_same_event_ranks_above_a_report_of_the_same_kind(quake_index, encoder):
-    searcher = open_searcher(quake_index, encoder=encoder)
+    searcher = Searcher(quake_index, encoder=encoder)
     ranked = [hit.article_id for hit in searcher.related(KERMANSHAH["id"], k=4) if not hit.near_duplicate]
     assert ranked[0] == KERMANSHAH_FOLLOW_UP["id"], ranked
     # And the other way round: the follow-up's first related report is the first one (or its copy).
@@ -66,7 +66,7 @@ def test_a_report_of_the_same_event_ranks_above_a_report_of_the_same_kind(quake_
 
 
 def test_a_syndicated_copy_is_still_marked_a_near_duplicate_and_not_counted(quake_index, encoder):
-    searcher = open_searcher(quake_index, encoder=encoder)
+    searcher = Searcher(quake_index, encoder=encoder)
     hits = searcher.related(KERMANSHAH["id"], k=2)
     copies = [hit.article_id for hit in hits if hit.near_duplicate]
     others = [hit.article_id for hit in hits if not hit.near_duplicate]
@@ -81,7 +81,7 @@ def test_related_coverage_of_an_article_without_a_date(tmp_path, encoder):
     path = write_jsonl(tmp_path / "quakes.jsonl", [KERMANSHAH, UNDATED, VALPARAISO, SUMATRA, NEPAL])
     with IndexWriter(tmp_path / "index", encoder=encoder) as writer:
         assert not writer.add(read_paths([path])).problems
-    searcher = open_searcher(tmp_path / "index", encoder=encoder)
+    searcher = Searcher(tmp_path / "index", encoder=encoder)
     assert searcher.article(UNDATED["id"])["published"] == ""
     ranked = [hit.article_id for hit in searcher.related(UNDATED["id"], k=3)]
     assert ranked[0] == KERMANSHAH["id"], ranked
@@ -91,7 +91,7 @@ def test_related_coverage_of_an_article_without_a_date(tmp_path, encoder):
 
 def test_eval_related_reports_the_baselines_beside_the_default(quake_index, encoder):
     """A drop of the default below its own baselines shows in the same run."""
-    searcher = open_searcher(quake_index, encoder=encoder)
+    searcher = Searcher(quake_index, encoder=encoder)
     story = {KERMANSHAH["id"], KERMANSHAH_FOLLOW_UP["id"], SYNDICATED["id"]}
     labels = {article["id"]: ("kermanshah" if article["id"] in story else article["id"])
               for article in (KERMANSHAH, KERMANSHAH_FOLLOW_UP, VALPARAISO, SUMATRA, NEPAL, SYNDICATED)}

@@ -1,7 +1,8 @@
 import pytest
 
 from search_api.fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
-from search_api.searcher import Filters, SearchError, Searcher, query_words
+from search_api.query import Filters, SearchError, query_words
+from search_api.searcher import Searcher
 
 # Questions written against the first 60 sample articles, worded unlike their headlines.
 QUESTIONS = [
@@ -161,17 +162,17 @@ def test_cli_has_a_version_and_describes_every_command(capsys):
 def test_a_broad_filter_searches_deeper_and_keeps_the_passages_that_pass(searcher, monkeypatch):
     """Dense search under a filter that many passages pass (over FILTER_SELECTOR_LIMIT) finds the
     same nearest passages as the search among exactly the passing ones, which few-passing filters use."""
-    from search_api import searcher as searcher_module
+    from search_api import readers as readers_module
 
     vector = searcher.encoder.encode(["election results and the vote count"])[0]
     dated = searcher.search("election", k=3).results
     filters = [Filters(date_from=dated[0].published[:10]), Filters(date_to=dated[-1].published[:10]),
                Filters(source=dated[0].source, date_to="2020-06-30")]
-    expected = [searcher.dense(vector, 20, f) for f in filters]
+    expected = [searcher.reader.dense(vector, 20, f) for f in filters]
     assert all(expected)
-    monkeypatch.setattr(searcher_module, "FILTER_SELECTOR_LIMIT", 0)
+    monkeypatch.setattr(readers_module, "FILTER_SELECTOR_LIMIT", 0)
     for f, ranked in zip(filters, expected):
-        got = searcher.dense(vector, 20, f)
+        got = searcher.reader.dense(vector, 20, f)
         assert [c for c, _ in got] == [c for c, _ in ranked], f
 
 
@@ -185,8 +186,8 @@ def test_a_query_with_few_matches_does_not_deepen_past_them(searcher, monkeypatc
     loop to the size of the archive."""
     monkeypatch.setattr(type(searcher), "vector_count", property(lambda self: 1_000_000))  # a large archive
     calls = []
-    original = searcher.lexical_index.search
-    monkeypatch.setattr(searcher.lexical_index, "search", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
+    original = searcher.reader.lexical_index.search
+    monkeypatch.setattr(searcher.reader.lexical_index, "search", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
     result = searcher.search("Magnitogorsk", k=10, mode="lexical", highlight=False)
     assert 0 < len(result.results) < 10
     assert len(calls) == 1

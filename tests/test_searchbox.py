@@ -182,7 +182,7 @@ def desk_index(tmp_path_factory, encoder):
 
 def _expected_facets(searcher, chunk_ids, names):
     """Articles per value, counted from the articles that own `chunk_ids` (the matching set)."""
-    articles = {row["id"]: row for row in (searcher.article(a) for a in set(searcher.article_of(chunk_ids).values()))}
+    articles = {row["id"]: row for row in (searcher.article(a) for a in set(searcher.reader.article_of(chunk_ids).values()))}
     expected = {}
     for name in names:
         counts = Counter()
@@ -196,7 +196,7 @@ def _expected_facets(searcher, chunk_ids, names):
 
 
 def _as_counters(facets):
-    return {name: Counter({entry["value"]: entry["count"] for entry in values}) for name, values in facets.items()}
+    return {name: Counter({entry.value: entry.count for entry in values}) for name, values in facets.items()}
 
 
 NAMES = ["source", "author", "year", "desk"]
@@ -208,16 +208,16 @@ def test_facets_count_the_articles_that_match_not_their_passages(desk_index, enc
     result = searcher.search("floods", k=1, mode="lexical", facets=NAMES)
     assert len(result.results) == 1  # one article on the page; the counts are over all that match
     facets = _as_counters(result.facets)
-    matching = [c for c, _ in searcher.lexical("floods", 10_000, typos=True)]
+    matching = [c for c, _ in searcher.reader.lexical("floods", 10_000, typos=True)]
     assert facets == _expected_facets(searcher, matching, NAMES)
     assert facets["source"] == Counter({"Reuters": 2, "AP": 1, "BBC": 1})
     assert facets["desk"] == Counter({"weather": 3, "national": 1})
-    assert result.facets["year"][0] == {"value": "2020", "count": 2}  # most articles first
+    assert result.facets["year"][0].model_dump() == {"value": "2020", "count": 2}  # most articles first
     # A filter restricts the counts as it restricts the results.
     wire = _as_counters(searcher.search("floods", mode="lexical", source="Reuters", date_from="2020-01-01",
                                         facets=["source", "year"]).facets)
     assert wire == {"source": Counter({"Reuters": 1}), "year": Counter({"2020": 1})}
-    assert "facets" not in searcher.search("floods", mode="lexical").to_dict()
+    assert "facets" not in searcher.search("floods", mode="lexical").model_dump(exclude_none=True)
 
 
 def test_dense_and_hybrid_facets_count_the_candidates_and_the_lexical_matches(desk_index, encoder, monkeypatch):
@@ -226,11 +226,11 @@ def test_dense_and_hybrid_facets_count_the_candidates_and_the_lexical_matches(de
     monkeypatch.setattr(searcher_module, "CANDIDATE_DEPTH", 3)  # a pool smaller than the archive
     searcher = Searcher(desk_index, encoder=encoder)
     vector = encoder.encode(["vote counting"])[0]
-    dense_pool = [c for c, _ in searcher.dense(vector, 3)]
+    dense_pool = [c for c, _ in searcher.reader.dense(vector, 3)]
     dense = searcher.search("vote counting", k=1, mode="dense", facets=NAMES)
     assert _as_counters(dense.facets) == _expected_facets(searcher, dense_pool, NAMES)
     hybrid = searcher.search("vote counting", k=1, mode="hybrid", facets=NAMES)
-    lexical_matches = [c for c, _ in searcher.lexical("vote counting", 10_000, typos=True)]
+    lexical_matches = [c for c, _ in searcher.reader.lexical("vote counting", 10_000, typos=True)]
     assert _as_counters(hybrid.facets) == _expected_facets(searcher, dense_pool + lexical_matches, NAMES)
     assert sum(_as_counters(hybrid.facets)["source"].values()) < len(DESKS)  # not the whole archive
 
@@ -272,7 +272,7 @@ def test_terms_mark_the_matched_words_stems_prefixes_and_typos(sample_index, enc
     assert [hit.title[s:e] for s, e in hit.title_terms] == ["Magnitogorsk", "building", "explosion"]
     assert searcher.search("Magnitogrosk", k=1, mode="lexical", typos=True).results[0].passages[0].terms
     # In the JSON too, with passage offsets in the same unit (characters of the article's text).
-    data = result.to_dict()["results"][0]
+    data = result.model_dump(exclude_none=True)["results"][0]
     assert data["title_terms"] == hit.title_terms and data["passages"][0]["terms"] == hit.passages[0].terms
 
 
@@ -301,11 +301,10 @@ def test_suggest_completes_a_word_and_finds_titles(sample_index, encoder):
 def test_a_sharded_index_gives_the_same_facets_and_suggestions(desk_index, encoder, tmp_path):
     from indexer.readers import read_paths
     from indexer.sharding import open_writer
-    from search_api.sharded import open_searcher
 
     with open_writer(tmp_path / "sharded", shards=2, encoder=encoder) as writer:
         writer.add(read_paths([write_jsonl(tmp_path / "desks.jsonl", DESKS)]))
-    sharded, single = open_searcher(tmp_path / "sharded", encoder=encoder), Searcher(desk_index, encoder=encoder)
+    sharded, single = Searcher(tmp_path / "sharded", encoder=encoder), Searcher(desk_index, encoder=encoder)
     for mode in ("lexical", "dense", "hybrid"):
         assert sharded.search("floods", mode=mode, facets=NAMES).facets == \
             single.search("floods", mode=mode, facets=NAMES).facets

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 
@@ -15,7 +14,8 @@ from indexer import sharding, store, vectors
 from indexer.readers import read_paths
 from indexer.sharding import ShardedWriter, open_writer, shard_of
 from search_api.searcher import Searcher
-from search_api.sharded import ShardedSearcher, open_searcher
+from search_api.readers import LocalReader
+from search_api.sharded import ShardedReader
 
 from conftest import LLAMA, SAMPLE_SUBSET_SIZE, write_jsonl
 
@@ -41,7 +41,7 @@ def single(sample_index, encoder):
 
 @pytest.fixture(scope="module")
 def sharded(sharded_index, encoder):
-    return open_searcher(sharded_index, encoder=encoder)
+    return Searcher(sharded_index, encoder=encoder)
 
 
 def test_each_shard_is_a_complete_index_holding_the_articles_of_its_hash(sharded_index, encoder):
@@ -50,7 +50,7 @@ def test_each_shard_is_a_complete_index_holding_the_articles_of_its_hash(sharded
     total = 0
     for number, name in enumerate(manifest["shards"]["directories"]):
         shard = Searcher(sharded_index / name, encoder=encoder)
-        ids = [row[0] for row in shard.snapshot.rows("SELECT id FROM articles")]
+        ids = [row[0] for row in shard.reader.snapshot.rows("SELECT id FROM articles")]
         assert ids and all(shard_of(article_id, SHARDS) == number for article_id in ids)
         assert shard.vector_count == shard.stats()["passages"]
         total += len(ids)
@@ -62,14 +62,14 @@ def test_lexical_scores_over_shards_use_the_statistics_of_all_shards(single, sha
     scores in one index (only the average passage length stays the shard's own), and far closer
     than with each shard's own statistics."""
     for query in QUERIES:
-        one = dict(single.lexical(query, 50))
+        one = dict(single.reader.lexical(query, 50))
         if not one:
             continue
-        by_text = {single.chunk_texts([i])[i]: score for i, score in one.items()}
-        merged = dict(sharded.lexical(query, 50))
-        local = dict(pair for n, shard in enumerate(sharded.shards)
-                     for pair in sharded._global(n, shard.lexical(query, 50)))
-        texts = sharded.chunk_texts(list(merged) + list(local))
+        by_text = {single.reader.chunk_texts([i])[i]: score for i, score in one.items()}
+        merged = dict(sharded.reader.lexical(query, 50))
+        local = dict(pair for n, shard in enumerate(sharded.reader.shards)
+                     for pair in sharded.reader._global(n, shard.lexical(query, 50)))
+        texts = sharded.reader.chunk_texts(list(merged) + list(local))
         common = [i for i in merged if texts[i] in by_text]
         assert len(common) >= 0.9 * min(len(merged), len(one)), query
         for i in common:
@@ -106,7 +106,7 @@ def assert_nearly_same(got, expected, context=None):
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_sharded_search_equals_one_index(single, sharded, mode):
-    assert isinstance(sharded, ShardedSearcher)
+    assert isinstance(sharded.reader, ShardedReader)
     for query in QUERIES:
         expected = single.search(query, k=10, mode=mode)
         got = sharded.search(query, k=10, mode=mode)
@@ -160,12 +160,12 @@ def test_updates_and_removals_reach_the_owning_shard(tmp_path, sharded_index, en
         assert again.problems and "duplicate id" in again.problems[0].message
     owner = index / sharding.shard_name(shard_of("new-story", SHARDS))
     assert Searcher(owner, encoder=encoder).article("new-story") is not None
-    searcher = open_searcher(index, encoder=encoder)
+    searcher = Searcher(index, encoder=encoder)
     assert searcher.search("volcano ash island evacuated", k=1).results[0].article_id == "new-story"
     with open_writer(index, encoder=encoder) as writer:
         assert writer.add(read_paths([tmp_path / "a.jsonl"])).unchanged == 1
         assert writer.remove(["new-story", "not-there"]) == (["new-story"], ["not-there"])
-    searcher = open_searcher(index, encoder=encoder)
+    searcher = Searcher(index, encoder=encoder)
     assert searcher.article("new-story") is None
     assert searcher.stats()["articles"] == SAMPLE_SUBSET_SIZE
 
@@ -175,8 +175,8 @@ def test_shard_count_mismatch_and_unsharded_index_are_refused(sharded_index, wri
         ShardedWriter(sharded_index, shards=2, encoder=encoder)
     with pytest.raises(store.StoreError, match="unsharded index"):
         open_writer(writable_index, shards=2, encoder=encoder)
-    with pytest.raises(store.StoreError, match="sharded index"):
-        Searcher(sharded_index, encoder=encoder)
+    with pytest.raises(store.StoreError, match="is a sharded index"):
+        LocalReader(sharded_index)  # one directory's reader; a Searcher opens the shards instead
 
 
 def test_a_sharded_writer_reads_the_manifest_only_under_the_lock(sharded_index, encoder):
@@ -196,9 +196,9 @@ def test_large_sharded_index_shares_one_trained_ivf(tmp_path, sample_subset, enc
     assert (index / sharding.TRAINED).exists()
 
     def centroids_of(shard: Searcher) -> np.ndarray:
-        (segment,) = shard.vectors.segments
+        (segment,) = shard.reader.vectors.segments
         assert segment.kind == "ivf-sq8"
-        ivf = faiss.extract_index_ivf(shard.vectors.index_of(segment))
+        ivf = faiss.extract_index_ivf(shard.reader.vectors.index_of(segment))
         return ivf.quantizer.reconstruct_n(0, ivf.nlist)
 
     centroids = [centroids_of(Searcher(index / name, encoder=encoder))
@@ -213,7 +213,7 @@ def test_large_sharded_index_shares_one_trained_ivf(tmp_path, sample_subset, enc
     with open_writer(index, encoder=encoder, repair=True):
         pass
     assert np.array_equal(centroids_of(Searcher(index / "shard-000", encoder=encoder)), centroids[0])
-    top = open_searcher(index, encoder=encoder).search(QUERIES[0], k=1).results[0]
+    top = Searcher(index, encoder=encoder).search(QUERIES[0], k=1).results[0]
     assert top.article_id == "wn-e8d671d30811"
 
 
@@ -238,12 +238,12 @@ def test_copies_of_a_story_in_different_shards_are_grouped(tmp_path, encoder):
     path = write_jsonl(tmp_path / "wire.jsonl", [ORIGINAL, OTHER_COVERAGE, UNRELATED, COPY])
     with open_writer(tmp_path / "index", shards=2, encoder=encoder) as writer:
         writer.add(read_paths([path]))
-    searcher = open_searcher(tmp_path / "index", encoder=encoder)
+    searcher = Searcher(tmp_path / "index", encoder=encoder)
     results = searcher.search("flooding in Rio Grande do Sul", k=10).results
     ids = [hit.article_id for hit in results]
     assert len({"wire-1", "gazette-77"} & set(ids)) == 1 and "herald-5" in ids, ids
     shown = next(hit for hit in results if hit.article_id in ("wire-1", "gazette-77"))
-    assert [copy["article_id"] for copy in shown.also_published_in] == \
+    assert [copy.article_id for copy in shown.also_published_in] == \
            [other for other in ("wire-1", "gazette-77") if other != shown.article_id]
     related = {hit.article_id: hit.near_duplicate for hit in searcher.related("wire-1", k=3)}
     assert related["gazette-77"] is True and related["herald-5"] is False
@@ -253,7 +253,7 @@ def test_copies_of_a_story_in_different_shards_are_grouped(tmp_path, encoder):
         update = write_jsonl(tmp_path / "update.jsonl", [dict(article, title=LLAMA["title"], text=LLAMA["text"])])
         with open_writer(tmp_path / "index", encoder=encoder) as writer:
             writer.add(read_paths([update]))
-        searcher = open_searcher(tmp_path / "index", encoder=encoder)
+        searcher = Searcher(tmp_path / "index", encoder=encoder)
         shown = [hit for hit in searcher.search("flooding in Rio Grande do Sul").results if hit.article_id == other]
         assert shown and shown[0].also_published_in == []
         assert {hit.article_id: hit.near_duplicate for hit in searcher.related(other)}.get(article["id"]) is not True

@@ -70,6 +70,23 @@ def test_a_reader_answers_from_its_generation_while_the_writer_moves_on(index, e
     new.close()
 
 
+def test_removed_passages_count_nowhere_while_the_lexical_index_still_holds_them(index, encoder):
+    """Facet counts and filter counts come from the lexical index, which keeps removed passages a
+    while as tombstones: a snapshot hides them there too."""
+    def facet_count(searcher: Searcher) -> int:
+        facets = searcher.search("escape room fire Koszalin", mode="lexical", facets=["source"]).facets
+        return sum(value.count for value in facets["source"])
+
+    before = Searcher(index, encoder=encoder)
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.remove([REMOVED])
+    after = Searcher(index, encoder=encoder)
+    assert after.reader.snapshot.rows("SELECT COUNT(*) FROM tombstones WHERE in_lexical = 1")[0][0] > 0
+    assert facet_count(after) == facet_count(before) - 1
+    assert after.reader.lexical_index.count() == after.stats()["passages"] < before.reader.lexical_index.count()
+    assert after.reader.lexical_index.count(source="Wikinews") == after.stats()["passages"]
+
+
 def test_tombstones_leave_the_engines_only_when_no_reader_can_need_them(index, encoder, monkeypatch):
     with IndexWriter(index, encoder=encoder) as writer:
         writer.remove([UPDATED])
@@ -81,7 +98,7 @@ def test_tombstones_leave_the_engines_only_when_no_reader_can_need_them(index, e
         pass
     assert conn.execute("SELECT COUNT(*) FROM tombstones").fetchone()[0] == 0
     searcher = Searcher(index, encoder=encoder)
-    assert searcher.lexical_index.passages == searcher.stats()["passages"] == searcher.vector_count
+    assert searcher.reader.lexical_index.passages == searcher.stats()["passages"] == searcher.vector_count
     assert UPDATED not in _ids(searcher, "apartment building explosion Magnitogorsk", "hybrid")
 
 
@@ -89,7 +106,7 @@ def test_a_one_article_write_touches_only_that_articles_data(index, encoder):
     with IndexWriter(index, encoder=encoder, optimize=True):
         pass
     folder = index / vectors.FOLDER
-    (only,) = Searcher(index, encoder=encoder).vectors.segments
+    (only,) = Searcher(index, encoder=encoder).reader.vectors.segments
     segments_before = {only.file: _files(folder)[only.file]}
     lexical_before = {name: digest for name, digest in _files(index / store.LEXICAL).items()
                       if not name.endswith(".json") and name != ".tantivy-meta.lock"}
@@ -98,7 +115,7 @@ def test_a_one_article_write_touches_only_that_articles_data(index, encoder):
     segments_after = _files(folder)
     # The index's vectors are untouched; the article's passages went to one new small segment.
     assert {name: segments_after[name] for name in segments_before} == segments_before
-    layout = Searcher(index, encoder=encoder).vectors.segments
+    layout = Searcher(index, encoder=encoder).reader.vectors.segments
     assert [s.file for s in layout][0] == only.file and len(layout) == 2
     new, segment = layout[1].file, layout[1]
     assert segment.count == summary.chunks
@@ -113,7 +130,7 @@ def test_a_server_switches_generations_between_requests_during_a_long_run(index,
     generation, so an article being re-indexed never drops out of one mode and stays in another."""
     live = LiveIndex(index, encoder)
     start = live.searcher.generation
-    ids = [row[0] for row in live.searcher.snapshot.rows("SELECT id FROM articles ORDER BY id")]
+    ids = [row[0] for row in live.searcher.reader.snapshot.rows("SELECT id FROM articles ORDER BY id")]
     articles = [live.searcher.article(article_id) for article_id in ids]
     done = threading.Event()
     failures: list[str] = []

@@ -1,0 +1,269 @@
+"""Index readers: what the `Searcher` (search_api.searcher) asks of an index, and where it asks.
+
+The `Searcher` ranks: it fuses, groups passages into articles, collapses copies, re-ranks, sorts.
+An index reader answers the questions ranking asks of an index: the nearest passages of a vector,
+the lexical matches of a query, the rows of candidates, facet counts, an article. Three kinds
+answer the same methods:
+
+- `LocalReader`: one index directory, read through one snapshot (indexer.store.Snapshot), so every
+  answer comes from one generation;
+- `ShardedReader` (search_api.sharded): the shards of a sharded index, asked in parallel and merged;
+- a shard deployment under Ray Serve (search_api.ray_serve), a `LocalReader` on a replica.
+
+    reader = open_reader("index")      # a LocalReader, or a ShardedReader for a sharded index
+    reader.dense(query_vector, 300)    # [(chunk_id, cosine), ...] best first
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from indexer import store
+from indexer.highlights import best_sentences
+from indexer.lexical import CollectionStats
+from indexer.vectors import FOLDER as VECTORS_FOLDER
+
+from .query import Filters, typed_words
+from .schemas import Passage, SearchHit
+
+# A filter that at most this many passages pass gives FAISS their ids to search among; a broader
+# one searches deeper and keeps what passes (see `LocalReader.dense`). The two cost the same near
+# 90k-100k passing at 1M passages (IVF4000,SQ8): below, the ids are cheaper (57k: 47 vs 140 ms
+# p50), above, the deeper search (114k: 149-121 vs 176-216 ms; 286k: 135 vs 764 ms).
+# benchmarks/filter_strategies.py, docs/benchmarks.md "Dense search with a filter".
+FILTER_SELECTOR_LIMIT = 100_000
+# Values shown per facet (the most frequent).
+FACET_VALUES = 10
+
+
+def open_reader(index_dir: str | Path, previous=None):
+    """A `ShardedReader` for a sharded index directory, else a `LocalReader`. `previous`, the
+    reader of an earlier generation of the same directory, lends the vector segments both have."""
+    manifest = store.read_manifest(index_dir)
+    if "shards" in manifest:
+        from .sharded import ShardedReader
+
+        return ShardedReader.open(index_dir, manifest, previous)
+    return LocalReader(index_dir, manifest, previous)
+
+
+class LocalReader:
+    """One index directory, read-only, as one snapshot: rows, vectors and lexical index of the
+    generation that was newest when it opened (indexer.store.Snapshot)."""
+
+    def __init__(self, index_dir: str | Path, manifest: dict | None = None, previous: LocalReader | None = None):
+        self.dir = Path(index_dir)
+        self.manifest = manifest or store.read_manifest(self.dir)
+        if "shards" in self.manifest:
+            raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.readers.open_reader")
+        self.snapshot = store.Snapshot(self.dir, self.manifest, getattr(previous, "snapshot", None))
+        self.vectors = self.snapshot.vectors
+        self.lexical_index = self.snapshot.lexical
+        self.generation = self.snapshot.generation
+
+    def probe_vectors(self) -> np.ndarray | None:
+        """The vectors the index stored for embedding.PROBE_SENTENCES (see store.check_backend)."""
+        return self.snapshot.probe_vectors()
+
+    def close(self) -> None:
+        """Close the snapshot; call when no request uses this reader (a server opens one per
+        index generation, and the garbage collector is too late for file descriptors)."""
+        self.snapshot.close()
+
+    def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`).
+
+        A filter is answered by the lexical index's fast fields (indexer.lexical), never by reading
+        every passage: one that few passages pass gives the vector index exactly those ids to
+        search among; a broad one searches deeper, by the share of passages that pass, and keeps
+        the candidates that do."""
+        total = self.vector_count
+        depth = min(depth, total)
+        if depth <= 0:
+            return []
+        if not filters:
+            return self._nearest_one(query_vector, depth)
+        conditions = filters.conditions()
+        passing = self.lexical_index.count(**conditions)
+        if passing == 0:
+            return []
+        if passing <= FILTER_SELECTOR_LIMIT:
+            among = np.array(self.lexical_index.passing(passing, **conditions), np.int64)
+            return self._nearest_one(query_vector, min(depth, passing), among)
+        wanted = min(depth, passing)
+        reach = min(total, 2 * wanted * -(-total // passing))
+        while True:
+            candidates = self._nearest_one(query_vector, reach)
+            kept = set(self.lexical_index.passing(len(candidates), among=[c for c, _ in candidates], **conditions))
+            found = [(c, score) for c, score in candidates if c in kept]
+            if len(found) >= wanted or reach >= total:
+                return found[:depth]
+            reach = min(total, reach * 4)
+
+    def _nearest_one(self, query_vector: np.ndarray, depth: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
+        scores, ids = self.vectors.search(query_vector.reshape(1, -1), depth, among)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def lexical(self, query: str, depth: int, filters: Filters = Filters(),
+                collection: CollectionStats | None = None, typos: bool = False) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) of the `depth` best lexical matches, from
+        the lexical index (indexer.lexical); a last word the query ends inside also matches as a
+        prefix (`typed_words`), and with `typos` near misses of longer words match too.
+        `collection`, the statistics of all shards of a sharded index, scores as one index of
+        them all would."""
+        words, prefix = typed_words(query)
+        return self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
+                                         **filters.conditions())
+
+    def lexical_statistics(self, query: str) -> CollectionStats:
+        """This index's BM25 statistics for the words of `query` (the first phase of a sharded
+        lexical query; the second is `lexical` with the shards' sum)."""
+        return self.lexical_index.statistics(self.lexical_index.query_terms(*typed_words(query)))
+
+    def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
+        """The article of each chunk id that still exists: looked up by primary key for the
+        candidates of one query, so a server holds nothing per passage and opens in the same
+        time whatever the archive's size."""
+        # An article removed since this snapshot opened may still be named by a candidate; it
+        # finds no row here and drops out.
+        return dict(self._rows_in("SELECT id, article_id FROM chunks WHERE id IN ({})", [int(c) for c in chunk_ids]))
+
+    def facet_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, lexical: bool,
+                     among: list[int] | None) -> dict[str, list[dict]]:
+        """{name: [{"value": ..., "count": articles}, ...]} over the matching set: with `lexical`,
+        every passage the lexical query matches (not only its top candidates); and the chunk ids
+        `among`, the ranked candidates of the dense side (dense mode: these alone). Within
+        `filters`; an article counts once per value."""
+        words, prefix = typed_words(query)
+        counts = self.lexical_index.facets(names, words, prefix, typos=typos, match=lexical, among=among,
+                                           size=FACET_VALUES, **filters.conditions())
+        return {name: [{"value": value, "count": count} for value, count in pairs] for name, pairs in counts.items()}
+
+    def suggest(self, text: str, k: int) -> list[dict]:
+        """Completions of a search box's `text`: words of the archive that complete its last word
+        (`kind` "term", `text` the box's text with that word completed) and titles that hold its
+        words and a completion of the last (`kind` "title", with `article_id`); about half each,
+        either filling in for the other. Bounded work: term lookups and a top-k of titles."""
+        text = text.lstrip()
+        words, prefix = typed_words(text)
+        head = text[:len(text) - len(prefix)] if prefix else text
+        terms = [{"text": head + term, "kind": "term"} for term in
+                 (self.lexical_index.suggest_terms(prefix, k) if prefix else [])]
+        chunk_ids = self.lexical_index.suggest_titles(words, prefix, k)
+        owners = self.article_of(chunk_ids)
+        meta = self.articles_meta(list(owners.values()))
+        titles = [{"text": meta[owners[c]]["title"], "kind": "title", "article_id": owners[c]}
+                  for c in chunk_ids if c in owners and owners[c] in meta]
+        half = min(len(terms), max(k - len(titles), (k + 1) // 2))
+        return terms[:half] + titles[:k - half]
+
+    def hits(self, page, query_vector) -> list[SearchHit]:
+        """Articles and passages of one page of `group_by_article` entries, fetched in two queries;
+        highlights when `query_vector` is given."""
+        articles = {row["id"]: row for row in self._rows_in(
+            "SELECT id, title, url, source, author, published FROM articles WHERE id IN ({})",
+            [article_id for article_id, _, _ in page])}
+        chunks = {row["id"]: row for row in self._rows_in(
+            "SELECT id, text, start, end, sentences, sentence_vectors FROM chunks WHERE id IN ({})",
+            [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores])}
+        hits = []
+        dimension = self.manifest["dimension"]
+        for article_id, score, chunk_scores in page:
+            article = articles.get(article_id)
+            passages = []
+            for chunk_id, chunk_score in chunk_scores:
+                row = chunks.get(chunk_id)
+                if row is None:
+                    continue
+                passage = Passage(text=row["text"], start=row["start"], end=row["end"], score=round(chunk_score, 6),
+                                  highlights=[])
+                if query_vector is not None:
+                    spans = json.loads(row["sentences"])
+                    vectors = np.frombuffer(row["sentence_vectors"], dtype=np.int8).reshape(len(spans), dimension)
+                    # The sentences that best answer the query, from vectors stored at index time
+                    # (see indexer.highlights): no model call here.
+                    passage.highlights = [[passage.start + spans[i][0], passage.start + spans[i][1]]
+                                          for i in best_sentences(vectors, query_vector)]
+                passages.append(passage)
+            if article is None or not passages:
+                continue
+            hits.append(SearchHit(article_id=article["id"], title=article["title"], url=article["url"],
+                                  source=article["source"], author=article["author"],
+                                  published=article["published"], score=round(score, 6), passages=passages))
+        return hits
+
+    def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
+        """The passage vectors of each article, in passage order."""
+        grouped: dict[str, list[np.ndarray]] = {}
+        rows = self._rows_in("SELECT article_id, vector FROM chunks WHERE article_id IN ({}) "
+                             "ORDER BY article_id, position", article_ids)
+        for row in rows:
+            grouped.setdefault(row[0], []).append(np.frombuffer(row[1], dtype=np.float32))
+        return {article: np.stack(vectors) for article, vectors in grouped.items()}
+
+    def articles_meta(self, ids: list[str]) -> dict[str, dict]:
+        """Title, url, source, date and duplicate group of each article of `ids` still indexed."""
+        return {row["id"]: dict(row) for row in self._rows_in(
+            "SELECT id, title, url, source, published, duplicate_group FROM articles WHERE id IN ({})", ids)}
+
+    def chunk_texts(self, chunk_ids: list[int]) -> dict[int, str]:
+        return dict(self._rows_in("SELECT id, text FROM chunks WHERE id IN ({})", chunk_ids))
+
+    def nearest(self, vectors: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and chunk ids (-1 for none) of the `depth` nearest passages of each vector."""
+        return self.vectors.search(vectors, max(1, min(depth, self.vector_count)))
+
+    @property
+    def vector_count(self) -> int:
+        return self.vectors.count
+
+    def _rows_in(self, sql: str, values: list) -> list[sqlite3.Row]:
+        """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on
+        bound parameters. An ORDER BY holds within each part (callers group by key anyway)."""
+        rows: list[sqlite3.Row] = []
+        for i in range(0, len(values), 900):
+            part = values[i:i + 900]
+            rows += self.snapshot.rows(sql.format(",".join("?" * len(part))), part)
+        return rows
+
+    def article(self, article_id: str) -> dict | None:
+        """One article's metadata and cleaned text, or None if it is not in the index."""
+        rows = self.snapshot.rows(
+            "SELECT id, title, url, source, author, published, text, metadata, indexed_at FROM articles WHERE id = ?",
+            (article_id,))
+        if not rows:
+            return None
+        data = dict(rows[0])
+        data["metadata"] = json.loads(data["metadata"])
+        data["passages"] = self.snapshot.rows("SELECT COUNT(*) FROM chunks WHERE article_id = ?", (article_id,))[0][0]
+        return data
+
+    def stats(self) -> dict:
+        """Counts, model, index type and sizes (the JSON of `article-search stats`)."""
+        def one(sql: str):
+            return self.snapshot.rows(sql)[0][0]
+
+        files = {name: (self.dir / name).stat().st_size for name in (store.DATABASE, store.MANIFEST)
+                 if (self.dir / name).exists()}
+        for folder in (store.LEXICAL, VECTORS_FOLDER):
+            files[folder] = sum(path.stat().st_size for path in (self.dir / folder).iterdir() if path.is_file())
+        return {
+            "articles": one("SELECT COUNT(*) FROM articles"),
+            "passages": one("SELECT COUNT(*) FROM chunks"),
+            "vectors": self.vector_count,
+            "model": self.manifest["model"]["name"],
+            "model_fingerprint": self.manifest["model"]["fingerprint"],
+            "dimension": self.manifest["dimension"],
+            "index_type": self.vectors.description(),
+            "vector_segments": len(self.vectors.segments),
+            "chunker": self.manifest["chunker"],
+            "generation": self.generation,
+            "sources": [r[0] for r in self.snapshot.rows(
+                "SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY 1")],
+            "bytes": files,
+            "index_dir": str(self.dir.resolve()),
+        }
