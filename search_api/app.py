@@ -310,7 +310,8 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
                 date_from=params.date_from.isoformat() if params.date_from else None,
                 date_to=params.date_to.isoformat() if params.date_to else None,
                 passages=params.passages, highlight=params.highlight, typos=params.typos,
-                sort=params.sort, recency=params.recency)
+                sort=params.sort, recency=params.recency,
+                **({} if params.min_confidence is None else {"min_confidence": params.min_confidence}))
         except SearchError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
         return result.to_dict()

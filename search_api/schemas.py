@@ -30,6 +30,10 @@ class SearchParams(BaseModel):
                                   "days (the score halves per that many days older than the newest match)")
     typos: bool = Field(True, description="forgive 1 typo in words of 5+ letters, 2 in words of 9+ (lexical "
                                           "and hybrid); a last word with no space after it also matches as a prefix")
+    min_confidence: float | None = Field(
+        None, ge=0, le=1, description="a query whose confidence (0..1, from the best passages' meaning and words) is "
+        "below this has no good match and gets no results; 0 turns this off (default: the threshold calibrated in "
+        "docs/quality.md, 'No good match')")
 
     @field_validator("q")
     @classmethod
