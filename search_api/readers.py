@@ -161,6 +161,12 @@ class LocalReader:
         half = min(len(terms), max(k - len(titles), (k + 1) // 2))
         return terms[:half] + titles[:k - half]
 
+    def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:
+        """Each passage's article title and text, and its vector, by chunk id (what `Searcher.confidence` weighs)."""
+        rows = self._rows_in("SELECT c.id, a.title, c.text, c.vector FROM chunks c JOIN articles a "
+                             "ON a.id = c.article_id WHERE c.id IN ({})", [int(c) for c in chunk_ids])
+        return {row[0]: (f"{row[1]}\n{row[2]}", np.frombuffer(row[3], dtype=np.float32)) for row in rows}
+
     def hits(self, page, query_vector) -> list[SearchHit]:
         """Articles and passages of one page of `group_by_article` entries, fetched in two queries;
         highlights when `query_vector` is given."""

@@ -45,6 +45,10 @@ class SearchParams(BaseModel):
             raise ValueError("facets must be 1 to 10 field names (letters, digits, _) separated by commas, "
                              "such as source,author,year")
         return ",".join(names)
+    min_confidence: float | None = Field(
+        None, ge=0, le=1, description="a query whose confidence (0..1, from the best passages' meaning and words) is "
+        "below this has no good match and gets no results; 0 turns this off (default: the threshold calibrated in "
+        "docs/quality.md, 'No good match')")
 
     @field_validator("q")
     @classmethod

@@ -27,7 +27,7 @@ import numpy as np
 
 from indexer import store
 from indexer.embedding import Encoder
-from indexer.lexical import FACET_NAME, TermMarker, day_number
+from indexer.lexical import FACET_NAME, TermMarker, day_number, terms_of, typo_budget
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 from .query import Filters, SearchError, typed_words
@@ -47,6 +47,12 @@ RERANK_DEPTH = 30
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
+# "No good match": a query whose `Searcher.confidence` is below this gets no results. Chosen on
+# squad-dev-a's questions against news questions, checked on the Wikinews sample against squad's
+# (docs/quality.md, "No good match"); 0 turns the decision off.
+MIN_CONFIDENCE = 0.38
+# The best-ranked candidate passages whose evidence `Searcher.confidence` weighs.
+CONFIDENCE_DEPTH = 10
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
 # searchers, since a server opens a new one for every index generation.
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
@@ -61,6 +67,27 @@ def _load_reranker(name_or_path: str):
     except (OSError, ValueError) as exc:
         raise SearchError(f"cannot load the re-ranker '{name_or_path}': {exc}. Give a local CrossEncoder folder "
                           "or a model already in the local Hugging Face cache.") from exc
+
+
+def _within_edits(a: str, b: str, budget: int) -> bool:
+    """Whether `b` is at most `budget` edits (insert, delete, substitute, swap of neighbours) from `a`.
+
+    >>> _within_edits("magnitogrosk", "magnitogorsk", 1), _within_edits("oil", "oak", 1)
+    (True, False)
+    """
+    if abs(len(a) - len(b)) > budget:
+        return False
+    before, row = None, list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, start=1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > budget:
+            return False
+        before, row = row, current
+    return row[-1] <= budget
 
 
 class Searcher:
@@ -114,7 +141,7 @@ class Searcher:
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
                typos: bool = True, sort: str = "relevance", recency: float | None = None,
-               facets: list[str] | None = None) -> SearchResponse:
+               facets: list[str] | None = None, min_confidence: float = MIN_CONFIDENCE) -> SearchResponse:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
         The last word of a query that does not end in a space or punctuation also matches as the
@@ -123,10 +150,11 @@ class Searcher:
         or "oldest" orders the matching articles (the candidates ranked, as for relevance) by date,
         articles without one last. `recency`, a half-life in days, multiplies each article's score by
         1/2 per that many days it is older than the newest candidate ("the latest on X").
+        A query whose `confidence` is below `min_confidence` has no good match: no results (0: off).
         `query_vector` may be given when the caller embedded the query already (batch evaluation).
         `facets` (source, year, author or any metadata field) adds the articles per value over the
-        matching set (see `LocalReader.facet_counts`). Each passage and title carries `terms`, the offsets of
-        the words the query matches (see indexer.lexical.TermMarker)."""
+        matching set (see `LocalReader.facet_counts`). Each passage and title carries `terms`, the
+        offsets of the words the query matches (see indexer.lexical.TermMarker)."""
         started = time.perf_counter()
         typed = query.lstrip()  # a trailing space says the last word is complete
         query = query.strip()
@@ -150,7 +178,7 @@ class Searcher:
         # The lexical side needs no vector: it runs in the lexical index while the model embeds the query.
         lexical = _LEXICAL_POOL.submit(self.reader.lexical, typed, CANDIDATE_DEPTH, filters,
                                        typos=typos) if mode != "dense" else None
-        if query_vector is None and (mode != "lexical" or highlight):
+        if query_vector is None and (mode != "lexical" or highlight or min_confidence):
             query_vector = self.encoder.encode([query])[0]
         depth = CANDIDATE_DEPTH
         while True:
@@ -163,6 +191,9 @@ class Searcher:
             if len(groups) >= need or depth >= self.vector_count or len(ranked) < depth:
                 break
             depth *= 4
+        no_match = bool(min_confidence) and self.confidence(typed, query_vector, ranked, typos) < min_confidence
+        if no_match:
+            groups = []
         if self.reranker is not None:
             groups = self._rerank(query, groups, max(need, RERANK_DEPTH))
         if recency:
@@ -178,9 +209,13 @@ class Searcher:
             hit.title_terms = marker.spans(hit.title)
             for passage in hit.passages:
                 passage.terms = marker.spans(passage.text, passage.start)
-        counts = self.reader.facet_counts(typed, facets, filters, typos=typos, lexical=mode != "dense",
-                                          among=[c for c, _ in ranked] if mode != "lexical" else None) \
-            if facets else None
+        if facets and no_match:  # nothing matches: no counts either
+            counts = {name: [] for name in facets}
+        elif facets:
+            counts = self.reader.facet_counts(typed, facets, filters, typos=typos, lexical=mode != "dense",
+                                              among=[c for c, _ in ranked] if mode != "lexical" else None)
+        else:
+            counts = None
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits,
                               facets=counts)
@@ -188,6 +223,40 @@ class Searcher:
     def suggest(self, text: str, k: int = 8) -> list[dict]:
         """Completions of a search box's `text`, at most MAX_SUGGESTIONS (see `LocalReader.suggest`)."""
         return self.reader.suggest(text, min(k, MAX_SUGGESTIONS))
+
+    def confidence(self, query: str, query_vector: np.ndarray, ranked: list[tuple[int, float]],
+                   typos: bool = True) -> float:
+        """How well the archive answers `query`, from 0 to 1, judged on its best `CONFIDENCE_DEPTH`
+        candidates (`ranked`, best first): the best, over those passages, of the mean of the cosine
+        between the query and the passage and the share of the query's words that the passage holds
+        (title included), each word weighted by its idf, so that a name the archive never mentions
+        weighs the most. One passage must answer in meaning and in words: a nearest passage always
+        exists, and a passage holding a common word nearly always. A last word still being typed is
+        held by a passage with a word that starts with it; with `typos`, a word the archive does not
+        hold is held by a passage with a word `typo_budget` edits away, as lexical search matches it."""
+        evidence = self.reader.passage_evidence([chunk for chunk, _ in ranked[:CONFIDENCE_DEPTH]])
+        if not evidence:
+            return 0.0
+        words, prefix = typed_words(query)
+        statistics = self.reader.lexical_statistics(query)
+        weights = {term: statistics.idf(term) for term in terms_of(" ".join(words))}
+        start = "".join(sorted(terms_of(prefix, stem=False))) if prefix else ""
+        unseen = statistics.idf("")  # a word no passage holds: the highest idf
+        total = sum(weights.values()) + (unseen if start else 0.0)
+        texts = {chunk: terms_of(text) for chunk, (text, _) in evidence.items()}
+        # A misspelt word is one no passage holds: only those are looked for among near words.
+        misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
+        near = {t: {w for terms in texts.values() for w in terms if _within_edits(t, w, typo_budget(t))}
+                for t in misspelt}
+        best = 0.0
+        for chunk, (text, vector) in evidence.items():
+            terms = texts[chunk] | {t for t in misspelt if near[t] & texts[chunk]}
+            held = sum(weight for term, weight in weights.items() if term in terms)
+            if start and any(word.startswith(start) or typos and _within_edits(start, word, typo_budget(start))
+                             for word in terms_of(text, stem=False)):
+                held += unseen
+            best = max(best, (float(np.dot(vector, query_vector)) + (held / total if total else 0.0)) / 2)
+        return best
 
     def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int,
                 lexical: list[tuple[int, float]] | None = None, typos: bool = True) -> list[tuple[int, float]]:

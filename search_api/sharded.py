@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
+from indexer.lexical import CollectionStats
 from indexer.sharding import shard_of
 
 from .query import Filters
@@ -124,8 +125,7 @@ class ShardedReader:
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters(),
                 typos: bool = False) -> list[tuple[int, float]]:
-        statistics = self._each("lexical_statistics", query)
-        collection = sum(statistics[1:], statistics[0])
+        collection = self.lexical_statistics(query)
         answers = self._each("lexical", query, depth, filters, collection, typos)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
@@ -156,6 +156,16 @@ class ShardedReader:
         titles = [entry for entry in turns if entry["kind"] == "title"]
         half = min(len(terms), max(k - len(titles), (k + 1) // 2))
         return terms[:half] + titles[:k - half]
+
+    def lexical_statistics(self, query: str) -> CollectionStats:
+        statistics = self._each("lexical_statistics", query)
+        return sum(statistics[1:], statistics[0])
+
+    def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:
+        result: dict[int, tuple[str, np.ndarray]] = {}
+        for number, answer in self._ask("passage_evidence", self._split(chunk_ids)):
+            result.update({chunk_id * self._count + number: evidence for chunk_id, evidence in answer.items()})
+        return result
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         result: dict[int, str] = {}

@@ -123,6 +123,17 @@ def test_sharded_search_equals_one_index(single, sharded, mode):
             assert [h.article_id for h in pages] == [h.article_id for h in got.results], query
 
 
+def test_no_good_match_over_shards_is_decided_as_in_one_index(single, sharded):
+    """`confidence` weighs passages and word statistics gathered from all shards."""
+    for mode in ("hybrid", "dense", "lexical"):
+        assert sharded.search("Which enzyme in human saliva breaks down starch?", mode=mode).results == []
+    query = QUERIES[0]
+    vector = single.encoder.encode([query])[0]
+    # The same ten nearest passages, named by global ids there and local ids here.
+    assert sharded.confidence(query, vector, sharded.reader.dense(vector, 10)) == pytest.approx(
+        single.confidence(query, vector, single.reader.dense(vector, 10)), abs=1e-5)
+
+
 def test_sharded_filters_related_and_articles_equal_one_index(single, sharded):
     first = single.search("election", k=1).results[0]
     for filters in ({"source": first.source}, {"date_from": first.published[:10]}, {"date_to": first.published[:10]}):
