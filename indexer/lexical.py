@@ -3,7 +3,10 @@
     INDEX_DIR/lexical/   a tantivy index, one document per passage:
                          chunk_id (the passage's id everywhere), body (its article's title and its
                          text, stemmed), source (exact), day (the published date as YYYYMMDD, when
-                         it is a date)
+                         it is a date), article (its article's id, to count articles), meta (JSON:
+                         author and the article's other short metadata values, facets), words (title
+                         and text unstemmed, for suggestions), title (unstemmed, on an article's
+                         first passage only, for title suggestions)
 
     with LexicalWriter(index_dir / "lexical") as lexical:       # the index writer's side
         lexical.add(chunk_id=7, title="...", text="...", source="Reuters", published="2024-01-16")
@@ -12,6 +15,8 @@
 
     reader = LexicalReader(index_dir / "lexical")                 # a searcher's side, pinned to one commit
     reader.search(["airline", "banned"], depth=300, source="Reuters")   # [(chunk_id, score), ...] best first
+    reader.facets(["source", "year"], ["airline"], among=None)           # {"source": [("Reuters", 12), ...], ...}
+    reader.suggest_terms("airl", 8), reader.suggest_titles([], "airl", 8)
 
 Why tantivy: its top-k skips the blocks of postings that cannot reach the top (block-max WAND), so
 a query costs what it retrieves, not every passage that shares a word with it; SQLite FTS5 scored
@@ -37,6 +42,8 @@ from pathlib import Path
 import tantivy
 
 TOKENIZER = "news"
+# Unstemmed words (lower-cased, accents folded) for suggestions, which show whole words.
+WORDS_TOKENIZER = "news_words"
 # Words longer than this are not words (URLs, hashes, run-together text); FTS5 kept them, to no use.
 MAX_TOKEN_CHARS = 40
 _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -50,6 +57,16 @@ PREFIX_WEIGHT = 0.9
 # Measured on 1,000 squad-dev-a questions with a seeded typo, hybrid recall@5: .944 at 0.8, .947 at
 # 0.9, .949 at 1.0; clean questions .965-.966 at all three (docs/quality.md).
 FUZZY_WEIGHT = 0.9
+# Facets: a metadata field's name must be a word; its values are kept when short enough to be a
+# label (a long text is not a value to count by), at most this many values of a list.
+FACET_NAME = re.compile(r"^\w{1,64}$")
+MAX_FACET_VALUE_CHARS = 100
+MAX_FACET_LIST = 20
+# Facets that are not metadata fields: "source" (its own field) and "year" (of the published day).
+BUILT_IN_FACETS = ("source", "year")
+# Articles, not passages, are counted per facet value: tantivy's cardinality aggregation of the
+# article field (HyperLogLog++: exact for small counts, an estimate within about 1% for large ones).
+_ARTICLES = {"articles": {"cardinality": {"field": "article"}}}
 
 
 def _analyzer(stem: bool = True) -> tantivy.TextAnalyzer:
@@ -79,7 +96,40 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("body", stored=False, tokenizer_name=TOKENIZER)
     builder.add_text_field("source", stored=False, tokenizer_name="raw", fast=True)
     builder.add_integer_field("day", stored=False, indexed=True, fast=True)
+    builder.add_text_field("article", stored=False, tokenizer_name="raw", fast=True, index_option="basic")
+    builder.add_json_field("meta", stored=False, tokenizer_name="raw", fast=True, index_option="basic")
+    builder.add_text_field("words", stored=False, tokenizer_name=WORDS_TOKENIZER, index_option="basic")
+    builder.add_text_field("title", stored=False, tokenizer_name=WORDS_TOKENIZER, index_option="freq")
     return builder.build()
+
+
+def facet_values(author: str, metadata: dict | None) -> dict[str, str | list[str]]:
+    """The values an article is counted under by facet name (see `LexicalReader.facets`): its
+    author and each of its metadata fields whose name is a word and whose value is a short string,
+    a number, a boolean, or a list of those; all as strings.
+
+    >>> facet_values("Ann Lee", {"tags": ["oil", 7], "desk": "x" * 500, "a b": "c", "live": True})
+    {'author': 'Ann Lee', 'tags': ['oil', '7'], 'live': 'true'}
+    """
+    values: dict[str, str | list[str]] = {}
+    for name, value in [("author", author), *(metadata or {}).items()]:
+        if not FACET_NAME.match(name) or name in BUILT_IN_FACETS:
+            continue
+        items = value[:MAX_FACET_LIST] if isinstance(value, list) else [value]
+        kept = [text for text in map(_facet_value, items) if text]
+        if kept:
+            values[name] = kept if isinstance(value, list) else kept[0]
+    return values
+
+
+def _facet_value(value) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str) and len(value.strip()) <= MAX_FACET_VALUE_CHARS:
+        return value.strip() or None
+    return None
 
 
 def day_number(date: str) -> int | None:
@@ -118,6 +168,7 @@ def _open(folder: Path, create: bool) -> tantivy.Index:
     else:
         index = tantivy.Index.open(str(folder))
     index.register_tokenizer(TOKENIZER, _analyzer())
+    index.register_tokenizer(WORDS_TOKENIZER, _analyzer(stem=False))
     return index
 
 
@@ -147,12 +198,20 @@ class LexicalWriter:
         # One indexing thread: the model holds the cores while passages are written.
         self._writer = self.index.writer(heap_size=64_000_000, num_threads=1)
 
-    def add(self, *, chunk_id: int, title: str, text: str, source: str = "", published: str = "") -> None:
-        fields = {"chunk_id": chunk_id, "body": f"{title}\n{text}", "source": source}
+    def add(self, *, chunk_id: int, title: str, text: str, source: str = "", published: str = "",
+            article_id: str = "", author: str = "", metadata: dict | None = None, position: int = 0) -> None:
+        """One passage: `position` is its place in its article (the title is indexed for title
+        suggestions with the first passage only, so that each article counts once)."""
+        fields = {"chunk_id": chunk_id, "body": f"{title}\n{text}", "source": source, "article": article_id,
+                  "words": f"{title}\n{text}"}
+        if position == 0:
+            fields["title"] = title
         day = day_number(published)
         if day is not None:
             fields["day"] = day
-        self._writer.add_document(tantivy.Document(**fields))
+        document = tantivy.Document(**fields)
+        document.add_json("meta", facet_values(author, metadata))
+        self._writer.add_document(document)
 
     def delete(self, chunk_ids: Iterable[int]) -> None:
         for chunk_id in chunk_ids:
@@ -239,6 +298,20 @@ class LexicalReader:
         days (a passage without a date never passes one). `collection`, the summed statistics of
         several indexes, makes each word weigh what it weighs in all of them together."""
         own = self.statistics(self.query_terms(words, prefix)) if collection is not None else None
+        query = self._match_query(words, prefix, typos, collection, own)
+        if query is None:
+            return []
+        restrictions = self._filters(source, date_from, date_to)
+        if restrictions:
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
+                                                 (tantivy.Occur.Must, self._all_of(restrictions))])
+        hits = self.searcher.search(query, depth, count=False).hits
+        ids = self.searcher.fast_field_values("chunk_id", [address for _, address in hits])
+        return [(int(chunk_id), float(score)) for (score, _), chunk_id in zip(hits, ids)]
+
+    def _match_query(self, words: list[str], prefix: str | None, typos: bool, collection: CollectionStats | None,
+                     own: CollectionStats | None) -> tantivy.Query | None:
+        """The query `search` ranks by: any of the words (see `_word_query`); None for no words."""
         should, seen = [], set()
         for word, partial in [(w, False) for w in words] + ([(prefix, True)] if prefix else []):
             terms = tuple(self.terms([word]))
@@ -248,16 +321,63 @@ class LexicalReader:
             query = self._word_query(word, partial, typos, collection, own)
             if query is not None:
                 should.append((tantivy.Occur.Should, query))
-        if not should:
-            return []
-        query = tantivy.Query.boolean_query(should)
+        return tantivy.Query.boolean_query(should) if should else None
+
+    def facets(self, names: list[str], words: list[str], prefix: str | None = None, *, typos: bool = False,
+               match: bool = True, among: Iterable[int] | None = None, size: int = 10, source: str | None = None,
+               date_from: str | None = None, date_to: str | None = None) -> dict[str, list[tuple[str, int]]]:
+        """Articles per value of each facet of `names`, the `size` most frequent values, over the
+        matching passages: those that match the query as `search` matches it (when `match`: every
+        match, not only the top) and the chunk ids of `among` (a dense side's candidates), within
+        the filters. An article counts once per value however many of its passages match.
+        "source" and "year" (of the published date) are built in; any other name is an author or
+        metadata field (`facet_values`). One aggregation over the matching passages' fast fields:
+        it costs what the query matches, never a pass over the archive."""
+        matching = []
+        query = self._match_query(words, prefix, typos, None, None) if match else None
+        if query is not None:
+            matching.append(query)
+        among = [int(i) for i in among or []]
+        if among:
+            matching.append(tantivy.Query.term_set_query(self.schema, "chunk_id", among))
+        if not matching:
+            return {name: [] for name in names}
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in matching])
         restrictions = self._filters(source, date_from, date_to)
         if restrictions:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
                                                  (tantivy.Occur.Must, self._all_of(restrictions))])
-        hits = self.searcher.search(query, depth, count=False).hits
-        ids = self.searcher.fast_field_values("chunk_id", [address for _, address in hits])
-        return [(int(chunk_id), float(score)) for (score, _), chunk_id in zip(hits, ids)]
+        answer = self.searcher.aggregate(query, {name: _facet_aggregation(name, size) for name in names})
+        return {name: _facet_counts(name, answer.get(name) or {}, size) for name in names}
+
+    def suggest_terms(self, prefix: str, limit: int) -> list[str]:
+        """Words of the archive's titles and texts that start with `prefix` (2+ characters), the
+        most frequent first; as indexed: lower-cased, accents folded, not stemmed."""
+        start = "".join(self._folder.analyze(prefix))
+        if len(start) < 2:
+            return []
+        return [term for term, _ in self.searcher.terms_with_prefix("words", start, limit=limit + 1)
+                if term != start][:limit]
+
+    def suggest_titles(self, words: list[str], prefix: str | None, limit: int) -> list[int]:
+        """Chunk ids of the first passages of up to `limit` articles whose title holds all of
+        `words` and, given `prefix`, one of the `PREFIX_EXPANSIONS` most frequent title words
+        that start with it; best first by BM25 over titles. Bounded: a few term lookups and a top-k."""
+        must = [tantivy.Query.term_query(self.schema, "title", term)
+                for word in words for term in self._folder.analyze(word)]
+        if prefix is not None:
+            start = "".join(self._folder.analyze(prefix))
+            completions = self.searcher.terms_with_prefix("title", start, limit=PREFIX_EXPANSIONS) \
+                if len(start) >= 2 else []
+            if not completions:
+                return []
+            must.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(
+                self.schema, "title", term)) for term, _ in completions]))
+        if not must:
+            return []
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
+        hits = self.searcher.search(query, limit, count=False).hits
+        return [int(i) for i in self.searcher.fast_field_values("chunk_id", [address for _, address in hits])]
 
     def count(self, *, source: str | None = None, date_from: str | None = None, date_to: str | None = None) -> int:
         """How many passages pass the filters (all passages when none is given)."""
@@ -321,3 +441,81 @@ class LexicalReader:
         if low is not None or high is not None:
             restrictions.append(tantivy.Query.range_query(self.schema, "day", tantivy.FieldType.Integer, low, high))
         return restrictions
+
+
+def _facet_aggregation(name: str, size: int) -> dict:
+    """The tantivy aggregation that counts the articles of one facet's values."""
+    if name == "year":  # days are YYYYMMDD numbers: buckets of 10,000 are years
+        return {"histogram": {"field": "day", "interval": 10_000, "min_doc_count": 1}, "aggs": _ARTICLES}
+    field = "source" if name == "source" else f"meta.{name}"
+    # One more than asked, in case the empty value (no source) is among them.
+    return {"terms": {"field": field, "size": size + 1, "order": {"articles": "desc"}}, "aggs": _ARTICLES}
+
+
+def _facet_counts(name: str, answer: dict, size: int) -> list[tuple[str, int]]:
+    """(value, articles) of a facet aggregation's answer, most articles first, then by value."""
+    counts = []
+    for bucket in answer.get("buckets", []):
+        value = str(int(bucket["key"]) // 10_000) if name == "year" else str(bucket["key"])
+        articles = round(bucket["articles"]["value"])
+        if value and articles:
+            counts.append((value, articles))
+    counts.sort(key=lambda pair: (-pair[1], pair[0]))
+    return counts[:size]
+
+
+# A word as the simple tokenizer sees it: a run of letters and digits.
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+class TermMarker:
+    """Where the words a lexical search matches stand in a text: a word with the stem of one of
+    `words`, one that starts with `prefix` (the word being typed; its stem too), and with `typos`
+    one within `typo_budget` edits of a query word's stem, as the index compares them. Built once
+    per query; needs no index, so it marks any text (titles, passages of any shard).
+
+    >>> TermMarker(["collapse", "magnitogrosk"], "buil", typos=True).spans("Buildings collapsed in Magnitogorsk.")
+    [[0, 9], [10, 19], [23, 35]]
+    """
+
+    def __init__(self, words: list[str], prefix: str | None = None, typos: bool = False):
+        self._stem, self._fold = _analyzer(), _analyzer(stem=False)
+        typed = words + ([prefix] if prefix else [])
+        self._exact = {term for word in typed for term in self._stem.analyze(word)}
+        self._near = [(term, typo_budget(word)) for word in typed for term in self._stem.analyze(word)
+                      if typos and typo_budget(word)]
+        start = "".join(self._fold.analyze(prefix or ""))
+        self._prefix = start if len(start) >= 2 else None  # as `LexicalReader.completions`
+        self._known: dict[str, bool] = {}
+
+    def spans(self, text: str, offset: int = 0) -> list[list[int]]:
+        """[[start, end], ...] of the matched words of `text`, character offsets plus `offset`."""
+        return [[offset + m.start(), offset + m.end()] for m in _TOKEN.finditer(text) if self._matches(m.group(0))]
+
+    def _matches(self, word: str) -> bool:
+        known = self._known.get(word)
+        if known is None:
+            stems = self._stem.analyze(word)
+            folded = "".join(self._fold.analyze(word))
+            known = self._known[word] = (
+                any(stem in self._exact for stem in stems)
+                or (self._prefix is not None and (folded.startswith(self._prefix)
+                                                  or any(stem.startswith(self._prefix) for stem in stems)))
+                or any(_within(stem, term, budget) for stem in stems for term, budget in self._near))
+        return known
+
+
+def _within(a: str, b: str, limit: int) -> bool:
+    """Whether `a` is at most `limit` edits from `b`, a transposition counting as one (as
+    tantivy's fuzzy term query counts them: optimal string alignment distance)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous2, previous = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)] <= limit

@@ -15,7 +15,7 @@ run was killed between its last commit and the final save) the FAISS index is re
 database on open, so an interrupted index never answers from stale vectors. The lexical index is
 committed after each batch's transaction and the database records the generation it holds
 (`lexical_generation`); a writer that finds the two apart (a run killed between them, or an index
-of format 1, which kept its lexical index in SQLite FTS5) rebuilds it from the database.
+of format 1 or 2, whose lexical index is gone or of an older schema) rebuilds it from the database.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 2
-# Format 1 kept the lexical index in an FTS5 table; a writer upgrades it in place (nothing re-embedded).
-UPGRADABLE_VERSIONS = (1,)
+FORMAT_VERSION = 3
+# Format 1 kept the lexical index in an FTS5 table, format 2's lexical index lacked the fields of
+# facets and suggestions; a writer upgrades either in place (its lexical index is rebuilt from the
+# database, nothing is re-embedded).
+UPGRADABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 VECTORS = "vectors.faiss"

@@ -243,6 +243,8 @@ class IndexWriter:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.faiss, rebuilt = store.load_faiss(self.dir, self.manifest, self.conn)
         folder = self.dir / store.LEXICAL
+        if self.manifest.get("format_version") in store.UPGRADABLE_VERSIONS and folder.exists():
+            shutil.rmtree(folder)  # an older lexical schema: written anew below from the database
         existed = lexical_exists(folder)
         try:
             self.lexical = LexicalWriter(folder)
@@ -274,10 +276,11 @@ class IndexWriter:
         transaction and its lexical commit, or to upgrade a format-1 index (whose lexical index was
         an FTS5 table in the database). Reads every passage's text; embeds nothing."""
         self.lexical.delete_all()
-        rows = self.conn.execute("SELECT c.id, c.text, a.title, a.source, a.published FROM chunks c "
-                                 "JOIN articles a ON a.id = c.article_id")
-        for chunk_id, text, title, source, published in rows:
-            self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published)
+        rows = self.conn.execute("SELECT c.id, c.text, c.position, a.id, a.title, a.source, a.published, a.author, "
+                                 "a.metadata FROM chunks c JOIN articles a ON a.id = c.article_id")
+        for chunk_id, text, position, article_id, title, source, published, author, metadata in rows:
+            self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published,
+                             article_id=article_id, author=author, metadata=json.loads(metadata), position=position)
         self._commit_lexical()
         with self.conn:
             self.conn.execute("DROP TABLE IF EXISTS chunks_fts")
@@ -527,9 +530,10 @@ class IndexWriter:
         chunk_ids = iter(added)
         for p in batch:
             published = normalize_date(p.article.published)
-            for chunk in p.chunks:
+            for position, chunk in enumerate(p.chunks):
                 self.lexical.add(chunk_id=next(chunk_ids), title=p.article.title, text=chunk.text,
-                                 source=p.article.source, published=published)
+                                 source=p.article.source, published=published, article_id=p.article.id,
+                                 author=p.article.author, metadata=p.article.metadata, position=position)
         self._commit_lexical()
         self._apply_to_faiss(removed, np.array(added, dtype=np.int64), vectors)
         for p in batch:

@@ -41,7 +41,7 @@ from indexer.writer import unindexable
 from . import package_version
 from .live import LiveIndex
 from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, Liveness,
-                      RelatedResponse, SearchParams, SearchResponse, Stats)
+                      RelatedResponse, SearchParams, SearchResponse, Stats, SuggestParams, SuggestResponse)
 from .searcher import Searcher, SearchError
 
 log = logging.getLogger("article_search")
@@ -310,18 +310,27 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
                 date_from=params.date_from.isoformat() if params.date_from else None,
                 date_to=params.date_to.isoformat() if params.date_to else None,
                 passages=params.passages, highlight=params.highlight, typos=params.typos,
-                sort=params.sort, recency=params.recency)
+                sort=params.sort, recency=params.recency,
+                facets=params.facets.split(",") if params.facets else None)
         except SearchError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
         return result.to_dict()
 
-    @app.get("/search", response_model=SearchResponse, summary="Search articles (query string)")
+    # exclude_unset: `facets` is in the answer only when asked for.
+    @app.get("/search", response_model=SearchResponse, response_model_exclude_unset=True,
+             summary="Search articles (query string)")
     def search_get(searcher: Reader, params: Annotated[SearchParams, Query()]):
         return run_search(searcher, params)
 
-    @app.post("/search", response_model=SearchResponse, summary="Search articles (JSON body)")
+    @app.post("/search", response_model=SearchResponse, response_model_exclude_unset=True,
+              summary="Search articles (JSON body)")
     def search_post(searcher: Reader, params: SearchParams):
         return run_search(searcher, params)
+
+    @app.get("/suggest", response_model=SuggestResponse, response_model_exclude_none=True,
+             summary="Completions for a search box: archive words and article titles")
+    def suggest(searcher: Reader, params: Annotated[SuggestParams, Query()]):
+        return {"suggestions": searcher.suggest(params.q, params.k)}
 
     # Article ids come from users' data (paths, URLs), so the id is the rest of the path, "/"
     # included. The related route comes first, or /articles/{id} would take ".../related" as an id.

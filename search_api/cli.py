@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="boost recent articles: the score halves per DAYS older than the newest match")
     p.add_argument("--no-typos", dest="typos", action="store_false",
                    help="match words exactly (by default a word of 5+ letters forgives 1 typo, of 9+ letters 2)")
+    p.add_argument("--facets", metavar="NAMES", type=_facet_names,
+                   help="count the matching articles per value of these fields, comma-separated: "
+                        "source, year, author or any metadata field (e.g. source,author,year)")
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
     _add_backend_option(p, "for the query (default: the index's own; onnx starts fastest)")
     _add_reranker_option(p)
@@ -335,12 +338,22 @@ def cmd_query(args) -> int:
     searcher = open_searcher(args.index, backend=args.backend, reranker=args.reranker)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
                              date_from=since, date_to=until, passages=args.passages, typos=args.typos,
-                             sort=args.sort, recency=args.recency)
+                             sort=args.sort, recency=args.recency, facets=args.facets)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         _print_results(result)
+        for name, counts in (result.facets or {}).items():
+            print(f"{name}: " + (", ".join(f"{c['value']} ({c['count']})" for c in counts) or "none"))
     return 0
+
+
+def _facet_names(text: str) -> list[str]:
+    """The field names of --facets ("source,author,year")."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give field names separated by commas, such as source,author,year")
+    return names
 
 
 def _searcher_options(args) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,6 +31,20 @@ class SearchParams(BaseModel):
                                   "days (the score halves per that many days older than the newest match)")
     typos: bool = Field(True, description="forgive 1 typo in words of 5+ letters, 2 in words of 9+ (lexical "
                                           "and hybrid); a last word with no space after it also matches as a prefix")
+    facets: str | None = Field(None, max_length=1000, description="count the matching articles per value of "
+                               "these fields, comma-separated: source, year, author or any metadata field; "
+                               "the answer's `facets`")
+
+    @field_validator("facets")
+    @classmethod
+    def _facet_names(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if not names or len(names) > 10 or not all(re.fullmatch(r"\w{1,64}", name) for name in names):
+            raise ValueError("facets must be 1 to 10 field names (letters, digits, _) separated by commas, "
+                             "such as source,author,year")
+        return ",".join(names)
 
     @field_validator("q")
     @classmethod
@@ -45,6 +60,8 @@ class Passage(BaseModel):
     end: int
     score: float
     highlights: list[list[int]] = Field(description="[start, end] offsets of the best-answering sentences")
+    terms: list[list[int]] = Field(default_factory=list, description="[start, end] offsets of the words the "
+                                   "query matches (stems, the word being typed, typos forgiven)")
 
 
 class Copy(BaseModel):
@@ -68,6 +85,13 @@ class SearchHit(BaseModel):
     passages: list[Passage]
     also_published_in: list[Copy] = Field(default_factory=list,
                                           description="near-identical copies, collapsed into this result")
+    title_terms: list[list[int]] = Field(default_factory=list,
+                                         description="[start, end] offsets into the title of the words the query matches")
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int = Field(description="matching articles with this value")
 
 
 class SearchResponse(BaseModel):
@@ -76,6 +100,28 @@ class SearchResponse(BaseModel):
     took_ms: float
     offset: int
     results: list[SearchHit]
+    facets: dict[str, list[FacetValue]] | None = Field(
+        None, description="with `facets`: per field, the matching articles per value, most first (docs/api.md "
+                          "says what matches in each mode)")
+
+
+class SuggestParams(BaseModel):
+    """The parameters of `GET /suggest`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, max_length=200, description="the text in the search box")
+    k: int = Field(8, ge=1, le=20, description="suggestions to return at most")
+
+
+class Suggestion(BaseModel):
+    text: str = Field(description="the box's text with its last word completed, or an article's title")
+    kind: Literal["term", "title"]
+    article_id: str | None = Field(None, description="the titled article (titles only)")
+
+
+class SuggestResponse(BaseModel):
+    suggestions: list[Suggestion]
 
 
 class ArticleOut(BaseModel):

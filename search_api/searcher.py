@@ -26,13 +26,19 @@ import numpy as np
 from indexer import store
 from indexer.embedding import Encoder, load_encoder
 from indexer.highlights import best_sentences
-from indexer.lexical import CollectionStats, day_number
+from indexer.lexical import FACET_NAME, CollectionStats, TermMarker, day_number
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
 MODES = ("hybrid", "dense", "lexical")
 SORTS = ("relevance", "newest", "oldest")
 FUSIONS = ("rrf", "linear")
+# Values shown per facet (the most frequent), and facets one query may ask for.
+FACET_VALUES = 10
+MAX_FACETS = 10
+# Suggestions: at most this many characters of a query are looked at, and no more are returned
+# than asked (`k`) or this.
+MAX_SUGGESTIONS = 20
 # Articles re-scored by a cross-encoder when one is given (`reranker`): the top of the ranking.
 RERANK_DEPTH = 30
 # Candidates taken from each side before fusing and grouping. Fixed, so that the ranking of a query
@@ -61,6 +67,7 @@ class PassageHit:
     score: float
     highlights: list[list[int]] = field(default_factory=list)
     chunk_id: int = 0
+    terms: list[list[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -74,6 +81,7 @@ class ArticleHit:
     score: float
     passages: list[PassageHit]
     also_published_in: list[dict] = field(default_factory=list)
+    title_terms: list[list[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -83,10 +91,13 @@ class SearchResult:
     took_ms: float
     offset: int
     results: list[ArticleHit]
+    facets: dict[str, list[dict]] | None = None
 
     def to_dict(self) -> dict:
-        """The JSON shape of `GET /search` (../shared/API.md)."""
+        """The JSON shape of `GET /search` (../shared/API.md); `facets` only when asked for."""
         data = asdict(self)
+        if data["facets"] is None:
+            del data["facets"]
         for hit in data["results"]:
             for passage in hit["passages"]:
                 passage.pop("chunk_id")
@@ -227,7 +238,8 @@ class Searcher:
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid", *,
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
-               typos: bool = True, sort: str = "relevance", recency: float | None = None) -> SearchResult:
+               typos: bool = True, sort: str = "relevance", recency: float | None = None,
+               facets: list[str] | None = None) -> SearchResult:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
         The last word of a query that does not end in a space or punctuation also matches as the
@@ -236,7 +248,10 @@ class Searcher:
         or "oldest" orders the matching articles (the candidates ranked, as for relevance) by date,
         articles without one last. `recency`, a half-life in days, multiplies each article's score by
         1/2 per that many days it is older than the newest candidate ("the latest on X").
-        `query_vector` may be given when the caller embedded the query already (batch evaluation)."""
+        `query_vector` may be given when the caller embedded the query already (batch evaluation).
+        `facets` (source, year, author or any metadata field) adds the articles per value over the
+        matching set (see `facet_counts`). Each passage and title carries `terms`, the offsets of
+        the words the query matches (see indexer.lexical.TermMarker)."""
         started = time.perf_counter()
         typed = query.lstrip()  # a trailing space says the last word is complete
         query = query.strip()
@@ -248,6 +263,10 @@ class Searcher:
             raise SearchError(f"sort must be one of {', '.join(SORTS)}, got '{sort}'")
         if recency is not None and not recency > 0:
             raise SearchError(f"recency is a half-life in days and must be above 0, got {recency}")
+        facets = list(dict.fromkeys(facets)) if facets is not None else None
+        if facets is not None and (len(facets) > MAX_FACETS or not all(FACET_NAME.match(f) for f in facets)):
+            raise SearchError(f"facets must be up to {MAX_FACETS} field names (letters, digits, _), "
+                              f"such as source,author,year; got {','.join(facets)!r}")
         for name, value in (("date_from", date_from), ("date_to", date_to)):
             if value and day_number(value) is None:
                 raise SearchError(f"{name} must be a date as YYYY-MM-DD, got '{value}'")
@@ -279,8 +298,45 @@ class Searcher:
         hits = self.hits(page, query_vector if highlight else None)
         for hit in hits:
             hit.also_published_in = copies.get(hit.article_id, [])
+        marker = TermMarker(*typed_words(typed), typos=typos)
+        for hit in hits:
+            hit.title_terms = marker.spans(hit.title)
+            for passage in hit.passages:
+                passage.terms = marker.spans(passage.text, passage.start)
+        counts = self.facet_counts(typed, facets, filters, typos=typos, lexical=mode != "dense",
+                                   among=[c for c, _ in ranked] if mode != "lexical" else None) if facets else None
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits)
+        return SearchResult(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits,
+                            facets=counts)
+
+    def facet_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, lexical: bool,
+                     among: list[int] | None) -> dict[str, list[dict]]:
+        """{name: [{"value": ..., "count": articles}, ...]} over the matching set: with `lexical`,
+        every passage the lexical query matches (not only its top candidates); and the chunk ids
+        `among`, the ranked candidates of the dense side (dense mode: these alone). Within
+        `filters`; an article counts once per value."""
+        words, prefix = typed_words(query)
+        counts = self.lexical_index.facets(names, words, prefix, typos=typos, match=lexical, among=among,
+                                           size=FACET_VALUES, **filters.conditions())
+        return {name: [{"value": value, "count": count} for value, count in pairs] for name, pairs in counts.items()}
+
+    def suggest(self, text: str, k: int = 8) -> list[dict]:
+        """Completions of a search box's `text`: words of the archive that complete its last word
+        (`kind` "term", `text` the box's text with that word completed) and titles that hold its
+        words and a completion of the last (`kind` "title", with `article_id`); about half each,
+        either filling in for the other. Bounded work: term lookups and a top-k of titles."""
+        words, prefix = typed_words(text)
+        k = min(k, MAX_SUGGESTIONS)
+        head = text[:len(text) - len(prefix)] if prefix else text
+        terms = [{"text": head + term, "kind": "term"} for term in
+                 (self.lexical_index.suggest_terms(prefix, k) if prefix else [])]
+        chunk_ids = self.lexical_index.suggest_titles(words, prefix, k)
+        owners = self.article_of(chunk_ids)
+        meta = self.articles_meta(list(owners.values()))
+        titles = [{"text": meta[owners[c]]["title"], "kind": "title", "article_id": owners[c]}
+                  for c in chunk_ids if c in owners and owners[c] in meta]
+        half = min(len(terms), max(k - len(titles), (k + 1) // 2))
+        return terms[:half] + titles[:k - half]
 
     def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int,
                 lexical: list[tuple[int, float]] | None = None, typos: bool = True) -> list[tuple[int, float]]:

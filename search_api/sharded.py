@@ -21,6 +21,7 @@ this process, or a remote one (search_api.ray_serve).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from indexer import store
 from indexer.sharding import shard_of
 
-from .searcher import ArticleHit, Filters, Searcher
+from .searcher import FACET_VALUES, ArticleHit, Filters, Searcher
 
 # Threads that ask the shards; shared by all sharded searchers (a server opens one per generation).
 _SHARD_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="shard")
@@ -130,6 +131,34 @@ class ShardedSearcher(Searcher):
         collection = sum(statistics[1:], statistics[0])
         answers = self._each("lexical", query, depth, filters, collection, typos)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
+
+    def facet_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, lexical: bool,
+                     among: list[int] | None) -> dict[str, list[dict]]:
+        # An article lives in one shard, so the shards' counts add up; a value outside a shard's
+        # top FACET_VALUES is missing from that shard's part (counts are then low, as Elasticsearch's
+        # terms aggregation across shards).
+        local = self._split(among or [])
+        answers = list(_SHARD_POOL.map(lambda n: self.shards[n].facet_counts(
+            query, names, filters, typos=typos, lexical=lexical, among=local.get(n, []) if among is not None else None),
+            range(self._count)))
+        merged = {}
+        for name in names:
+            totals: dict[str, int] = {}
+            for answer in answers:
+                for entry in answer.get(name, []):
+                    totals[entry["value"]] = totals.get(entry["value"], 0) + entry["count"]
+            ranked = sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
+            merged[name] = [{"value": value, "count": count} for value, count in ranked]
+        return merged
+
+    def suggest(self, text: str, k: int = 8) -> list[dict]:
+        # Each shard's best, taken in turn: terms first, each once, then titles.
+        answers = self._each("suggest", text, k)
+        turns = [entry for row in zip_longest(*answers) for entry in row if entry is not None]
+        terms = list({entry["text"]: entry for entry in turns if entry["kind"] == "term"}.values())
+        titles = [entry for entry in turns if entry["kind"] == "title"]
+        half = min(len(terms), max(k - len(titles), (k + 1) // 2))
+        return terms[:half] + titles[:k - half]
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         result: dict[int, str] = {}

@@ -3,6 +3,9 @@ measure them."""
 
 import json
 import random
+from collections import Counter
+
+import pytest
 
 from conftest import write_jsonl
 from test_lexical import build, ids
@@ -142,3 +145,154 @@ def test_recency_boosts_the_latest_articles_on_the_query(sample_index, encoder, 
         assert client.get("/search", params={"q": "building", "recency": -3}).status_code == 422
     assert main(["query", "building collapse", "--index", str(sample_index), "--recency", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"][0]["article_id"] == newest.article_id
+
+
+# -- facets, matched words, suggestions ---------------------------------------------------------------
+
+def _story(id, title, sentence, source, author, date, desk, repeat=1):
+    return {"id": id, "title": title, "text": " ".join(f"{sentence} Report {n} of {id}." for n in range(repeat)),
+            "source": source, "author": author, "published": date, "desk": desk}
+
+
+DESKS = [  # floods (stem "flood") in four articles, one long enough for several passages
+    _story("f1", "River floods the valley", "The river floods farms and roads across the valley after rain.",
+           "Reuters", "Ann Lee", "2019-03-01", "weather", repeat=60),
+    _story("f2", "Floods close schools", "Schools closed as floods reached the town centre.", "Reuters", "Bo Chan",
+           "2020-05-02", "weather"),
+    _story("f3", "Coastal flooding", "Coastal flooding forced hundreds from their homes.", "AP", "Ann Lee",
+           "2020-07-03", "national"),
+    _story("f4", "Flooded mines", "Miners escaped a flooded mine shaft.", "BBC", "", "2021-01-04", "weather"),
+    _story("e1", "Election results", "The governing party won the regional election.", "Reuters", "Cy Diaz",
+           "2019-06-05", "politics"),
+    _story("e2", "Vote count", "Officials counted the votes of the national election.", "AP", "Bo Chan",
+           "2020-09-06", "politics"),
+]
+
+
+@pytest.fixture(scope="module")
+def desk_index(tmp_path_factory, encoder):
+    from indexer.readers import read_paths
+    from indexer.writer import IndexWriter
+
+    folder = tmp_path_factory.mktemp("desks")
+    with IndexWriter(folder / "index", encoder=encoder) as writer:
+        writer.add(read_paths([write_jsonl(folder / "desks.jsonl", DESKS)]))
+    return folder / "index"
+
+
+def _expected_facets(searcher, chunk_ids, names):
+    """Articles per value, counted from the articles that own `chunk_ids` (the matching set)."""
+    articles = {row["id"]: row for row in (searcher.article(a) for a in set(searcher.article_of(chunk_ids).values()))}
+    expected = {}
+    for name in names:
+        counts = Counter()
+        for article in articles.values():
+            value = article["published"][:4] if name == "year" else \
+                article.get(name) if name in ("source", "author") else article["metadata"].get(name)
+            if value:
+                counts[value] += 1
+        expected[name] = counts
+    return expected
+
+
+def _as_counters(facets):
+    return {name: Counter({entry["value"]: entry["count"] for entry in values}) for name, values in facets.items()}
+
+
+NAMES = ["source", "author", "year", "desk"]
+
+
+def test_facets_count_the_articles_that_match_not_their_passages(desk_index, encoder):
+    searcher = Searcher(desk_index, encoder=encoder)
+    assert searcher.stats()["passages"] > len(DESKS) + 1  # f1 has several passages, each with "floods"
+    result = searcher.search("floods", k=1, mode="lexical", facets=NAMES)
+    assert len(result.results) == 1  # one article on the page; the counts are over all that match
+    facets = _as_counters(result.facets)
+    matching = [c for c, _ in searcher.lexical("floods", 10_000, typos=True)]
+    assert facets == _expected_facets(searcher, matching, NAMES)
+    assert facets["source"] == Counter({"Reuters": 2, "AP": 1, "BBC": 1})
+    assert facets["desk"] == Counter({"weather": 3, "national": 1})
+    assert result.facets["year"][0] == {"value": "2020", "count": 2}  # most articles first
+    # A filter restricts the counts as it restricts the results.
+    wire = _as_counters(searcher.search("floods", mode="lexical", source="Reuters", date_from="2020-01-01",
+                                        facets=["source", "year"]).facets)
+    assert wire == {"source": Counter({"Reuters": 1}), "year": Counter({"2020": 1})}
+    assert "facets" not in searcher.search("floods", mode="lexical").to_dict()
+
+
+def test_dense_and_hybrid_facets_count_the_candidates_and_the_lexical_matches(desk_index, encoder, monkeypatch):
+    import search_api.searcher as searcher_module
+
+    monkeypatch.setattr(searcher_module, "CANDIDATE_DEPTH", 3)  # a pool smaller than the archive
+    searcher = Searcher(desk_index, encoder=encoder)
+    vector = encoder.encode(["vote counting"])[0]
+    dense_pool = [c for c, _ in searcher.dense(vector, 3)]
+    dense = searcher.search("vote counting", k=1, mode="dense", facets=NAMES)
+    assert _as_counters(dense.facets) == _expected_facets(searcher, dense_pool, NAMES)
+    hybrid = searcher.search("vote counting", k=1, mode="hybrid", facets=NAMES)
+    lexical_matches = [c for c, _ in searcher.lexical("vote counting", 10_000, typos=True)]
+    assert _as_counters(hybrid.facets) == _expected_facets(searcher, dense_pool + lexical_matches, NAMES)
+    assert sum(_as_counters(hybrid.facets)["source"].values()) < len(DESKS)  # not the whole archive
+
+
+def test_facets_through_the_api_and_the_cli(desk_index, encoder, capsys):
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    with TestClient(create_app(desk_index, encoder=encoder)) as client:
+        answer = client.get("/search", params={"q": "floods", "mode": "lexical", "facets": "source,author,year"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["facets"]["author"] == [{"value": "Ann Lee", "count": 2}, {"value": "Bo Chan", "count": 1}]
+        posted = client.post("/search", json={"q": "floods", "mode": "lexical", "facets": "source,author,year"})
+        assert posted.json()["facets"] == answer.json()["facets"]
+        assert "facets" not in client.get("/search", params={"q": "floods"}).json()
+        bad = client.get("/search", params={"q": "floods", "facets": "source,not a field"})
+        assert bad.status_code == 422 and "facets" in bad.text
+        assert "/suggest" in client.get("/openapi.json").json()["paths"]
+    assert main(["query", "floods", "--index", str(desk_index), "--sort", "newest", "--facets", "source",
+                 "--mode", "lexical", "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert [hit["published"] for hit in output["results"]][:3] == ["2021-01-04", "2020-07-03", "2020-05-02"]
+    assert output["facets"] == {"source": [{"value": "Reuters", "count": 2}, {"value": "AP", "count": 1},
+                                           {"value": "BBC", "count": 1}]}
+    assert main(["query", "floods", "--index", str(desk_index), "--facets", "desk", "--mode", "lexical"]) == 0
+    assert "desk: weather (3), national (1)" in capsys.readouterr().out
+
+
+def test_terms_mark_the_matched_words_stems_prefixes_and_typos(sample_index, encoder):
+    searcher = Searcher(sample_index, encoder=encoder)
+    result = searcher.search("buildings Magnitogrosk explo", k=1, mode="lexical")
+    hit = result.results[0]
+    assert hit.article_id == "wn-e8d671d30811"
+    text = searcher.article(hit.article_id)["text"]
+    marked = [text[s:e] for passage in hit.passages for s, e in passage.terms]
+    assert {"building", "Magnitogorsk", "explosion"} <= set(marked)  # a stem, a typo, a prefix
+    assert "apartment" in text and not {"apartment", "collapsed", "Russia"} & set(marked)  # unmatched words
+    assert [hit.title[s:e] for s, e in hit.title_terms] == ["Magnitogorsk", "building", "explosion"]
+    assert searcher.search("Magnitogrosk", k=1, mode="lexical", typos=True).results[0].passages[0].terms
+    # In the JSON too, with passage offsets in the same unit (characters of the article's text).
+    data = result.to_dict()["results"][0]
+    assert data["title_terms"] == hit.title_terms and data["passages"][0]["terms"] == hit.passages[0].terms
+
+
+def test_suggest_completes_a_word_and_finds_titles(sample_index, encoder):
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    with TestClient(create_app(sample_index, encoder=encoder)) as client:
+        answer = client.get("/suggest", params={"q": "Magnit", "k": 8})
+        assert answer.status_code == 200, answer.text
+        suggestions = answer.json()["suggestions"]
+        assert {"text": "magnitogorsk", "kind": "term"} in suggestions
+        assert {"text": "Magnitogorsk apartment building collapses after explosion, dozens dead", "kind": "title",
+                "article_id": "wn-e8d671d30811"} in suggestions
+        assert len(suggestions) <= 8
+        # The words before the one being typed narrow the titles and stay in a completed term.
+        narrowed = client.get("/suggest", params={"q": "apartment Magnit"}).json()["suggestions"]
+        assert {"text": "apartment magnitogorsk", "kind": "term"} in narrowed
+        assert [s["article_id"] for s in narrowed if s["kind"] == "title"] == ["wn-e8d671d30811"]
+        assert client.get("/suggest", params={"q": "zzzzqq"}).json() == {"suggestions": []}
+        assert client.get("/suggest", params={"q": ""}).status_code == 422
+        assert client.get("/suggest", params={"q": "mag", "k": 0}).status_code == 422
