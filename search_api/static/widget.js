@@ -1,8 +1,9 @@
 // The embeddable search box (docs/widget.md): one element and one script tag put it on another site.
 //
 //   <div id="article-search"></div>
-//   <script src="https://archive.example.org/widget.js" data-k="5"></script>
+//   <script src="ARCHIVE/widget.js" data-k="5"></script>
 //
+// (ARCHIVE: the address of the archive's `article-search serve`.)
 // It searches the server it was loaded from, across origins (that server's --cors-origin
 // allow-list must hold the site's origin), loads its code from that server only, and draws inside
 // a shadow root, so that the site's styles and its own never meet.
