@@ -40,7 +40,7 @@
     .meta { color: #5f6368; font-size: .8em; }
     .passage { margin: .2em 0 0; font-size: .92em; }
     strong.answer { background: #fff3b0; font-weight: 600; }
-    mark.term { background: none; color: inherit; font-weight: 700; text-decoration: underline 2px #f9ab00; }
+    mark.term { background: none; color: inherit; font-weight: 700; text-decoration: underline 2px #f9ab00; text-decoration-skip-ink: none; }
     [hidden] { display: none !important; }
   </style>
   <div class="widget" part="widget">
