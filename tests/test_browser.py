@@ -86,6 +86,10 @@ def test_keyboard_and_url_state(server, page):
     assert page.evaluate("document.activeElement.id") == "q"
     page.keyboard.press("Escape")
     page.wait_for_function("document.querySelectorAll('#results li').length === 0", timeout=10_000)
+    # A URL with values the controls do not offer searches with their defaults instead of failing.
+    page.goto(f"{server}/?q=Notre+Dame+fire&mode=nonsense&sort=nonsense")
+    page.locator("#results li.result").first.wait_for(timeout=30_000)
+    assert page.locator("#mode").input_value() == "hybrid" and page.locator("#sort").input_value() == "relevance"
 
 
 def test_source_and_date_filters_narrow_the_results(server, page):

@@ -200,6 +200,8 @@ document.addEventListener("keydown", (event) => {
 (async function init() {
   const query = new URLSearchParams(location.search);
   for (const name of ["q", "mode", "sort", "date_from", "date_to"]) if (query.get(name)) $(name).value = query.get(name);
+  // A value a select does not offer (a mistyped URL) leaves it blank: back to its default.
+  for (const name of ["mode", "sort"]) if (!$(name).value) $(name).selectedIndex = 0;
   author = query.get("author") || "";
   const api = await ready;
   $("sort-control").hidden = !api.params.has("sort");
