@@ -479,36 +479,55 @@ class TermMarker:
     """
 
     def __init__(self, words: list[str], prefix: str | None = None, typos: bool = False):
-        self._stem, self._fold = _analyzer(), _analyzer(stem=False)
         typed = words + ([prefix] if prefix else [])
-        self._exact = {term for word in typed for term in self._stem.analyze(word)}
-        self._near = [(term, typo_budget(word)) for word in typed for term in self._stem.analyze(word)
+        self._exact = {term for word in typed for term in _STEMMER.analyze(word)}
+        self._near = [(term, set(term), typo_budget(word)) for word in typed for term in _STEMMER.analyze(word)
                       if typos and typo_budget(word)]
-        start = "".join(self._fold.analyze(prefix or ""))
+        start = "".join(_FOLDER.analyze(prefix or ""))
         self._prefix = start if len(start) >= 2 else None  # as `LexicalReader.completions`
         self._known: dict[str, bool] = {}
 
     def spans(self, text: str, offset: int = 0) -> list[list[int]]:
         """[[start, end], ...] of the matched words of `text`, character offsets plus `offset`."""
-        return [[offset + m.start(), offset + m.end()] for m in _TOKEN.finditer(text) if self._matches(m.group(0))]
-
-    def _matches(self, word: str) -> bool:
-        known = self._known.get(word)
-        if known is None:
-            stems = self._stem.analyze(word)
-            folded = "".join(self._fold.analyze(word))
-            known = self._known[word] = (
+        found = list(_TOKEN.finditer(text))
+        new = {m.group(0) for m in found} - self._known.keys()
+        for word, (folded, stems) in _analysed(new).items():
+            self._known[word] = (
                 any(stem in self._exact for stem in stems)
                 or (self._prefix is not None and (folded.startswith(self._prefix)
                                                   or any(stem.startswith(self._prefix) for stem in stems)))
-                or any(_within(stem, term, budget) for stem in stems for term, budget in self._near))
-        return known
+                or any(_within(stem, term, letters, budget) for stem in stems for term, letters, budget in self._near))
+        return [[offset + m.start(), offset + m.end()] for m in found if self._known[m.group(0)]]
 
 
-def _within(a: str, b: str, limit: int) -> bool:
+_STEMMER, _FOLDER = _analyzer(), _analyzer(stem=False)
+# Stems of words seen in texts marked so far (a word's stem never changes): most words of a page
+# were seen on the keystroke before. Emptied when it reaches this many words.
+_STEMS: dict[str, list[str]] = {}
+_STEMS_LIMIT = 100_000
+
+
+def _analysed(words: set[str]) -> dict[str, tuple[str, list[str]]]:
+    """Each word's folded form and its stems, as the index analyses it. Plain ASCII words are
+    stemmed in one call (one token each), others one by one."""
+    missing = [word for word in words if word not in _STEMS]
+    plain = [word for word in missing if word.isascii() and len(word) <= MAX_TOKEN_CHARS]
+    stems = _STEMMER.analyze(" ".join(plain)) if plain else []
+    if len(stems) != len(plain):  # not one token each after all: one by one below
+        plain, stems = [], []
+    if len(_STEMS) + len(missing) > _STEMS_LIMIT:
+        _STEMS.clear()
+    _STEMS.update({word: [stem] for word, stem in zip(plain, stems)})
+    _STEMS.update({word: _STEMMER.analyze(word) for word in missing if word not in _STEMS})
+    return {word: (word.lower() if word.isascii() else "".join(_FOLDER.analyze(word)), _STEMS[word])
+            for word in words}
+
+
+def _within(a: str, b: str, letters_of_b: set[str], limit: int) -> bool:
     """Whether `a` is at most `limit` edits from `b`, a transposition counting as one (as
-    tantivy's fuzzy term query counts them: optimal string alignment distance)."""
-    if abs(len(a) - len(b)) > limit:
+    tantivy's fuzzy term query counts them: optimal string alignment distance).
+    `letters_of_b` is set(b), for a quick no: each letter of `b` that `a` lacks costs an edit."""
+    if abs(len(a) - len(b)) > limit or len(letters_of_b.difference(a)) > limit:
         return False
     previous2, previous = None, list(range(len(b) + 1))
     for i in range(1, len(a) + 1):
@@ -517,5 +536,7 @@ def _within(a: str, b: str, limit: int) -> bool:
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
             if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return False  # every alignment already costs more: most words stop within a few letters
         previous2, previous = previous, current
     return previous[len(b)] <= limit

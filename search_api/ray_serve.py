@@ -106,7 +106,7 @@ class _RemoteShard:
 
 
 class RemoteSearcher:
-    """The router deployment behind the interface the HTTP app uses (`search`, `related`,
+    """The router deployment behind the interface the HTTP app uses (`search`, `suggest`, `related`,
     `article`, `stats`, `generation`, `vector_count`, `manifest`)."""
 
     encoder = None  # queries are embedded by the router; a write loads its own model
@@ -123,6 +123,9 @@ class RemoteSearcher:
 
     def related(self, article_id: str, k: int = 10):
         return self._call("related", article_id, k)
+
+    def suggest(self, text: str, k: int = 8) -> list[dict]:
+        return self._call("suggest", text, k)
 
     def article(self, article_id: str):
         return self._call("article", article_id)

@@ -36,8 +36,7 @@ FUSIONS = ("rrf", "linear")
 # Values shown per facet (the most frequent), and facets one query may ask for.
 FACET_VALUES = 10
 MAX_FACETS = 10
-# Suggestions: at most this many characters of a query are looked at, and no more are returned
-# than asked (`k`) or this.
+# Suggestions returned at most, whatever `k` asks (a box shows a handful).
 MAX_SUGGESTIONS = 20
 # Articles re-scored by a cross-encoder when one is given (`reranker`): the top of the ranking.
 RERANK_DEPTH = 30
@@ -325,6 +324,7 @@ class Searcher:
         (`kind` "term", `text` the box's text with that word completed) and titles that hold its
         words and a completion of the last (`kind` "title", with `article_id`); about half each,
         either filling in for the other. Bounded work: term lookups and a top-k of titles."""
+        text = text.lstrip()
         words, prefix = typed_words(text)
         k = min(k, MAX_SUGGESTIONS)
         head = text[:len(text) - len(prefix)] if prefix else text

@@ -367,6 +367,41 @@ def test_a_format_1_index_is_upgraded_in_place_without_re_embedding(writable_ind
     assert _lexical_answers(writable_index, encoder) == expected
 
 
+def test_a_format_2_index_is_upgraded_in_place_without_re_embedding(writable_index, capsys, encoder):
+    """Format 2's lexical index lacks the fields of facets and suggestions: readers say how to
+    upgrade, and `index --rebuild` writes it anew with them from the database, embedding nothing."""
+    import shutil
+
+    import tantivy
+
+    expected = _lexical_answers(writable_index, encoder)
+    manifest = json.loads((writable_index / store.MANIFEST).read_text())
+    (writable_index / store.MANIFEST).write_text(json.dumps(dict(manifest, format_version=2)))
+    shutil.rmtree(writable_index / store.LEXICAL)
+    old = tantivy.SchemaBuilder()  # format 2's lexical schema
+    old.add_integer_field("chunk_id", indexed=True, fast=True)
+    old.add_text_field("body")
+    old.add_text_field("source", tokenizer_name="raw", fast=True)
+    old.add_integer_field("day", indexed=True, fast=True)
+    (writable_index / store.LEXICAL).mkdir()
+    writer = tantivy.Index(old.build(), path=str(writable_index / store.LEXICAL)).writer(heap_size=15_000_000)
+    writer.add_document(tantivy.Document(chunk_id=1, body="bridge collapse", source="Wikinews", day=20190101))
+    writer.commit()
+    writer.wait_merging_threads()
+    vectors = (writable_index / store.VECTORS).read_bytes()
+
+    status, _, err = run_cli(capsys, "query", "bridge collapse", "--index", writable_index, "--facets", "source")
+    assert_one_line_error(status, err, "format version 2", f"article-search index --rebuild --index {writable_index}")
+    status, out, err = run_cli(capsys, "index", "--rebuild", "--index", writable_index)
+    assert status == 0, err
+
+    assert json.loads((writable_index / store.MANIFEST).read_text())["format_version"] == store.FORMAT_VERSION
+    assert (writable_index / store.VECTORS).read_bytes() == vectors
+    assert _lexical_answers(writable_index, encoder) == expected
+    result = Searcher(writable_index, encoder=encoder).search("bridge collapse", mode="lexical", facets=["source"])
+    assert result.facets["source"][0]["value"] == "Wikinews" and result.facets["source"][0]["count"] >= len(result.results)
+
+
 def test_a_lexical_index_behind_the_database_is_rebuilt_by_the_next_writer(writable_index, encoder):
     """A run killed between a batch's transaction and its lexical commit leaves the lexical index a
     generation behind; the next writer finds it so and writes it anew from the database."""

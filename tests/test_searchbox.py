@@ -296,3 +296,18 @@ def test_suggest_completes_a_word_and_finds_titles(sample_index, encoder):
         assert client.get("/suggest", params={"q": "zzzzqq"}).json() == {"suggestions": []}
         assert client.get("/suggest", params={"q": ""}).status_code == 422
         assert client.get("/suggest", params={"q": "mag", "k": 0}).status_code == 422
+
+
+def test_a_sharded_index_gives_the_same_facets_and_suggestions(desk_index, encoder, tmp_path):
+    from indexer.readers import read_paths
+    from indexer.sharding import open_writer
+    from search_api.sharded import open_searcher
+
+    with open_writer(tmp_path / "sharded", shards=2, encoder=encoder) as writer:
+        writer.add(read_paths([write_jsonl(tmp_path / "desks.jsonl", DESKS)]))
+    sharded, single = open_searcher(tmp_path / "sharded", encoder=encoder), Searcher(desk_index, encoder=encoder)
+    for mode in ("lexical", "dense", "hybrid"):
+        assert sharded.search("floods", mode=mode, facets=NAMES).facets == \
+            single.search("floods", mode=mode, facets=NAMES).facets
+    assert sorted(map(str, sharded.suggest("flo", 8))) == sorted(map(str, single.suggest("flo", 8)))
+    assert {"text": "floods", "kind": "term"} in sharded.suggest("flo", 8)
