@@ -80,6 +80,19 @@ def _analyzer(stem: bool = True) -> tantivy.TextAnalyzer:
     return (builder.filter(tantivy.Filter.stemmer("english")) if stem else builder).build()
 
 
+_ANALYZERS = {True: _analyzer(), False: _analyzer(stem=False)}
+
+
+def terms_of(text: str, stem: bool = True) -> set[str]:
+    """The index terms of `text`, analysed as passages and queries are (unstemmed when `stem` is
+    False, as the start of a word being typed is matched); each once.
+
+    >>> sorted(terms_of("Bridges collapsed")), sorted(terms_of("Bridges", stem=False))
+    (['bridg', 'collaps'], ['bridges'])
+    """
+    return set(_ANALYZERS[stem].analyze(text))
+
+
 def typo_budget(word: str) -> int:
     """Edits (insert, delete, substitute, transpose) forgiven in a query word: 1 from 5 letters,
     2 from 9, none below (Meilisearch's defaults: a short word one edit away is another word).

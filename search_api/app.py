@@ -311,7 +311,8 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
                 date_to=params.date_to.isoformat() if params.date_to else None,
                 passages=params.passages, highlight=params.highlight, typos=params.typos,
                 sort=params.sort, recency=params.recency,
-                facets=params.facets.split(",") if params.facets else None)
+                facets=params.facets.split(",") if params.facets else None,
+                **({} if params.min_confidence is None else {"min_confidence": params.min_confidence}))
         except SearchError as exc:
             raise HTTPException(422, f"q: {exc}") from exc
         return result.to_dict()

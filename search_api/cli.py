@@ -83,6 +83,13 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true")
 
 
+def _add_min_confidence_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-confidence", type=_number(float, 0, 1), metavar="C",
+                        help="a query whose confidence (0..1: best passage's meaning and words) is below C has no "
+                             "good match and gets no results; 0 turns this off (default: the threshold calibrated "
+                             "in docs/quality.md, 'No good match')")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="article-search",
@@ -154,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--facets", metavar="NAMES", type=_facet_names,
                    help="count the matching articles per value of these fields, comma-separated: "
                         "source, year, author or any metadata field (e.g. source,author,year)")
+    _add_min_confidence_option(p)
     p.add_argument("--json", action="store_true", help="print the JSON of GET /search")
     _add_backend_option(p, "for the query (default: the index's own; onnx starts fastest)")
     _add_reranker_option(p)
@@ -198,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also score the questions cut inside their last word (3+ characters kept), as typed")
     p.add_argument("--no-typos", dest="typo_tolerance", action="store_false",
                    help="search with typo tolerance off (as query --no-typos)")
+    p.add_argument("--no-match", metavar="OTHER_QUERIES_JSONL",
+                   help="also run these questions, written for another corpus (JSONL with _id and text), and report "
+                        "the share answered with no results, and recall@5 with and without the no-match decision")
+    _add_min_confidence_option(p)
     _add_eval_options(p)
 
     p = commands.add_parser("eval-related", help="related-coverage quality on a labelled JSONL archive",
@@ -338,7 +350,8 @@ def cmd_query(args) -> int:
     searcher = open_searcher(args.index, backend=args.backend, reranker=args.reranker)
     result = searcher.search(args.text, k=args.k, offset=args.offset, mode=args.mode, source=args.source,
                              date_from=since, date_to=until, passages=args.passages, typos=args.typos,
-                             sort=args.sort, recency=args.recency, facets=args.facets)
+                             sort=args.sort, recency=args.recency, facets=args.facets,
+                             **_min_confidence(args))
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -354,6 +367,11 @@ def _facet_names(text: str) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError("give field names separated by commas, such as source,author,year")
     return names
+
+
+def _min_confidence(args) -> dict:
+    """`min_confidence` for `Searcher.search` when given on the command line (else its default)."""
+    return {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
 
 
 def _searcher_options(args) -> dict:
@@ -386,27 +404,37 @@ def _evaluation_index(args, articles) -> tuple:
 
 
 def cmd_eval(args) -> int:
-    from .evaluation import altered_queries, cut_inside_last_word, evaluate_search, load_beir, sample_queries, with_typo
+    from .evaluation import (altered_queries, cut_inside_last_word, evaluate_no_match, evaluate_search, load_beir,
+                             load_queries, sample_queries, with_typo)
 
     corpus, queries, qrels = load_beir(args.dataset)
     queries = sample_queries(queries, args.max_queries)
+    other = load_queries(args.no_match) if args.no_match else None  # a bad file fails before indexing
     searcher, temporary = _evaluation_index(args, corpus)
-    results = evaluate_search(searcher, queries, qrels, args.mode, progress=not args.json, typos=args.typo_tolerance)
+    options = {"progress": not args.json, "typos": args.typo_tolerance, **_min_confidence(args)}
+    results = evaluate_search(searcher, queries, qrels, args.mode, **options)
     variants = {"typos": with_typo, "prefix": cut_inside_last_word}
     for name, alter in variants.items():
         if getattr(args, name):
-            results[name] = evaluate_search(searcher, altered_queries(queries, alter), qrels, args.mode,
-                                            progress=not args.json, typos=args.typo_tolerance)
+            results[name] = evaluate_search(searcher, altered_queries(queries, alter), qrels, args.mode, **options)
+    if other is not None:
+        without = evaluate_search(searcher, queries, qrels, args.mode, **{**options, "min_confidence": 0})
+        results["no_match"] = {mode: {**shares, "recall@5": results[mode]["recall@5"],
+                                      "recall@5_without": without[mode]["recall@5"]}
+                               for mode, shares in evaluate_no_match(searcher, other, args.mode, **options).items()}
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         names = list(next(iter(results.values())))
         print(f"{len(queries)} queries, {len(corpus)} documents, {searcher.stats()['passages']} passages")
         print(f"{'mode':16} " + " ".join(f"{n:>10}" for n in names))
-        rows = [(mode, metrics) for mode, metrics in results.items() if mode not in variants]
+        rows = [(mode, metrics) for mode, metrics in results.items() if mode not in variants and mode != "no_match"]
         rows += [(f"{mode} ({name})", metrics) for name in variants for mode, metrics in results.get(name, {}).items()]
         for label, metrics in rows:
             print(f"{label:16} " + " ".join(f"{metrics[n]:>10.4f}" for n in names))
+        for mode, shares in results.get("no_match", {}).items():
+            print(f"no match, {mode}: {shares['no_results']:.1%} of {shares['questions']} other questions got no "
+                  f"results; recall@5 {shares['recall@5']:.4f} (without the decision {shares['recall@5_without']:.4f})")
     return 0
 
 

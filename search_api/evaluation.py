@@ -18,7 +18,7 @@ from pathlib import Path
 
 from indexer.article import Article
 
-from .searcher import Searcher
+from .searcher import MIN_CONFIDENCE, Searcher
 
 CUTOFFS = (1, 5, 10)
 
@@ -59,6 +59,19 @@ def load_beir(directory: str | Path) -> tuple[list[Article], dict[str, str], dic
             if int(parts[2]) > 0:
                 qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     return corpus, {q: text for q, text in queries.items() if q in qrels}, qrels
+
+
+def load_queries(path: str | Path) -> dict[str, str]:
+    """{query id: text} of a JSONL file of questions (`_id` or `id`, and `text`), as a BEIR
+    queries.jsonl holds them."""
+    queries = {}
+    for number, record in _read_jsonl(Path(path)):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+            raise DatasetError(f"{path}:{number}: expected an object with a non-empty 'text'")
+        queries[str(record.get("_id", record.get("id", number)))] = record["text"]
+    if not queries:
+        raise DatasetError(f"{path} holds no questions")
+    return queries
 
 
 def ranking_metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
@@ -136,9 +149,10 @@ def altered_queries(queries: dict[str, str], alter, seed: int = 13) -> dict[str,
 
 
 def evaluate_search(searcher: Searcher, queries: dict[str, str], qrels: dict[str, dict[str, int]],
-                    modes: list[str], progress: bool = False, typos: bool = True) -> dict[str, dict[str, float]]:
+                    modes: list[str], progress: bool = False, typos: bool = True,
+                    min_confidence: float = MIN_CONFIDENCE) -> dict[str, dict[str, float]]:
     """Mean metrics per mode over `queries`, articles ranked by `searcher.search` (top 10);
-    `typos` as `Searcher.search`'s (typo tolerance)."""
+    `typos` and `min_confidence` as `Searcher.search`'s (typo tolerance, "no good match")."""
     from tqdm import tqdm
 
     ids = list(queries)
@@ -148,9 +162,28 @@ def evaluate_search(searcher: Searcher, queries: dict[str, str], qrels: dict[str
         per_query = []
         for qid, vector in tqdm(list(zip(ids, vectors)), desc=f"eval {mode}", unit=" queries", disable=not progress):
             result = searcher.search(queries[qid], k=10, mode=mode, passages=1, highlight=False, query_vector=vector,
-                                     typos=typos)
+                                     typos=typos, min_confidence=min_confidence)
             per_query.append(ranking_metrics([hit.article_id for hit in result.results], qrels[qid]))
         results[mode] = mean_metrics(per_query)
+    return results
+
+
+def evaluate_no_match(searcher: Searcher, other: dict[str, str], modes: list[str], progress: bool = False,
+                      typos: bool = True, min_confidence: float = MIN_CONFIDENCE) -> dict[str, dict[str, float]]:
+    """Per mode, the share of `other` (questions written for another corpus, which this archive
+    does not answer) that `searcher.search` answers with no results: {"no_results": ..., "questions": n}."""
+    from tqdm import tqdm
+
+    ids = list(other)
+    vectors = searcher.encoder.encode([other[q] for q in ids], batch_size=64, progress=False)
+    results = {}
+    for mode in modes:
+        empty = 0
+        for qid, vector in tqdm(list(zip(ids, vectors)), desc=f"no-match {mode}", unit=" queries", disable=not progress):
+            result = searcher.search(other[qid], k=10, mode=mode, passages=1, highlight=False, query_vector=vector,
+                                     typos=typos, min_confidence=min_confidence)
+            empty += not result.results
+        results[mode] = {"no_results": round(empty / len(ids), 4), "questions": len(ids)}
     return results
 
 

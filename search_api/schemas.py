@@ -46,6 +46,11 @@ class SearchParams(BaseModel):
                              "such as source,author,year")
         return ",".join(names)
 
+    min_confidence: float | None = Field(
+        None, ge=0, le=1, description="a query whose confidence (0..1, from the best passages' meaning and words) is "
+        "below this has no good match and gets no results; 0 turns this off (default: the threshold calibrated in "
+        "docs/quality.md, 'No good match')")
+
     @field_validator("q")
     @classmethod
     def _not_blank(cls, value: str) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 from indexer import store
 from indexer.embedding import Encoder, load_encoder
 from indexer.highlights import best_sentences
-from indexer.lexical import FACET_NAME, CollectionStats, TermMarker, day_number
+from indexer.lexical import FACET_NAME, CollectionStats, TermMarker, day_number, terms_of, typo_budget
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 
@@ -47,6 +47,12 @@ CANDIDATE_DEPTH = 300
 # A filter that at most this many passages pass gives FAISS their ids to search among; a broader
 # one searches deeper and keeps what passes (see `Searcher.dense`).
 FILTER_SELECTOR_LIMIT = 50_000
+# "No good match": a query whose `Searcher.confidence` is below this gets no results. Chosen on
+# squad-dev-a's questions against news questions, checked on the Wikinews sample against squad's
+# (docs/quality.md, "No good match"); 0 turns the decision off.
+MIN_CONFIDENCE = 0.39
+# The best-ranked candidate passages whose evidence `Searcher.confidence` weighs.
+CONFIDENCE_DEPTH = 10
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PARTIAL_WORD = re.compile(r"\w+$", re.UNICODE)
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
@@ -180,6 +186,27 @@ def typed_words(text: str) -> tuple[list[str], str | None]:
     return [word for word in query_words(text) if word != prefix], prefix
 
 
+def _within_edits(a: str, b: str, budget: int) -> bool:
+    """Whether `b` is at most `budget` edits (insert, delete, substitute, swap of neighbours) from `a`.
+
+    >>> _within_edits("magnitogrosk", "magnitogorsk", 1), _within_edits("oil", "oak", 1)
+    (True, False)
+    """
+    if abs(len(a) - len(b)) > budget:
+        return False
+    before, row = None, list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, start=1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > budget:
+            return False
+        before, row = row, current
+    return row[-1] <= budget
+
+
 class Searcher:
     """Opens an index directory read-only. `encoder` may be passed to share a loaded model;
     `model` is only checked against the index's own (a different one is refused). `backend` runs
@@ -238,7 +265,8 @@ class Searcher:
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
                typos: bool = True, sort: str = "relevance", recency: float | None = None,
-               facets: list[str] | None = None) -> SearchResult:
+               facets: list[str] | None = None,
+               min_confidence: float = MIN_CONFIDENCE) -> SearchResult:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
         The last word of a query that does not end in a space or punctuation also matches as the
@@ -247,6 +275,7 @@ class Searcher:
         or "oldest" orders the matching articles (the candidates ranked, as for relevance) by date,
         articles without one last. `recency`, a half-life in days, multiplies each article's score by
         1/2 per that many days it is older than the newest candidate ("the latest on X").
+        A query whose `confidence` is below `min_confidence` has no good match: no results (0: off).
         `query_vector` may be given when the caller embedded the query already (batch evaluation).
         `facets` (source, year, author or any metadata field) adds the articles per value over the
         matching set (see `facet_counts`). Each passage and title carries `terms`, the offsets of
@@ -274,7 +303,7 @@ class Searcher:
         # The lexical side needs no vector: it runs in the lexical index while the model embeds the query.
         lexical = _LEXICAL_POOL.submit(self.lexical, typed, CANDIDATE_DEPTH, filters,
                                        typos=typos) if mode != "dense" else None
-        if query_vector is None and (mode != "lexical" or highlight):
+        if query_vector is None and (mode != "lexical" or highlight or min_confidence):
             query_vector = self.encoder.encode([query])[0]
         depth = CANDIDATE_DEPTH
         while True:
@@ -287,6 +316,8 @@ class Searcher:
             if len(groups) >= need or depth >= self.vector_count or len(ranked) < depth:
                 break
             depth *= 4
+        if min_confidence and self.confidence(typed, query_vector, ranked, typos) < min_confidence:
+            groups = []
         if self.reranker is not None:
             groups = self._rerank(query, groups, max(need, RERANK_DEPTH))
         if recency:
@@ -337,6 +368,47 @@ class Searcher:
                   for c in chunk_ids if c in owners and owners[c] in meta]
         half = min(len(terms), max(k - len(titles), (k + 1) // 2))
         return terms[:half] + titles[:k - half]
+
+    def confidence(self, query: str, query_vector: np.ndarray, ranked: list[tuple[int, float]],
+                   typos: bool = True) -> float:
+        """How well the archive answers `query`, from 0 to 1, judged on its best `CONFIDENCE_DEPTH`
+        candidates (`ranked`, best first): the mean of the best cosine between the query and one of
+        those passages and the best share of the query's words that one of them holds (title
+        included), each word weighted by its idf, so that a name the archive never mentions weighs
+        the most. A last word still being typed is held by a passage with a word that starts with it;
+        with `typos`, a word the archive does not hold is held by a passage with a word `typo_budget`
+        edits away, as the lexical search matches it.
+        Meaning and words both: a nearest passage always exists, and a common word is in most."""
+        evidence = self.passage_evidence([chunk for chunk, _ in ranked[:CONFIDENCE_DEPTH]])
+        if not evidence:
+            return 0.0
+        words, prefix = typed_words(query)
+        statistics = self.lexical_statistics(query)
+        weights = {term: statistics.idf(term) for term in terms_of(" ".join(words))}
+        start = "".join(sorted(terms_of(prefix, stem=False))) if prefix else ""
+        unseen = statistics.idf("")  # a word no passage holds: the highest idf
+        total = sum(weights.values()) + (unseen if start else 0.0)
+        texts = {chunk: terms_of(text) for chunk, (text, _) in evidence.items()}
+        # A misspelt word is one no passage holds: only those are looked for among near words.
+        misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
+        near = {t: {w for terms in texts.values() for w in terms if _within_edits(t, w, typo_budget(t))}
+                for t in misspelt}
+        best_cosine = best_share = 0.0
+        for chunk, (text, vector) in evidence.items():
+            best_cosine = max(best_cosine, float(np.dot(vector, query_vector)))
+            terms = texts[chunk] | {t for t in misspelt if near[t] & texts[chunk]}
+            held = sum(weight for term, weight in weights.items() if term in terms)
+            if start and any(word.startswith(start) or typos and _within_edits(start, word, typo_budget(start))
+                             for word in terms_of(text, stem=False)):
+                held += unseen
+            best_share = max(best_share, held / total if total else 0.0)
+        return (best_cosine + best_share) / 2
+
+    def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:
+        """Each passage's article title and text, and its vector, by chunk id (what `confidence` weighs)."""
+        rows = self._rows_in("SELECT c.id, a.title, c.text, c.vector FROM chunks c JOIN articles a "
+                             "ON a.id = c.article_id WHERE c.id IN ({})", [int(c) for c in chunk_ids])
+        return {row[0]: (f"{row[1]}\n{row[2]}", np.frombuffer(row[3], dtype=np.float32)) for row in rows}
 
     def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int,
                 lexical: list[tuple[int, float]] | None = None, typos: bool = True) -> list[tuple[int, float]]:

@@ -14,7 +14,7 @@ of a story in different shards collapse into one result as they do in one index.
 
 A chunk is named across shards by `local id * shard count + shard`. A shard is anything with the
 shard methods of `Searcher` (`dense`, `lexical_statistics`, `lexical`, `article_of`, `hits`,
-`articles_meta`, `chunk_texts`, `chunk_vectors`, `nearest`, `article`, `stats`): a `Searcher` in
+`articles_meta`, `chunk_texts`, `chunk_vectors`, `passage_evidence`, `nearest`, `article`, `stats`): a `Searcher` in
 this process, or a remote one (search_api.ray_serve).
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
+from indexer.lexical import CollectionStats
 from indexer.sharding import shard_of
 
 from .searcher import FACET_VALUES, ArticleHit, Filters, Searcher
@@ -127,8 +128,7 @@ class ShardedSearcher(Searcher):
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters(),
                 typos: bool = False) -> list[tuple[int, float]]:
-        statistics = self._each("lexical_statistics", query)
-        collection = sum(statistics[1:], statistics[0])
+        collection = self.lexical_statistics(query)
         answers = self._each("lexical", query, depth, filters, collection, typos)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
@@ -159,6 +159,16 @@ class ShardedSearcher(Searcher):
         titles = [entry for entry in turns if entry["kind"] == "title"]
         half = min(len(terms), max(k - len(titles), (k + 1) // 2))
         return terms[:half] + titles[:k - half]
+
+    def lexical_statistics(self, query: str) -> CollectionStats:
+        statistics = self._each("lexical_statistics", query)
+        return sum(statistics[1:], statistics[0])
+
+    def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:
+        result: dict[int, tuple[str, np.ndarray]] = {}
+        for number, answer in self._ask("passage_evidence", self._split(chunk_ids)):
+            result.update({chunk_id * self._count + number: evidence for chunk_id, evidence in answer.items()})
+        return result
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         result: dict[int, str] = {}
