@@ -154,7 +154,9 @@ async function search(append = false) {
     offset = from;
     const nodes = data.results.map((hit) => resultNode(hit, q));
     if (append) list.append(...nodes); else list.replaceChildren(...nodes);
-    if (!append) renderFacets(data.facets, api);
+    // Counts beside "nothing found" would contradict it (a server may count the candidates it
+    // judged too weak to show).
+    if (!append) renderFacets(data.results.length ? data.facets : null, api);
     $("nothing").hidden = true;
     if (!data.results.length && !append) {
       showNothing(q, api);
