@@ -152,6 +152,7 @@ async function search(append = false) {
     const data = await response.json();
     if (!response.ok) throw new Error(data.detail || response.statusText);
     offset = from;
+    list.dataset.query = q; // which query the list shows (a keystroke's search may still be on its way)
     const nodes = data.results.map((hit) => resultNode(hit, q));
     if (append) list.append(...nodes); else list.replaceChildren(...nodes);
     // Counts beside "nothing found" would contradict it (a server may count the candidates it

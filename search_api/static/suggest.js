@@ -52,13 +52,15 @@ export class Suggestions {
       // Shown only for what the box still holds, and while it has the focus (in a widget's shadow
       // root, the root knows the focused element; the document only knows the host).
       if (this.input.value === q && this.input.getRootNode().activeElement === this.input) {
-        this.show(data.suggestions || []);
+        this.show(data.suggestions || [], q);
       }
     } catch (err) { if (err.name !== "AbortError") this.close(); }
   }
 
-  show(items) {
+  // `items` the suggestions for `q`, the box's text they complete.
+  show(items, q) {
     this.items = items;
+    this.list.dataset.query = q;
     this.active = -1;
     this.input.removeAttribute("aria-activedescendant");
     this.list.replaceChildren(...items.map((item, n) => {

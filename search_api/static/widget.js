@@ -85,6 +85,7 @@
              ...titleNodes(hit.title || "(untitled)", hit.title_terms)),
           el("div", { class: "meta" }, metaText(hit)),
           ...(hit.passages.length ? [passageNode(hit.passages[0])] : []))));
+        results.dataset.query = q; // which query the list shows
         statusLine.textContent = data.results.length ? "" : `Nothing found for “${q.trim()}”.`;
       } catch (err) {
         if (err.name !== "AbortError") statusLine.textContent = `Search failed: ${err.message}`;
