@@ -5,7 +5,7 @@
 // strings index UTF-16 units: an emoji is one code point but two units, so text is sliced as an
 // array of code points (Array.from).
 
-export const SNIPPET_CONTEXT = 160; // characters shown around the answer
+const SNIPPET_CONTEXT = 160; // characters shown around the answer
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
