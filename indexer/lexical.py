@@ -65,7 +65,7 @@ MAX_FACET_LIST = 20
 # Facets that are not metadata fields: "source" (its own field) and "year" (of the published day).
 BUILT_IN_FACETS = ("source", "year")
 # Articles, not passages, are counted per facet value: tantivy's cardinality aggregation of the
-# article field (HyperLogLog++: exact for small counts, an estimate within about 1% for large ones).
+# article field (HyperLogLog: exact for small counts, an estimate for large ones; docs/api.md).
 _ARTICLES = {"articles": {"cardinality": {"field": "article"}}}
 
 
