@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "recall@1/5/10, MRR@10, nDCG@10 per mode.")
     p.add_argument("dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
     p.add_argument("--mode", nargs="+", choices=["hybrid", "dense", "lexical"], default=["dense", "lexical", "hybrid"])
-    p.add_argument("--max-queries", type=_positive_int, help="a fixed random sample of N queries (quick runs)")
+    p.add_argument("--max-queries", type=_positive_int,
+                   help="a fixed random sample of N queries (quick runs; of the --no-match questions too)")
     p.add_argument("--typos", action="store_true",
                    help="also score the questions with one seeded typo each, in one word of 5+ characters")
     p.add_argument("--prefix", action="store_true",
@@ -409,7 +410,8 @@ def cmd_eval(args) -> int:
 
     corpus, queries, qrels = load_beir(args.dataset)
     queries = sample_queries(queries, args.max_queries)
-    other = load_queries(args.no_match) if args.no_match else None  # a bad file fails before indexing
+    # A bad file fails before indexing; --max-queries samples these questions too.
+    other = sample_queries(load_queries(args.no_match), args.max_queries) if args.no_match else None
     searcher, temporary = _evaluation_index(args, corpus)
     options = {"progress": not args.json, "typos": args.typo_tolerance, **_min_confidence(args)}
     results = evaluate_search(searcher, queries, qrels, args.mode, **options)

@@ -50,7 +50,7 @@ FILTER_SELECTOR_LIMIT = 50_000
 # "No good match": a query whose `Searcher.confidence` is below this gets no results. Chosen on
 # squad-dev-a's questions against news questions, checked on the Wikinews sample against squad's
 # (docs/quality.md, "No good match"); 0 turns the decision off.
-MIN_CONFIDENCE = 0.39
+MIN_CONFIDENCE = 0.38
 # The best-ranked candidate passages whose evidence `Searcher.confidence` weighs.
 CONFIDENCE_DEPTH = 10
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -372,13 +372,13 @@ class Searcher:
     def confidence(self, query: str, query_vector: np.ndarray, ranked: list[tuple[int, float]],
                    typos: bool = True) -> float:
         """How well the archive answers `query`, from 0 to 1, judged on its best `CONFIDENCE_DEPTH`
-        candidates (`ranked`, best first): the mean of the best cosine between the query and one of
-        those passages and the best share of the query's words that one of them holds (title
-        included), each word weighted by its idf, so that a name the archive never mentions weighs
-        the most. A last word still being typed is held by a passage with a word that starts with it;
-        with `typos`, a word the archive does not hold is held by a passage with a word `typo_budget`
-        edits away, as the lexical search matches it.
-        Meaning and words both: a nearest passage always exists, and a common word is in most."""
+        candidates (`ranked`, best first): the best, over those passages, of the mean of the cosine
+        between the query and the passage and the share of the query's words that the passage holds
+        (title included), each word weighted by its idf, so that a name the archive never mentions
+        weighs the most. One passage must answer in meaning and in words: a nearest passage always
+        exists, and a passage holding a common word nearly always. A last word still being typed is
+        held by a passage with a word that starts with it; with `typos`, a word the archive does not
+        hold is held by a passage with a word `typo_budget` edits away, as lexical search matches it."""
         evidence = self.passage_evidence([chunk for chunk, _ in ranked[:CONFIDENCE_DEPTH]])
         if not evidence:
             return 0.0
@@ -393,16 +393,15 @@ class Searcher:
         misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
         near = {t: {w for terms in texts.values() for w in terms if _within_edits(t, w, typo_budget(t))}
                 for t in misspelt}
-        best_cosine = best_share = 0.0
+        best = 0.0
         for chunk, (text, vector) in evidence.items():
-            best_cosine = max(best_cosine, float(np.dot(vector, query_vector)))
             terms = texts[chunk] | {t for t in misspelt if near[t] & texts[chunk]}
             held = sum(weight for term, weight in weights.items() if term in terms)
             if start and any(word.startswith(start) or typos and _within_edits(start, word, typo_budget(start))
                              for word in terms_of(text, stem=False)):
                 held += unseen
-            best_share = max(best_share, held / total if total else 0.0)
-        return (best_cosine + best_share) / 2
+            best = max(best, (float(np.dot(vector, query_vector)) + (held / total if total else 0.0)) / 2)
+        return best
 
     def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:
         """Each passage's article title and text, and its vector, by chunk id (what `confidence` weighs)."""

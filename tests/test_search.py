@@ -25,10 +25,16 @@ def searcher(sample_index, encoder):
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_questions_find_the_right_article_first(searcher, mode):
-    top = {q: searcher.search(q, k=3, mode=mode, highlight=False).results[0].article_id for q, _ in QUESTIONS}
+    # The ranking, with the "no good match" decision off (min_confidence=0).
+    top = {q: searcher.search(q, k=3, mode=mode, highlight=False, min_confidence=0).results[0].article_id
+           for q, _ in QUESTIONS}
     correct = sum(top[q] == expected for q, expected in QUESTIONS)
     # Hybrid and dense answer every question; BM25 alone misses paraphrases, as expected of it.
     assert correct >= (len(QUESTIONS) if mode != "lexical" else 7), top
+    # The decision costs one of these paraphrases (the escape room, worded with none of its
+    # article's names: confidence .36 against the threshold's .39; docs/quality.md, "No good match").
+    refused = [q for q, _ in QUESTIONS if not searcher.search(q, k=3, mode=mode, highlight=False).results]
+    assert len(refused) <= 1, refused
 
 
 def test_results_are_grouped_by_article_with_offsets_into_the_article_text(searcher):
