@@ -59,12 +59,8 @@ def shots(tmp_path_factory) -> Path:
 
 
 def test_typing_a_question_shows_the_right_article_with_the_answer_bold(server, page, shots):
-    page.goto(server)
-    page.locator("#q").press_sequentially("Which Iranian airline was banned from flying to Germany?", delay=10)
-    first = page.locator("#results li.result").first
-    first.wait_for(timeout=30_000)
-    page.wait_for_function("document.querySelector('#results li.result')?.dataset.id === 'wn-c352228c48de'",
-                           timeout=30_000)
+    first = type_and_wait_for(page, server, "Which Iranian airline was banned from flying to Germany?",
+                              "wn-c352228c48de")
     assert "Mahan Air" in first.locator("h2").inner_text()
     answer = first.locator("strong.answer").first
     assert answer.is_visible() and len(answer.inner_text()) > 10
