@@ -472,6 +472,8 @@ def test_the_widget_searches_from_another_origin_without_touching_the_site(story
         assert page.locator("#host-item").evaluate(style, "color") == "rgb(255, 0, 0)"
         assert page.locator("#host-input").is_hidden()
         assert page.evaluate("document.styleSheets.length") == 1  # only the site's own
+        box.press("Escape")  # the suggestion list, open over the results, closes
+        assert page.locator("#article-search .suggestions").is_hidden()
         page.screenshot(path=str(shots / "widget.png"), full_page=True)
         # Everything came from the site or the archive: no CDN, nothing else.
         assert requested and all(url.startswith((origin, story_server)) for url in requested)
