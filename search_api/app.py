@@ -408,5 +408,12 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
     def page():
         return FileResponse(STATIC / "index.html")
 
+    @app.get("/widget.js", summary="The embeddable search box (docs/widget.md)", response_class=FileResponse,
+             responses={200: {"content": {"text/javascript": {}}, "description": "the widget's script"}})
+    def widget():
+        # Loaded by other sites' pages; its requests back to this server need their origin in
+        # the CORS allow-list (--cors-origin).
+        return FileResponse(STATIC / "widget.js", media_type="text/javascript")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import running_server
-from search_api.app import create_app
+from search_api.app import STATIC, create_app
 
 KEY = "test-key-123"
 NEW_ARTICLE = {"id": "penguins-1", "title": "Penguins seen gliding over Antarctic ice",
@@ -113,15 +113,33 @@ def test_health_stats_metrics_openapi_page(client):
     assert 'article_search_requests_total{method="GET",route="/search",status="200"}' in metrics
     assert "article_search_request_seconds_bucket" in metrics and "article_search_index_passages" in metrics
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/search", "/articles", "/articles/{article_id}", "/articles/{article_id}/related", "/stats"} <= set(paths)
+    assert {"/search", "/articles", "/articles/{article_id}", "/articles/{article_id}/related", "/stats",
+            "/widget.js"} <= set(paths)
     page = client.get("/")
     assert page.status_code == 200 and 'id="q"' in page.text
 
 
-def test_page_loads_nothing_from_elsewhere(client):
-    for asset in ("/", "/static/app.js", "/static/style.css"):
-        body = client.get(asset).text
-        assert "https://" not in body and "http://" not in body and "//cdn" not in body
+def test_page_and_widget_load_nothing_from_elsewhere(client):
+    static = sorted(path.name for path in STATIC.iterdir())
+    assert {"app.js", "render.js", "widget.js"} <= set(static)
+    for asset in ["/", "/widget.js", *(f"/static/{name}" for name in static)]:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        body = response.text
+        assert "https://" not in body and "http://" not in body and "//cdn" not in body, asset
+    assert client.get("/widget.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_cors_is_off_by_default_and_allow_listed_when_set(client, sample_index, encoder):
+    site = "http://news.example"
+    assert "access-control-allow-origin" not in client.get("/search?q=fire", headers={"Origin": site}).headers
+    with TestClient(create_app(sample_index, encoder=encoder, cors_origins=[site])) as cors:
+        # The widget reads these across origins: its modules, the OpenAPI document, search, suggestions.
+        for path in ("/search?q=fire", "/widget.js", "/static/render.js", "/openapi.json"):
+            response = cors.get(path, headers={"Origin": site})
+            assert response.status_code == 200 and response.headers["access-control-allow-origin"] == site, path
+        other = cors.get("/search?q=fire", headers={"Origin": "http://elsewhere.example"})
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_writes_need_the_right_key(write_client):

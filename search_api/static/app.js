@@ -1,97 +1,61 @@
-// The search page: results as you type, highlighted answers, related coverage, filters.
-// Plain DOM, no build step, nothing loaded from elsewhere.
-"use strict";
+// The search page: results on every keystroke, suggestions under the box, facets with counts,
+// sorting, matched words marked, a clear "nothing found", and the article view (article.js) at
+// /?article=ID. Plain DOM modules, no build step, nothing loaded from elsewhere.
+import { el, safeUrl, articlePath, articleViewUrl, titleNodes, passageNode, metaText, capabilities } from "./render.js";
+import { Suggestions, completed } from "./suggest.js";
+import { showArticle } from "./article.js";
 
 const PAGE_SIZE = 10;
-const DEBOUNCE_MS = 250;
+const DEBOUNCE_MS = 150;
+const FACETS = { source: "Source", author: "Author", year: "Year" };
 const $ = (id) => document.getElementById(id);
 const form = $("search-form"), input = $("q"), list = $("results"), statusLine = $("status"), more = $("more");
-let timer = null, controller = null, offset = 0;
+const ready = capabilities(); // what this server offers: facets, sort, an author filter, /suggest
+let timer = null, controller = null, offset = 0, author = "";
 
-function params() {
+// The query as sent: leading blanks go, a trailing space stays (it says the last word is complete;
+// without it the last word also matches as the start of a longer one).
+const typed = () => input.value.replace(/^\s+/, "");
+
+// The filters set on the page, as search parameters.
+function filters(api) {
   const p = new URLSearchParams();
-  p.set("q", input.value.trim());
-  p.set("mode", $("mode").value);
   for (const name of ["source", "date_from", "date_to"]) if ($(name).value) p.set(name, $(name).value);
+  if (author && api.params.has("author")) p.set("author", author);
   return p;
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value; else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
+// The page's state as search parameters (also its URL).
+function params(api) {
+  const p = new URLSearchParams({ q: typed(), mode: $("mode").value });
+  if ($("sort").value !== "relevance" && api.params.has("sort")) p.set("sort", $("sort").value);
+  for (const [name, value] of filters(api)) p.set(name, value);
+  return p;
 }
 
-const SNIPPET_CONTEXT = 160; // characters shown around the answer
-
-// A URL from the archive's data as a link target, or null: only http(s) links, so that a scraped
-// "javascript:" or "data:" URL never becomes something a click runs.
-function safeUrl(url) {
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
-  } catch (err) { return null; } // not an absolute URL
+function showView(name) {
+  $("search-view").hidden = name !== "search";
+  $("article-view").hidden = name !== "article";
+  if (name === "search") document.title = "article-search";
 }
 
-// A link to `url` with `text`, or the text alone when the URL is not http(s).
-function linkOrText(url, text) {
-  const href = safeUrl(url);
-  return href ? el("a", { href }, text) : el("span", {}, text);
-}
-
-// An article id as one path segment: "/" and the rest percent-encoded, and dots too, or the
-// browser resolves an id of ".." as a step up the path.
-const articlePath = (id) => `/articles/${encodeURIComponent(id).replace(/\./g, "%2E")}`;
-
-// The passage with its highlighted sentences in <strong>, cut to the answer and some context around
-// it (with "…" where text is left out). Offsets are into the article text, in Unicode code points
-// (docs/api.md), while JS strings index UTF-16 units: an emoji is one code point but two units, so
-// the text is sliced as an array of code points.
-function passageNode(passage) {
-  const node = el("p", { class: "passage" });
-  const chars = Array.from(passage.text);
-  const cut = (a, b) => chars.slice(a, b).join("");
-  const spans = [...passage.highlights].sort((a, b) => a[0] - b[0]).map(([a, b]) => [a - passage.start, b - passage.start]);
-  let from = 0, to = chars.length;
-  if (spans.length) {
-    const last = spans[spans.length - 1][1];
-    from = Math.max(0, spans[0][0] - SNIPPET_CONTEXT);
-    to = Math.min(chars.length, last + SNIPPET_CONTEXT);
-    if (from > 0) from = chars.indexOf(" ", from) + 1 || from;
-    if (to < chars.length && chars.lastIndexOf(" ", to) > last) to = chars.lastIndexOf(" ", to);
-  }
-  if (from > 0) node.append("… ");
-  let cursor = from;
-  for (const [s, e] of spans) {
-    if (s < cursor) continue;
-    node.append(cut(cursor, s), el("strong", { class: "answer" }, cut(s, e)));
-    cursor = e;
-  }
-  node.append(cut(cursor, to));
-  if (to < chars.length) node.append(" …");
-  return node;
-}
-
-function resultNode(hit) {
-  const title = linkOrText(hit.url, hit.title || "(untitled)");
-  const meta = [hit.source, hit.published, hit.author].filter(Boolean).join(" · ");
-  const item = el("li", { class: "result", "data-id": hit.article_id },
-    el("h2", {}, title), el("div", { class: "meta" }, meta));
+function resultNode(hit, query) {
+  const title = el("a", { class: "title", href: articleViewUrl("", hit, query) }, ...titleNodes(hit.title || "(untitled)", hit.title_terms));
+  const href = safeUrl(hit.url);
+  const meta = el("div", { class: "meta" }, metaText(hit), ...(href ? [" · ", el("a", { class: "original", href }, "original")] : []));
+  const item = el("li", { class: "result", "data-id": hit.article_id }, el("h2", {}, title), meta);
   if (hit.passages.length) item.append(passageNode(hit.passages[0]));
   if (hit.also_published_in && hit.also_published_in.length) {
     item.append(el("div", { class: "also" }, "Also published in: " +
       hit.also_published_in.map((a) => a.source || a.article_id).join(", ")));
   }
   const button = el("button", { class: "related-link", type: "button", "aria-expanded": "false" }, "Related coverage");
-  button.addEventListener("click", () => toggleRelated(hit.article_id, item, button));
+  button.addEventListener("click", () => toggleRelated(hit.article_id, item, button, query));
   item.append(button);
   return item;
 }
 
-async function toggleRelated(id, item, button) {
+async function toggleRelated(id, item, button, query) {
   const open = item.querySelector(".related");
   if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
   const box = el("ol", { class: "related" }, el("li", {}, "Loading…"));
@@ -102,7 +66,7 @@ async function toggleRelated(id, item, button) {
     const data = await response.json();
     if (!response.ok) throw new Error(data.detail || response.statusText);
     box.replaceChildren(...(data.results.length ? data.results.map((r) => el("li", {},
-      linkOrText(r.url, r.title || r.article_id),
+      el("a", { href: articleViewUrl("", r, query) }, r.title || r.article_id),
       el("span", { class: "meta" }, ` ${[r.source, r.published].filter(Boolean).join(" · ")}`),
       ...(r.near_duplicate ? [el("span", { class: "tag" }, "same text")] : []))) : [el("li", {}, "No related coverage.")]));
   } catch (err) {
@@ -110,25 +74,97 @@ async function toggleRelated(id, item, button) {
   }
 }
 
+// Whether a facet value is the filter in force, and how clicking it sets or clears that filter.
+// A year is the date range of that year; an author needs the server's `author` filter.
+const FACET_FILTERS = {
+  source: { active: (v) => $("source").value === v, set: (v) => { setSource(v); } },
+  author: { active: (v) => author === v, set: (v) => { author = v; } },
+  year: {
+    active: (v) => $("date_from").value === `${v}-01-01` && $("date_to").value === `${v}-12-31`,
+    set: (v) => { $("date_from").value = v ? `${v}-01-01` : ""; $("date_to").value = v ? `${v}-12-31` : ""; },
+  },
+};
+
+function setSource(value) {
+  if (value && ![...$("source").options].some((o) => o.value === value)) $("source").append(el("option", { value }, value));
+  $("source").value = value;
+}
+
+function renderFacets(facets, api) {
+  const box = $("facets");
+  const groups = Object.entries(FACETS).filter(([field]) => facets && facets[field] && facets[field].some((f) => f.value !== ""));
+  box.replaceChildren(...groups.map(([field, label]) => {
+    const filter = FACET_FILTERS[field];
+    const clickable = field !== "author" || api.params.has("author");
+    const values = facets[field].filter((f) => f.value !== "").map(({ value, count }) => {
+      const name = String(value), countNode = el("span", { class: "count" }, String(count));
+      if (!clickable) return el("li", {}, el("span", { class: "facet-value" }, name, " ", countNode));
+      const active = filter.active(name);
+      const button = el("button", { type: "button", class: "facet-value", "aria-pressed": String(active),
+                                    "data-field": field, "data-value": name }, name, " ", countNode);
+      button.addEventListener("click", () => { filter.set(active ? "" : name); search(false); });
+      return el("li", {}, button);
+    });
+    return el("section", { class: "facet", "data-field": field }, el("h3", {}, label), el("ul", {}, ...values));
+  }));
+  box.hidden = !groups.length;
+}
+
+// What the status line says: which articles are shown, in what order, under which filters.
+// Only what is known: the count of all matches is given when this page holds all of them.
+function statusText(data, shown, api) {
+  const exhausted = data.results.length < PAGE_SIZE;
+  const what = exhausted && data.offset === 0
+    ? `${shown} matching article${shown === 1 ? "" : "s"}`
+    : `Articles 1–${shown}${exhausted ? ", all that match" : ""}`;
+  const sort = $("sort").value !== "relevance" && api.params.has("sort") ? ` · ${$("sort").selectedOptions[0].text}` : "";
+  const active = [...filters(api)].map(([name, value]) => `${name.replace("_", " ")} ${value}`);
+  return `${what}${sort}${active.length ? ` · ${active.join(", ")}` : ""} · ${data.took_ms.toFixed(0)} ms`;
+}
+
+function showNothing(q, api) {
+  const filtered = [...filters(api)].length > 0;
+  $("nothing-text").textContent = `Nothing in the archive answers “${q.trim()}”${filtered ? " with the filters set" : ""}. ` +
+    (filtered ? "Search without them, or try other words." : "Try other or fewer words.");
+  $("clear-filters").hidden = !filtered;
+  $("nothing").hidden = false;
+}
+
 async function search(append = false) {
-  const q = input.value.trim();
-  if (!q) { list.replaceChildren(); statusLine.textContent = ""; more.hidden = true; return; }
+  const api = await ready;
+  const q = typed();
+  showView("search");
+  if (!q.trim()) {
+    list.replaceChildren(); statusLine.textContent = ""; more.hidden = true;
+    $("nothing").hidden = true; $("facets").hidden = true;
+    return;
+  }
   if (controller) controller.abort();
   controller = new AbortController();
-  offset = append ? offset + PAGE_SIZE : 0;
-  const p = params();
-  p.set("k", PAGE_SIZE); p.set("offset", offset); p.set("passages", 1);
-  if (!append) history.replaceState(null, "", `/?${params()}`);
+  const p = params(api);
+  if (!append) history.replaceState(null, "", `/?${p}`);
+  const from = append ? offset + PAGE_SIZE : 0;
+  p.set("k", PAGE_SIZE); p.set("offset", from); p.set("passages", 1);
+  if (!append && api.params.has("facets")) p.set("facets", Object.keys(FACETS).join(","));
   statusLine.textContent = "Searching…";
   try {
     const response = await fetch(`/search?${p}`, { signal: controller.signal });
     const data = await response.json();
     if (!response.ok) throw new Error(data.detail || response.statusText);
-    const nodes = data.results.map(resultNode);
+    offset = from;
+    list.dataset.query = q; // which query the list shows (a keystroke's search may still be on its way)
+    const nodes = data.results.map((hit) => resultNode(hit, q));
     if (append) list.append(...nodes); else list.replaceChildren(...nodes);
-    statusLine.textContent = data.results.length || append
-      ? `${offset + data.results.length} results shown · ${data.took_ms.toFixed(0)} ms`
-      : `No results for “${q}”.`;
+    // Counts beside "nothing found" would contradict it (a server may count the candidates it
+    // judged too weak to show).
+    if (!append) renderFacets(data.results.length ? data.facets : null, api);
+    $("nothing").hidden = true;
+    if (!data.results.length && !append) {
+      showNothing(q, api);
+      statusLine.textContent = `No matching articles · ${data.took_ms.toFixed(0)} ms`;
+    } else {
+      statusLine.textContent = statusText(data, list.children.length, api);
+    }
     more.hidden = data.results.length < PAGE_SIZE;
   } catch (err) {
     if (err.name !== "AbortError") statusLine.textContent = `Search failed: ${err.message}`;
@@ -137,10 +173,28 @@ async function search(append = false) {
 
 function schedule() { clearTimeout(timer); timer = setTimeout(() => search(false), DEBOUNCE_MS); }
 
+const suggestions = new Suggestions(input, $("suggestions"), {
+  enabled: false, // until the server is known to have /suggest
+  onChoose(item) {
+    if (item.kind === "title" && item.article_id) {
+      location.assign(`/?${new URLSearchParams({ article: item.article_id, q: typed() })}`);
+    } else {
+      input.value = completed(input.value, item.text);
+      clearTimeout(timer);
+      search(false);
+    }
+  },
+});
+
 input.addEventListener("input", schedule);
-for (const name of ["mode", "source", "date_from", "date_to"]) $(name).addEventListener("change", () => search(false));
-form.addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); search(false); });
+for (const name of ["mode", "sort", "source", "date_from", "date_to"]) $(name).addEventListener("change", () => search(false));
+form.addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); suggestions.close(); search(false); });
 more.addEventListener("click", () => search(true));
+$("clear-filters").addEventListener("click", () => {
+  for (const name of ["source", "date_from", "date_to"]) $(name).value = "";
+  author = "";
+  search(false);
+});
 document.addEventListener("keydown", (event) => {
   if (event.key === "/" && document.activeElement !== input) { event.preventDefault(); input.focus(); input.select(); }
   if (event.key === "Escape" && document.activeElement === input) { input.value = ""; search(false); }
@@ -148,12 +202,25 @@ document.addEventListener("keydown", (event) => {
 
 (async function init() {
   const query = new URLSearchParams(location.search);
-  for (const name of ["q", "mode", "date_from", "date_to"]) if (query.get(name)) $(name).value = query.get(name);
+  for (const name of ["q", "mode", "sort", "date_from", "date_to"]) if (query.get(name)) $(name).value = query.get(name);
+  // A value a select does not offer (a mistyped URL) leaves it blank: back to its default.
+  for (const name of ["mode", "sort"]) if (!$(name).value) $(name).selectedIndex = 0;
+  author = query.get("author") || "";
+  const api = await ready;
+  $("sort-control").hidden = !api.params.has("sort");
+  suggestions.enabled = api.suggest;
   try {
     const stats = await (await fetch("/stats")).json();
     for (const source of stats.sources || []) $("source").append(el("option", { value: source }, source));
-    if (query.get("source")) $("source").value = query.get("source");
     $("index-info").textContent = `${stats.articles} articles · ${stats.passages} passages · ${stats.model}`;
   } catch (err) { /* the page still searches without the stats */ }
-  if (input.value) search(false);
+  setSource(query.get("source") || "");
+  const article = query.get("article");
+  if (article) {
+    showView("article");
+    const offsetParam = (name) => (query.has(name) ? Number(query.get(name)) : undefined);
+    showArticle(article, { start: offsetParam("start"), end: offsetParam("end"), query: query.get("q") || "" });
+  } else if (input.value) {
+    search(false);
+  }
 })();
