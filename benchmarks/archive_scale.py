@@ -12,7 +12,8 @@ the product's own code, lays out FAISS (IVF from 200k passages, as `auto` choose
 lexical index. An existing --out is measured again without rebuilding.
 
 Measured, against a real `article-search serve` over HTTP with one client: /search p50/p90/p99
-for 300 squad-dev-a questions per mode and per filter, /articles/{id}/related, one POSTed article
+for 300 squad-dev-a questions per mode and per filter, the keystrokes of 30 of them typed into a
+search box (/search with facets, /suggest), /articles/{id}/related, one POSTed article
 (until it answers, until a search finds it, and the bytes the server wrote for it), the CLI
 `index` of one new article, `serve` start-up until ready, server RSS after start-up and after the
 searches, and disk bytes per passage.
@@ -172,6 +173,13 @@ def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
                 for mode in ("hybrid", "dense", "lexical"):
                     rows.append([f"/search {mode}, {name}", *spread(
                         [timed_get(http, "/search", {"q": q, "mode": mode, **params}) for q in queries])])
+            # A search box: every prefix of a question from its third character, as typed, asks for
+            # results with facets and for suggestions (issue 13's keystroke).
+            keystrokes = [q[:end] for q in queries[:30] for end in range(3, len(q) + 1)]
+            rows.append(["keystroke: /search hybrid + facets=source,author,year", *spread(
+                [timed_get(http, "/search", {"q": typed, "facets": "source,author,year"}) for typed in keystrokes])])
+            rows.append(["keystroke: /suggest", *spread([timed_get(http, "/suggest", {"q": typed})
+                                                         for typed in keystrokes])])
             rows.append(["/articles/{id}/related", *spread(
                 [timed_get(http, f"/articles/{a}/related", {"k": 10}) for a in article_ids])])
             rss_after = rss_mb(process.pid)

@@ -155,10 +155,18 @@ def train_ivf(dimension: int, sample: np.ndarray, count: int):
 
 
 def empty_copy(ivf):
-    """An empty IVF index with the inverted lists (trained quantizer) of `ivf`: no training."""
+    """An empty IVF,SQ8 index with the inverted lists (centroids) and scalar ranges of `ivf`: no
+    training. Built anew rather than cloned, since `ivf` may be mmapped, and FAISS cannot empty
+    an index whose arrays it only views."""
     faiss = _faiss()
-    copy = faiss.clone_index(ivf)
-    copy.reset()
+    quantizer = faiss.IndexFlatIP(ivf.d)
+    quantizer.add(ivf.quantizer.reconstruct_n(0, ivf.nlist))
+    copy = faiss.IndexIVFScalarQuantizer(quantizer, ivf.d, ivf.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                         faiss.METRIC_INNER_PRODUCT)
+    faiss.copy_array_to_vector(faiss.vector_to_array(ivf.sq.trained), copy.sq.trained)
+    copy.is_trained = True
+    quantizer.this.disown()  # owned by the IVF index from here on
+    copy.own_fields = True
     return copy
 
 

@@ -222,6 +222,19 @@ def test_ivf_layout_is_built_from_stored_vectors_and_supports_updates(writable_i
     assert searcher.search("harbour bridge cable repairs", k=1, mode="dense").results[0].article_id == "s1"
     assert "wn-e8d671d30811" not in [h.article_id for h in searcher.search("gas explosion Magnitogorsk").results]
 
+    # --optimize merges the segments into one IVF segment with the same inverted lists: the writer
+    # copies them from the mmapped segment, never retrains (and never resizes a mapped array).
+    def centroids(searcher):
+        ivf = searcher.reader.vectors.index_of(searcher.reader.vectors.segments[0])
+        return ivf.quantizer.reconstruct_n(0, ivf.nlist)
+
+    lists = centroids(searcher)
+    with IndexWriter(writable_index, encoder=encoder, optimize=True):
+        pass
+    optimized = Searcher(writable_index, encoder=encoder)
+    assert kinds(optimized) == ["ivf-sq8"] and np.array_equal(centroids(optimized), lists)
+    assert optimized.search("harbour bridge cable repairs", k=1, mode="dense").results[0].article_id == "s1"
+
 
 def test_lost_ivf_segments_are_refused_by_readers_and_repaired_as_ivf_by_the_writer(writable_index, encoder,
                                                                                     monkeypatch, capsys):
