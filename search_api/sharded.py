@@ -117,7 +117,9 @@ class ShardedReader:
             shard.close()
 
     def probe_vectors(self) -> np.ndarray | None:
-        return self.shards[0].probe_vectors()
+        # Through the pool like every call to a shard: a remote shard must not be waited on from
+        # the thread of an event loop (a Ray Serve replica's constructor runs in one).
+        return self._each("probe_vectors", shards=[0])[0]
 
     def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
         answers = self._each("dense", query_vector, depth, filters)

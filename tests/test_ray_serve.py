@@ -34,6 +34,10 @@ def served(tmp_path_factory, sample_subset, encoder):
     ray.shutdown()
 
 
+def _rounded(passages: list[dict]) -> list[dict]:
+    return [dict(passage, score=round(passage["score"], 4)) for passage in passages]
+
+
 def test_router_over_shard_deployments_answers_like_the_sharded_searcher(served, encoder):
     index, remote, _ = served
     local = Searcher(index, encoder=encoder)
@@ -41,8 +45,9 @@ def test_router_over_shard_deployments_answers_like_the_sharded_searcher(served,
         for mode in ("hybrid", "dense", "lexical"):
             got = remote.search(query, k=5, mode=mode).model_dump(exclude_none=True)
             expected = local.search(query, k=5, mode=mode).model_dump(exclude_none=True)
-            assert [(h["article_id"], h["passages"]) for h in got["results"]] == \
-                   [(h["article_id"], h["passages"]) for h in expected["results"]], (query, mode)
+            # The router embeds the query in its own process: onnx's last float bits may differ there.
+            assert [(h["article_id"], _rounded(h["passages"])) for h in got["results"]] == \
+                   [(h["article_id"], _rounded(h["passages"])) for h in expected["results"]], (query, mode)
     assert [vars(h) for h in remote.related("wn-e8d671d30811", 5)] == \
            [vars(h) for h in local.related("wn-e8d671d30811", 5)]
     assert remote.stats()["articles"] == local.stats()["articles"]
