@@ -13,7 +13,7 @@ lexical index. An existing --out is measured again without rebuilding.
 
 Measured, against a real `article-search serve` over HTTP with one client: /search p50/p90/p99
 for 300 squad-dev-a questions per mode and per filter, the keystrokes of 30 of them typed into a
-search box (/search with facets, /suggest), /articles/{id}/related, one POSTed article
+search box (/search with facets, /suggest), /articles/{id}/related, two POSTed articles
 (until it answers, until a search finds it, and the bytes the server wrote for it), the CLI
 `index` of one new article, `serve` start-up until ready, server RSS after start-up and after the
 searches, and disk bytes per passage.
@@ -183,34 +183,44 @@ def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
             rows.append(["/articles/{id}/related", *spread(
                 [timed_get(http, f"/articles/{a}/related", {"k": 10}) for a in article_ids])])
             rss_after = rss_mb(process.pid)
-            article = {"id": "archive-scale-new", "title": "Zanzibar clove harvest doubles",
-                       "text": "Farmers on Zanzibar harvested twice as many cloves this season as last, the "
-                               "island's agriculture ministry said on Tuesday, after rains returned."}
-            before = written_bytes(process.pid)
-            files_before = file_states(out)
-            started = time.perf_counter()
-            http.post("/articles", json=article, headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
-            answered = time.perf_counter() - started
-            written = written_bytes(process.pid) - before
-            post_files = touched(files_before, file_states(out), out)
-            while not any(hit["article_id"] == article["id"] for hit in http.get(
-                    "/search", params={"q": "Zanzibar clove harvest", "mode": "lexical"}).json()["results"]):
-                time.sleep(0.05)
-            found = time.perf_counter() - started
+            # Two articles, each new (an id of this run): the first write also loads the server's
+            # write model; the second is what every later write costs.
+            stamp = time.strftime("%Y%m%d%H%M%S")
+            posts = []
+            for number, (title, place) in enumerate((("Zanzibar clove harvest doubles", "Zanzibar"),
+                                                     ("Pemba vanilla harvest triples", "Pemba"))):
+                article = {"id": f"archive-scale-{stamp}-{number}", "title": title,
+                           "text": f"Farmers on {place} harvested far more this season than last, the island's "
+                                   "agriculture ministry said on Tuesday, after rains returned."}
+                before = written_bytes(process.pid)
+                files_before = file_states(out)
+                started = time.perf_counter()
+                http.post("/articles", json=article, headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
+                answered = time.perf_counter() - started
+                written = written_bytes(process.pid) - before
+                post_files = touched(files_before, file_states(out), out)
+                while not any(hit["article_id"] == article["id"] for hit in http.get(
+                        "/search", params={"q": title, "mode": "lexical"}).json()["results"]):
+                    time.sleep(0.05)
+                posts.append((answered, time.perf_counter() - started, written, post_files))
     finally:
         process.terminate()
         process.wait()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "one.jsonl"
-        path.write_text(json.dumps(dict(article, id="archive-scale-cli", title="Pemba clove harvest")) + "\n")
+        path.write_text(json.dumps({"id": f"archive-scale-cli-{time.strftime('%Y%m%d%H%M%S')}",
+                                    "title": "Mafia island cashew harvest",
+                                    "text": "Cashew growers on Mafia island sold their harvest early this year."}) + "\n")
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(path), "--index", str(out)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cli_s = time.perf_counter() - started
     notes = [f"`serve` ready in {ready_s:.1f} s; server RSS {rss_start:.0f} MB after start-up, {rss_after:.0f} MB "
              f"after the searches",
-             f"one POSTed article: answered in {answered * 1000:.0f} ms, found by a search {found * 1000:.0f} ms after "
-             f"it was sent; the server wrote {written / 1e6:.1f} MB for it ({post_files})",
+             *[f"{which} POSTed article: answered in {answered * 1000:.0f} ms, found by a search {found * 1000:.0f} "
+               f"ms after it was sent; the server wrote {written / 1e6:.1f} MB for it ({files})"
+               for which, (answered, found, written, files) in zip(("first (loads the write model)", "second"),
+                                                                    posts)],
              f"CLI `index` of one new article: {cli_s:.1f} s (a new process: model load included)",
              f"disk: {disk / 1e9:.2f} GB, {disk / passages:.0f} bytes per passage ({passages:,} passages)"]
     return rows, notes

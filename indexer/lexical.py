@@ -252,17 +252,26 @@ class LexicalReader:
     """Searches the commit that was the newest when it was opened: later commits are not seen, and
     the files of the commit it holds are kept until it is gone (tantivy's segments are immutable).
     `hidden`, chunk ids removed from the index's database that this commit still holds (the writer
-    deletes them here a while later, see indexer.vectors), match nothing and count nowhere."""
+    deletes them here a while later, see indexer.vectors), and the ids above `newest`, the last
+    passage of the generation the reader serves (a batch this commit holds before the database
+    publishes it), match nothing and count nowhere."""
 
-    def __init__(self, folder: str | Path, hidden: Iterable[int] = ()):
+    def __init__(self, folder: str | Path, hidden: Iterable[int] = (), newest: int | None = None):
         self.index = _open(Path(folder), create=False)
         self.schema = self.index.schema
         self.searcher = self.index.searcher()
         self._analyzer = _analyzer()
         self._folder = _analyzer(stem=False)
         hidden = [int(i) for i in hidden]
-        self._hidden_count = len(hidden)
-        self._hidden = tantivy.Query.term_set_query(self.schema, "chunk_id", hidden) if hidden else None
+        clauses = [tantivy.Query.term_set_query(self.schema, "chunk_id", hidden)] if hidden else []
+        unpublished = 0
+        if newest is not None:
+            later = tantivy.Query.range_query(self.schema, "chunk_id", tantivy.FieldType.Integer, newest + 1, None)
+            unpublished = self.searcher.search(later, 1, count=True).count
+            if unpublished:
+                clauses.append(later)
+        self._hidden_count = len(hidden) + unpublished
+        self._hidden = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in clauses]) if clauses else None
 
     def _visible(self, query: tantivy.Query) -> tantivy.Query:
         """`query` without the hidden passages."""

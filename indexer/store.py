@@ -269,7 +269,9 @@ class Snapshot:
                                  f"article-search index --repair --index {self.dir}") from None
             # Opened after the generation was read: the writer commits a batch to the lexical index
             # before the transaction that publishes it, so this commit holds every passage seen here.
-            self.lexical = open_lexical(self.dir, hidden=read_tombstones(self.conn, "lexical"))
+            newest = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+            self.lexical = open_lexical(self.dir, hidden=read_tombstones(self.conn, "lexical"),
+                                        newest=newest[0] if newest else 0)
         except BaseException:
             self.conn.close()
             raise
@@ -290,9 +292,9 @@ class Snapshot:
             self.conn.close()
 
 
-def open_lexical(index_dir: Path, hidden=()):
-    """A reader of the index's lexical index at its newest commit, `hidden` chunk ids left out
-    (see indexer.lexical)."""
+def open_lexical(index_dir: Path, hidden=(), newest: int | None = None):
+    """A reader of the index's lexical index at its newest commit, `hidden` chunk ids and those
+    above `newest` left out (see indexer.lexical)."""
     from .lexical import LexicalReader, exists
 
     folder = Path(index_dir) / LEXICAL
@@ -300,7 +302,7 @@ def open_lexical(index_dir: Path, hidden=()):
     if not exists(folder):
         raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); {rebuild}")
     try:
-        return LexicalReader(folder, hidden)
+        return LexicalReader(folder, hidden, newest)
     except ValueError as exc:  # tantivy's word for files it cannot read
         raise StoreError(f"{folder} is damaged ({exc}); {rebuild}") from None
 

@@ -198,6 +198,12 @@ def write_index(path: Path, index) -> None:
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    # The transaction that names the file follows; after a power cut it must find the file there.
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def read_index(path: Path, mmap: bool = True):
@@ -372,12 +378,14 @@ class VectorWriter:
     def _file_name(self, first: int, last: int) -> str:
         return f"seg-{first:012d}-{last:012d}-{time.time_ns():x}.faiss"
 
-    def write_segment(self, ids: np.ndarray, vectors: np.ndarray, kind: str = "flat", trained=None) -> Segment | None:
+    def write_segment(self, ids: np.ndarray, vectors: np.ndarray, kind: str = "flat", trained=None,
+                      retrain: bool = False) -> Segment | None:
         """Write `vectors` (under chunk `ids`, ascending) as a new segment file, not yet part of
-        the index (see `publish`); None when there is nothing to write."""
+        the index (see `publish`); None when there is nothing to write. An IVF segment copies
+        `trained`, else the lists of the index's IVF segment, else (or with `retrain`) is trained."""
         if not len(ids):
             return None
-        if kind == "ivf-sq8" and trained is None:
+        if kind == "ivf-sq8" and trained is None and not retrain:
             trained = self._ivf_template()
         index = build(kind, self.dimension, ids, np.ascontiguousarray(vectors, dtype=np.float32), trained)
         segment = Segment(self._file_name(int(ids[0]), int(ids[-1])), int(ids[0]), int(ids[-1]), len(ids), kind)
@@ -400,7 +408,9 @@ class VectorWriter:
     def publish(self, added: Segment | None = None, replaced: list[Segment] = ()) -> None:
         """Make `added` part of the index and drop `replaced`, inside the caller's transaction."""
         gone = {s.file for s in replaced}
-        segments = [s for s in self.segments if s.file not in gone] + ([added] if added else [])
+        # In id order, always: merges take neighbours in this list as neighbours in ids.
+        segments = sorted([s for s in self.segments if s.file not in gone] + ([added] if added else []),
+                          key=lambda s: s.first)
         write_layout(self.conn, segments)
         if replaced:
             retired = json.loads((self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'")
@@ -428,8 +438,14 @@ class VectorWriter:
 
     def _merge(self, parts: list[Segment]) -> None:
         first, last = parts[0].first, parts[-1].last
+        others = [s for s in self.segments if s not in parts and s.first <= last and s.last >= first]
+        assert not others, f"segments {others} lie inside the merged range {first}..{last}"
         ids, vectors = stored_vectors(self.conn, self.dimension, first, last)
-        merged = self.write_segment(ids, vectors, choose_index_type(self.index_type, len(ids)))
+        # A merge never turns IVF back into exact search (a rewrite shedding tombstones shrinks a
+        # segment): the layout changes only on a rebuild, which sees the whole index.
+        kind = "ivf-sq8" if any(p.kind == "ivf-sq8" for p in parts) \
+            else choose_index_type(self.index_type, len(ids))
+        merged = self.write_segment(ids, vectors, kind)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.publish(merged, parts)
@@ -444,7 +460,10 @@ class VectorWriter:
         kind = kind or choose_index_type(self.index_type, len(ids))
         if trained is not None:
             self.trained = trained
-        segment = self.write_segment(ids, vectors, kind, trained=self.trained if kind == "ivf-sq8" else None)
+        # Trained anew on all the vectors (the number of lists grows with the archive), unless the
+        # shards of the archive share their lists.
+        segment = self.write_segment(ids, vectors, kind, trained=self.trained if kind == "ivf-sq8" else None,
+                                     retrain=self.trained is None)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.publish(segment, list(self.segments))

@@ -557,6 +557,29 @@ class IndexWriter:
         first = self._next_chunk_id()
         chunk_ids = np.arange(first, first + len(texts), dtype=np.int64)
         segment = self.vectors.write_segment(chunk_ids, vectors)
+        try:
+            self._publish(batch, chunk_ids, segment, vectors, spans, sentence_vectors)
+        except BaseException:
+            # Nothing of the batch may outlive its transaction: these ids will be given again.
+            self.lexical.delete(chunk_ids.tolist())
+            self.lexical.commit()
+            if segment is not None:
+                (self.vectors.folder / segment.file).unlink(missing_ok=True)
+            raise
+        self.vectors.committed()
+        self.vectors.merge()
+        self._dirty = True
+        for p in batch:
+            p.embedded = None  # written: its vectors need not stay in memory
+            if p.is_update:
+                summary.updated += 1
+            else:
+                summary.indexed += 1
+        summary.chunks += len(texts)
+
+    def _publish(self, batch: list[PreparedArticle], chunk_ids: np.ndarray, segment, vectors: np.ndarray,
+                 spans: list, sentence_vectors: list) -> None:
+        """The lexical documents of a batch, then the one transaction that publishes it."""
         ids = iter(chunk_ids.tolist())
         for p in batch:
             published = normalize_date(p.article.published)
@@ -583,16 +606,6 @@ class IndexWriter:
                     row += 1
             self.vectors.publish(segment)
             self._bump_generation()
-        self.vectors.committed()
-        self.vectors.merge()
-        self._dirty = True
-        for p in batch:
-            p.embedded = None  # written: its vectors need not stay in memory
-            if p.is_update:
-                summary.updated += 1
-            else:
-                summary.indexed += 1
-        summary.chunks += len(texts)
 
     def _upsert_article(self, p: PreparedArticle) -> None:
         a = p.article

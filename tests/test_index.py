@@ -222,17 +222,23 @@ def test_ivf_layout_is_built_from_stored_vectors_and_supports_updates(writable_i
     assert searcher.search("harbour bridge cable repairs", k=1, mode="dense").results[0].article_id == "s1"
     assert "wn-e8d671d30811" not in [h.article_id for h in searcher.search("gas explosion Magnitogorsk").results]
 
-    # --optimize merges the segments into one IVF segment with the same inverted lists: the writer
-    # copies them from the mmapped segment, never retrains (and never resizes a mapped array).
+    # A merge of the IVF segment with the small one stays IVF and copies its inverted lists from the
+    # mmapped file: no training on the write path (and no resizing of a mapped array, which aborted).
     def centroids(searcher):
         ivf = searcher.reader.vectors.index_of(searcher.reader.vectors.segments[0])
         return ivf.quantizer.reconstruct_n(0, ivf.nlist)
 
     lists = centroids(searcher)
+    with IndexWriter(writable_index, encoder=encoder) as writer:
+        writer.vectors._merge(list(writer.vectors.segments))
+    merged = Searcher(writable_index, encoder=encoder)
+    assert kinds(merged) == ["ivf-sq8"] and np.array_equal(centroids(merged), lists)
+    assert merged.search("harbour bridge cable repairs", k=1, mode="dense").results[0].article_id == "s1"
+    # --optimize writes one segment from all the stored vectors, trained anew (lists grow with the archive).
     with IndexWriter(writable_index, encoder=encoder, optimize=True):
         pass
     optimized = Searcher(writable_index, encoder=encoder)
-    assert kinds(optimized) == ["ivf-sq8"] and np.array_equal(centroids(optimized), lists)
+    assert kinds(optimized) == ["ivf-sq8"] and optimized.vector_count == optimized.stats()["passages"]
     assert optimized.search("harbour bridge cable repairs", k=1, mode="dense").results[0].article_id == "s1"
 
 

@@ -159,3 +159,29 @@ def test_a_server_switches_generations_between_requests_during_a_long_run(index,
     writer.join()
     assert not failures, failures[:5]
     assert len(seen) > 1 and max(seen) > start
+
+
+def test_segments_stay_in_id_order_whatever_order_they_are_written_in(tmp_path):
+    """Merges take neighbours in the layout as neighbours in chunk ids: a segment rewritten in the
+    middle (shedding tombstones) must not move to the end."""
+    import numpy as np
+
+    conn = store.connect(tmp_path)
+    conn.executescript(vectors.TOMBSTONES_SCHEMA)
+    writer = vectors.VectorWriter(tmp_path, conn, 4)
+    rng = np.random.default_rng(0)
+
+    def segment(first, last):
+        ids = np.arange(first, last + 1, dtype=np.int64)
+        return writer.write_segment(ids, rng.random((len(ids), 4), dtype=np.float32))
+
+    for first in (1, 11, 21):
+        with conn:
+            writer.publish(segment(first, first + 9))
+        writer.committed()
+    middle = writer.segments[1]
+    with conn:
+        writer.publish(segment(13, 19), [middle])  # the middle one, rewritten smaller
+    writer.committed()
+    assert [(s.first, s.last) for s in writer.segments] == [(1, 10), (13, 19), (21, 30)]
+    assert [(s.first, s.last) for s in vectors.read_layout(conn)] == [(1, 10), (13, 19), (21, 30)]
