@@ -87,7 +87,7 @@ def test_removed_passages_count_nowhere_while_the_lexical_index_still_holds_them
     assert after.reader.lexical_index.count(source="Wikinews") == after.stats()["passages"]
 
 
-def test_tombstones_leave_the_engines_only_when_no_reader_can_need_them(index, encoder, monkeypatch):
+def test_tombstones_leave_the_engines_once_older_than_the_retention(index, encoder, monkeypatch):
     with IndexWriter(index, encoder=encoder) as writer:
         writer.remove([UPDATED])
     conn = store.connect(index, readonly=True)
