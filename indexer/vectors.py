@@ -275,9 +275,10 @@ class VectorReader:
         queries = np.ascontiguousarray(queries.reshape(-1, queries.shape[-1]), dtype=np.float32)
         selector = self._skip
         if among is not None:
-            self._among = np.ascontiguousarray(among, dtype=np.int64)  # alive while FAISS reads it
-            self._among_set = faiss.IDSelectorBatch(self._among)
-            selector = self._among_set if selector is None else faiss.IDSelectorAnd(self._among_set, self._skip)
+            # Locals, not attributes: requests share a reader, and an IDSelectorAnd holds raw
+            # pointers to the selectors it combines, which must live until this search ends.
+            among_set = faiss.IDSelectorBatch(np.ascontiguousarray(among, dtype=np.int64))
+            selector = among_set if selector is None else faiss.IDSelectorAnd(among_set, self._skip)
         all_scores, all_ids = [], []
         for segment in self.segments:
             index = self._open[segment.file]
