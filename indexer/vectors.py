@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
@@ -191,19 +190,11 @@ def is_ivf(index) -> bool:
 
 
 def write_index(path: Path, index) -> None:
-    """Write a FAISS index to `path` so that a crash leaves no half-written file under that name."""
-    faiss = _faiss()
-    tmp = path.with_name(f".{path.name}.tmp")
-    faiss.write_index(index, str(tmp))
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    # The transaction that names the file follows; after a power cut it must find the file there.
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    """Write a FAISS index to `path` so that a crash leaves no half-written file under that name
+    (and, the folder synced, the transaction that names the file finds it after a power cut)."""
+    from .store import write_atomically  # store imports this module
+
+    write_atomically(path, _faiss().serialize_index(index).tobytes())
 
 
 def read_index(path: Path, mmap: bool = True):
