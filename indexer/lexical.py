@@ -80,7 +80,7 @@ def _analyzer(stem: bool = True) -> tantivy.TextAnalyzer:
     return (builder.filter(tantivy.Filter.stemmer("english")) if stem else builder).build()
 
 
-_ANALYZERS = {True: _analyzer(), False: _analyzer(stem=False)}
+_STEMMER, _FOLDER = _analyzer(), _analyzer(stem=False)
 
 
 def terms_of(text: str, stem: bool = True) -> set[str]:
@@ -90,7 +90,7 @@ def terms_of(text: str, stem: bool = True) -> set[str]:
     >>> sorted(terms_of("Bridges collapsed")), sorted(terms_of("Bridges", stem=False))
     (['bridg', 'collaps'], ['bridges'])
     """
-    return set(_ANALYZERS[stem].analyze(text))
+    return set((_STEMMER if stem else _FOLDER).analyze(text))
 
 
 def typo_budget(word: str) -> int:
@@ -260,8 +260,6 @@ class LexicalReader:
         self.index = _open(Path(folder), create=False)
         self.schema = self.index.schema
         self.searcher = self.index.searcher()
-        self._analyzer = _analyzer()
-        self._folder = _analyzer(stem=False)
         hidden = [int(i) for i in hidden]
         clauses = [tantivy.Query.term_set_query(self.schema, "chunk_id", hidden)] if hidden else []
         unpublished = 0
@@ -285,12 +283,12 @@ class LexicalReader:
 
     def terms(self, words: Iterable[str]) -> list[str]:
         """The index terms of query words, each once, in order."""
-        return list(dict.fromkeys(token for word in words for token in self._analyzer.analyze(word)))
+        return list(dict.fromkeys(token for word in words for token in _STEMMER.analyze(word)))
 
     def completions(self, prefix: str) -> list[str]:
         """The index terms that start with `prefix` (lower-cased, accents folded; 2+ characters),
         the `PREFIX_EXPANSIONS` most frequent."""
-        start = "".join(self._folder.analyze(prefix))
+        start = "".join(_FOLDER.analyze(prefix))
         if len(start) < 2:
             return []
         return [term for term, _ in self.searcher.terms_with_prefix("body", start, limit=PREFIX_EXPANSIONS)]
@@ -386,7 +384,7 @@ class LexicalReader:
     def suggest_terms(self, prefix: str, limit: int) -> list[str]:
         """Words of the archive's titles and texts that start with `prefix` (2+ characters), the
         most frequent first; as indexed: lower-cased, accents folded, not stemmed."""
-        start = "".join(self._folder.analyze(prefix))
+        start = "".join(_FOLDER.analyze(prefix))
         if len(start) < 2:
             return []
         return [term for term, _ in self.searcher.terms_with_prefix("words", start, limit=limit + 1)
@@ -397,9 +395,9 @@ class LexicalReader:
         `words` and, given `prefix`, one of the `PREFIX_EXPANSIONS` most frequent title words
         that start with it; best first by BM25 over titles. Bounded: a few term lookups and a top-k."""
         must = [tantivy.Query.term_query(self.schema, "title", term)
-                for word in words for term in self._folder.analyze(word)]
+                for word in words for term in _FOLDER.analyze(word)]
         if prefix is not None:
-            start = "".join(self._folder.analyze(prefix))
+            start = "".join(_FOLDER.analyze(prefix))
             completions = self.searcher.terms_with_prefix("title", start, limit=PREFIX_EXPANSIONS) \
                 if len(start) >= 2 else []
             if not completions:
@@ -539,11 +537,10 @@ class TermMarker:
                 any(stem in self._exact for stem in stems)
                 or (self._prefix is not None and (folded.startswith(self._prefix)
                                                   or any(stem.startswith(self._prefix) for stem in stems)))
-                or any(_within(stem, term, letters, budget) for stem in stems for term, letters, budget in self._near))
+                or any(within_edits(stem, term, budget, letters) for stem in stems for term, letters, budget in self._near))
         return [[offset + m.start(), offset + m.end()] for m in found if self._known[m.group(0)]]
 
 
-_STEMMER, _FOLDER = _analyzer(), _analyzer(stem=False)
 # Stems of words seen in texts marked so far (a word's stem never changes): most words of a page
 # were seen on the keystroke before. Emptied when it reaches this many words.
 _STEMS: dict[str, list[str]] = {}
@@ -566,10 +563,16 @@ def _analysed(words: set[str]) -> dict[str, tuple[str, list[str]]]:
             for word in words}
 
 
-def _within(a: str, b: str, letters_of_b: set[str], limit: int) -> bool:
+def within_edits(a: str, b: str, limit: int, letters_of_b: set[str] | None = None) -> bool:
     """Whether `a` is at most `limit` edits from `b`, a transposition counting as one (as
     tantivy's fuzzy term query counts them: optimal string alignment distance).
-    `letters_of_b` is set(b), for a quick no: each letter of `b` that `a` lacks costs an edit."""
+    `letters_of_b`, set(b) when the caller keeps it, gives a quick no: each letter of `b` that `a`
+    lacks costs an edit.
+
+    >>> within_edits("magnitogrosk", "magnitogorsk", 1), within_edits("oil", "oak", 1)
+    (True, False)
+    """
+    letters_of_b = set(b) if letters_of_b is None else letters_of_b
     if abs(len(a) - len(b)) > limit or len(letters_of_b.difference(a)) > limit:
         return False
     previous2, previous = None, list(range(len(b) + 1))

@@ -27,7 +27,7 @@ import numpy as np
 
 from indexer import store
 from indexer.embedding import Encoder
-from indexer.lexical import FACET_NAME, TermMarker, day_number, terms_of, typo_budget
+from indexer.lexical import FACET_NAME, TermMarker, day_number, terms_of, typo_budget, within_edits
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 from .query import Filters, SearchError, typed_words
@@ -67,27 +67,6 @@ def _load_reranker(name_or_path: str):
     except (OSError, ValueError) as exc:
         raise SearchError(f"cannot load the re-ranker '{name_or_path}': {exc}. Give a local CrossEncoder folder "
                           "or a model already in the local Hugging Face cache.") from exc
-
-
-def _within_edits(a: str, b: str, budget: int) -> bool:
-    """Whether `b` is at most `budget` edits (insert, delete, substitute, swap of neighbours) from `a`.
-
-    >>> _within_edits("magnitogrosk", "magnitogorsk", 1), _within_edits("oil", "oak", 1)
-    (True, False)
-    """
-    if abs(len(a) - len(b)) > budget:
-        return False
-    before, row = None, list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        current = [i] + [0] * len(b)
-        for j, y in enumerate(b, start=1):
-            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (x != y))
-            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
-                current[j] = min(current[j], before[j - 2] + 1)
-        if min(current) > budget:
-            return False
-        before, row = row, current
-    return row[-1] <= budget
 
 
 class Searcher:
@@ -246,13 +225,13 @@ class Searcher:
         texts = {chunk: terms_of(text) for chunk, (text, _) in evidence.items()}
         # A misspelt word is one no passage holds: only those are looked for among near words.
         misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
-        near = {t: {w for terms in texts.values() for w in terms if _within_edits(t, w, typo_budget(t))}
+        near = {t: {w for terms in texts.values() for w in terms if within_edits(t, w, typo_budget(t))}
                 for t in misspelt}
         best = 0.0
         for chunk, (text, vector) in evidence.items():
             terms = texts[chunk] | {t for t in misspelt if near[t] & texts[chunk]}
             held = sum(weight for term, weight in weights.items() if term in terms)
-            if start and any(word.startswith(start) or typos and _within_edits(start, word, typo_budget(start))
+            if start and any(word.startswith(start) or typos and within_edits(start, word, typo_budget(start))
                              for word in terms_of(text, stem=False)):
                 held += unseen
             best = max(best, (float(np.dot(vector, query_vector)) + (held / total if total else 0.0)) / 2)
