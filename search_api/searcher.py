@@ -86,10 +86,14 @@ class Searcher:
         try:
             self.manifest = self.reader.manifest
             self.dir = Path(index_dir) if index_dir is not None else self.reader.dir
-            probes = self.reader.probe_vectors()
-            self.encoder = encoder or store.query_encoder(self.manifest, probes, model, backend)
-            store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
-            store.check_backend(self.manifest, probes, self.encoder, self.dir)
+            self.encoder = encoder or getattr(previous, "encoder", None)
+            # A later generation of the same index keeps the model and probes its encoder was
+            # checked against: a server opening one per committed batch embeds the probes once.
+            if previous is None or previous.encoder is not self.encoder:
+                probes = self.reader.probe_vectors()
+                self.encoder = self.encoder or store.query_encoder(self.manifest, probes, model, backend)
+                store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
+                store.check_backend(self.manifest, probes, self.encoder, self.dir)
             if fusion not in FUSIONS:
                 raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
         except BaseException:
