@@ -14,6 +14,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import os
 import re
 from collections import deque
@@ -71,8 +72,8 @@ def _surrogate_message(text: str) -> str | None:
 
 def _unstorable(record: dict) -> str | None:
     """Why `record` cannot be stored (a name or value, however nested, holding a lone surrogate;
-    nesting over MAX_NESTING levels), or None. Walked with a stack, not recursion, so that no
-    input can exhaust the recursion limit here."""
+    a number that is NaN or infinite; nesting over MAX_NESTING levels), or None. Walked with a
+    stack, not recursion, so that no input can exhaust the recursion limit here."""
     stack = [(record, "", 0)]
     while stack:
         value, name, depth = stack.pop()
@@ -88,6 +89,10 @@ def _unstorable(record: dict) -> str | None:
             stack.extend((item, f"{name}[{i}]", depth + 1) for i, item in reversed(list(enumerate(value))))
         elif isinstance(value, str) and (reason := _surrogate_message(value)):
             return f"field '{name}' {reason}"
+        elif isinstance(value, float) and not math.isfinite(value):
+            # JSON's NaN, Infinity and numbers past the float range (1e999) read as these: no
+            # JSON answer can return them, and facets would count them as "nan" and "inf".
+            return f"field '{name}' is {value}, not a finite number"
     return None
 
 
