@@ -7,6 +7,9 @@ import json
 from dataclasses import dataclass, field
 
 
+MAX_ARTICLE_CHARS = 1_000_000  # the most text an article may have: the default of --max-article-chars
+
+
 @dataclass
 class Article:
     """One article after reading, before cleaning.

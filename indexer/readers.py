@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .article import Article, stable_id
+from .article import MAX_ARTICLE_CHARS, Article, stable_id
 
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
 DOCUMENT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
@@ -49,6 +49,18 @@ MAX_NESTING = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 csv.field_size_limit(64 * 1024 * 1024)
+
+
+def record_limit(max_article_chars: int = MAX_ARTICLE_CHARS) -> int:
+    """The most bytes one record (a JSONL or CSV line, a .txt/.md/.html file) may take for articles
+    of up to `max_article_chars` characters of text: 12 bytes a character (a character outside the
+    BMP written as two JSON \\uXXXX escapes) and 64 KiB for the other fields. A longer record is
+    refused while it is read, in bounded memory, never held whole."""
+    return 12 * max_article_chars + 65536
+
+
+# A line over the limit is read through in blocks of this size, each dropped once counted.
+_SKIP_BLOCK = 1 << 16
 
 
 @dataclass
@@ -131,9 +143,33 @@ def article_from_record(record: dict, where: str) -> Article | Problem:
 
 # -- decoding, line by line ------------------------------------------------------------------------
 
-def _decoded_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, str | Problem]]:
+def _bounded_lines(handle, limit: int, newline: str | bytes) -> Iterator[str | bytes | int]:
+    """The lines of `handle` (binary, or text whose `readline` counts characters), each with its
+    `newline`; a line longer than `limit` (its line end aside) comes as its length, an int, after
+    being read through in blocks: memory stays within `limit` whatever the line's size."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(newline):
+            yield line
+            continue
+        length = len(line)
+        while line and not line.endswith(newline):
+            line = handle.readline(_SKIP_BLOCK)
+            length += len(line)
+        yield length - (1 if line.endswith(newline) else 0)
+
+
+def _too_long(where: str, number: int, length: int, limit: int, unit: str) -> Problem:
+    return Problem(f"{where}:{number}", f"line of {length:,} {unit} is over the limit of {limit:,} {unit} for one "
+                                        f"record (see --max-article-chars); not read")
+
+
+def _decoded_lines(handle: BinaryIO, where: str, limit: int) -> Iterator[tuple[int, str | Problem]]:
     """The lines of the text file open in binary `handle`, numbered from 1, each with its line end;
-    only "\\n" ends a line. A line that cannot be decoded comes as a `Problem` naming its byte.
+    only "\\n" ends a line. A line that cannot be decoded, or is over `limit` bytes, comes as a
+    `Problem` naming its byte or its length.
 
     The encoding: UTF-16 when the file starts with a UTF-16 BOM; otherwise UTF-8 (BOM optional),
     decoded line by line. A legacy file, one with bytes that are not UTF-8 and no line that is
@@ -148,8 +184,8 @@ def _decoded_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, str | Pr
         text = io.TextIOWrapper(handle, encoding="utf-16", errors="surrogatepass", newline="\n")
         number = 0
         try:
-            for number, line in enumerate(text, start=1):
-                yield number, line
+            for number, line in enumerate(_bounded_lines(text, limit // 2, "\n"), start=1):
+                yield number, _too_long(where, number, line, limit // 2, "characters") if isinstance(line, int) else line
         except UnicodeDecodeError as exc:
             yield number + 1, Problem(f"{where}:{number + 1}", f"not valid UTF-16 ({exc.reason}); "
                                                                f"the rest of the file is not read")
@@ -158,12 +194,15 @@ def _decoded_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, str | Pr
     if utf8:
         handle.seek(3)
     legacy = False
-    for number, raw in enumerate(handle, start=1):
+    for number, raw in enumerate(_bounded_lines(handle, limit, b"\n"), start=1):
+        if isinstance(raw, int):
+            yield number, _too_long(where, number, raw, limit, "bytes")
+            continue
         if not legacy:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                if utf8 or _later_utf8_line(handle):
+                if utf8 or _later_utf8_line(handle, limit):
                     utf8 = True  # decided once: the look ahead never runs twice
                     column = len(raw[:exc.start].decode("utf-8")) + 1
                     yield number, Problem(f"{where}:{number}", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
@@ -180,13 +219,13 @@ def _decoded_lines(handle: BinaryIO, where: str) -> Iterator[tuple[int, str | Pr
             yield number, raw.decode("latin-1")
 
 
-def _later_utf8_line(handle: BinaryIO) -> bool:
-    """Whether a line after the position of `handle` is UTF-8 with non-ASCII characters; the
-    position is kept."""
+def _later_utf8_line(handle: BinaryIO, limit: int) -> bool:
+    """Whether a line after the position of `handle` (and not over `limit` bytes) is UTF-8 with
+    non-ASCII characters; the position is kept."""
     position = handle.tell()
     try:
-        for raw in handle:
-            if not raw.isascii():
+        for raw in _bounded_lines(handle, limit, b"\n"):
+            if not isinstance(raw, int) and not raw.isascii():
                 try:
                     raw.decode("utf-8")
                     return True
@@ -203,7 +242,8 @@ def _record_from_json(line: str, where: str) -> Article | Problem:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        return Problem(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
+        # json's message for a control character ends in "at" already ("Invalid control character at").
+        return Problem(where, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})")
     except RecursionError:
         return Problem(where, "invalid JSON: nested too deeply to read")
     except ValueError as exc:  # a number over Python's 4,300-digit limit
@@ -213,10 +253,11 @@ def _record_from_json(line: str, where: str) -> Article | Problem:
     return article_from_record(record, where)
 
 
-def read_jsonl(path: Path, handle: BinaryIO) -> Iterator[Article | Problem]:
-    """One article (or problem) per non-blank line of the JSONL file open in binary `handle`."""
+def read_jsonl(path: Path, handle: BinaryIO, limit: int) -> Iterator[Article | Problem]:
+    """One article (or problem) per non-blank line of the JSONL file open in binary `handle`; a
+    line over `limit` bytes is a problem."""
     records = 0
-    for number, line in _decoded_lines(handle, str(path)):
+    for number, line in _decoded_lines(handle, str(path), limit):
         if isinstance(line, Problem):
             records += 1
             yield line
@@ -254,7 +295,7 @@ class _CsvLines:
         self._again.extendleft(reversed(self.record[1:]))
 
 
-def read_csv(path: Path, handle: BinaryIO) -> Iterator[Article | Problem]:
+def read_csv(path: Path, handle: BinaryIO, limit: int) -> Iterator[Article | Problem]:
     """One article (or problem) per row of the CSV file (with a header) open in binary `handle`.
 
     A quoted field may span lines. Rows are parsed as strict CSV, so a quote that does not close
@@ -262,7 +303,7 @@ def read_csv(path: Path, handle: BinaryIO) -> Iterator[Article | Problem]:
     the line it starts on. When it spans several lines, as an unclosed quote makes it, parsing
     resumes at its second line: an unclosed quote costs its own row, never the rows after it.
     """
-    lines = _CsvLines(_decoded_lines(handle, str(path)))
+    lines = _CsvLines(_decoded_lines(handle, str(path), limit))
     reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
     rows = 0
@@ -317,30 +358,40 @@ def document_id(path: Path) -> str:
     return stable_id(url=path.resolve().as_uri())
 
 
-def read_document(path: Path, data: bytes) -> Article | Problem:
+def read_document(path: Path, data: bytes) -> Iterator[Article | Problem]:
     """One .txt/.md/.html file (its bytes `data`) is one article; a .txt/.md file's first line is
-    its title."""
+    its title. A line that cannot be decoded is a problem naming its line and byte, and the
+    article keeps the other lines (a bad title line leaves the article untitled)."""
     where = str(path)
     if b"\x00" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return Problem(where, "looks like a binary file (NUL bytes), not text")
-    lines = []
-    for _, line in _decoded_lines(io.BytesIO(data), where):
+        yield Problem(where, "looks like a binary file (NUL bytes), not text")
+        return
+    lines: list[str | None] = []  # None: a line that could not be decoded (reported)
+    for _, line in _decoded_lines(io.BytesIO(data), where, len(data)):
         if isinstance(line, Problem):
-            return line
-        lines.append(line)
-    text = "".join(lines)
+            yield line
+            lines.append(None)
+        else:
+            lines += line.splitlines()  # "\r" and the other line ends a text file may use
+    text = "\n".join(line or "" for line in lines)
     if reason := _surrogate_message(text):
-        return Problem(where, f"the file {reason}")
+        yield Problem(where, f"the file {reason}")
+        return
     if path.suffix.lower() in {".html", ".htm"}:
-        return _read_html(where, text, document_id(path))
-    lines = text.strip().splitlines()
-    if not lines:
-        return Problem(where, "no text: the file holds only white space")
-    title = lines[0].lstrip("#").strip() if path.suffix.lower() in {".md", ".markdown"} else lines[0].strip()
-    body = "\n".join(lines[1:]).strip()
+        yield _read_html(where, text, document_id(path))
+        return
+    while lines and lines[0] is not None and not lines[0].strip():
+        lines.pop(0)
+    if not any(line and line.strip() for line in lines):
+        yield Problem(where, "no text: the file holds only white space")
+        return
+    first = lines[0] or ""
+    title = first.lstrip("#").strip() if path.suffix.lower() in {".md", ".markdown"} else first.strip()
+    body = "\n".join(line for line in lines[1:] if line is not None).strip()
     if not body:
-        return Problem(where, "no article text after the title line")
-    return Article(id=document_id(path), title=title, text=body, origin=where)
+        yield Problem(where, "no article text after the title line")
+        return
+    yield Article(id=document_id(path), title=title, text=body, origin=where)
 
 
 def _read_html(where: str, html: str, article_id: str) -> Article | Problem:
@@ -369,8 +420,11 @@ def _read_html(where: str, html: str, article_id: str) -> Article | Problem:
 
 # -- files and folders -----------------------------------------------------------------------------
 
-def read_file(path: Path) -> Iterator[Article | Problem]:
-    """Yield the articles (and problems) of one regular file, whatever its supported type."""
+def read_file(path: Path, limit: int | None = None) -> Iterator[Article | Problem]:
+    """Yield the articles (and problems) of one regular file, whatever its supported type; a record
+    (a line of a JSONL or CSV file, a whole document) over `limit` bytes (default `record_limit()`)
+    is a problem, found without holding it."""
+    limit = limit or record_limit()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         yield Problem(str(path), f"unsupported file type '{suffix or path.name}' "
@@ -378,14 +432,18 @@ def read_file(path: Path) -> Iterator[Article | Problem]:
         return
     try:
         with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size == 0:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
                 yield Problem(str(path), "empty file")
             elif suffix in {".jsonl", ".ndjson"}:
-                yield from read_jsonl(path, handle)
+                yield from read_jsonl(path, handle, limit)
             elif suffix == ".csv":
-                yield from read_csv(path, handle)
+                yield from read_csv(path, handle, limit)
+            elif size > limit:
+                yield Problem(str(path), f"file of {size:,} bytes is over the limit of {limit:,} bytes for one "
+                                         f"article (see --max-article-chars); not read")
             else:
-                yield read_document(path, handle.read())
+                yield from read_document(path, handle.read())
     except OSError as exc:
         yield Problem(str(path), f"cannot read file: {exc.strerror}")
 
@@ -409,8 +467,8 @@ def walk_paths(paths: list[str | Path]) -> Iterator[Path]:
                     yield folder / name
 
 
-def read_path(path: Path) -> Iterator[Article | Problem]:
-    """The articles and problems of one entry of `walk_paths`."""
+def read_path(path: Path, limit: int | None = None) -> Iterator[Article | Problem]:
+    """The articles and problems of one entry of `walk_paths` (`limit` as for `read_file`)."""
     where = str(path)
     if path.is_dir():
         yield Problem(where, "symbolic link to a folder: not followed (give its target to index it)")
@@ -421,10 +479,11 @@ def read_path(path: Path) -> Iterator[Article | Problem]:
     elif not path.is_file():
         yield Problem(where, "not a regular file (a pipe, socket or device)")
     else:
-        yield from read_file(path)
+        yield from read_file(path, limit)
 
 
-def read_paths(paths: list[str | Path]) -> Iterator[Article | Problem]:
-    """Yield articles and problems from files and folders (folders are walked in sorted order)."""
+def read_paths(paths: list[str | Path], limit: int | None = None) -> Iterator[Article | Problem]:
+    """Yield articles and problems from files and folders (folders are walked in sorted order); a
+    record over `limit` bytes (default `record_limit()`) is a problem."""
     for path in walk_paths(paths):
-        yield from read_path(path)
+        yield from read_path(path, limit)

@@ -115,3 +115,45 @@ def test_a_csv_with_only_a_header_or_a_broken_header_is_one_clear_problem(tmp_pa
     assert [str(p) for p in problems] == [
         f"{tmp_path / 'broken_header.csv'}:1: malformed CSV header (unexpected end of data); the file is not read",
         f"{tmp_path / 'header_only.csv'}: no records: the file holds no rows after its header"]
+
+
+def test_a_txt_file_with_a_bad_byte_keeps_its_other_lines_and_names_the_line_and_byte(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_bytes("Harbour reopens in Łódź\nThe harbour reopened on Monday.\n".encode()
+                     + b"A caf\xe9 on the quay\n" + "Ferries run again from Gdańsk.\n".encode())
+    articles, problems = split(read_paths([path]))
+    [article] = articles
+    assert article.title == "Harbour reopens in Łódź"
+    assert article.text == "The harbour reopened on Monday.\nFerries run again from Gdańsk."
+    assert [str(p) for p in problems] == [f"{path}:3: not valid UTF-8 (byte 0xe9 at column 6)"]
+
+
+def test_a_json_control_character_is_worded_once(tmp_path):
+    path = tmp_path / "control.jsonl"
+    path.write_bytes(b'{"id": "c", "text": "a\x01b"}\n')
+    [problem] = list(read_paths([path]))
+    assert problem.message == "invalid JSON (Invalid control character at column 23)"
+
+
+def test_a_record_over_the_limit_is_refused_while_read_in_bounded_memory(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "long.jsonl"
+    with open(path, "wb") as handle:
+        handle.write(b'{"id": "before", "text": "Before."}\n{"id": "long", "text": "')
+        handle.write(b"word " * 1_000_000)  # a 5 MB line
+        handle.write(b'"}\n{"id": "after", "text": "After."}\n')
+    tracemalloc.start()
+    try:
+        articles, problems = split(read_paths([path], limit=65536))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [a.id for a in articles] == ["before", "after"]
+    assert [str(p) for p in problems] == [f"{path}:2: line of 5,000,026 bytes is over the limit of 65,536 bytes "
+                                          f"for one record (see --max-article-chars); not read"]
+    assert peak < 1_000_000, peak  # the 5 MB line is never held whole (reading skips it in 64 KiB blocks)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"Title\n" + b"word " * 20_000)
+    [problem] = list(read_paths([big], limit=65536))
+    assert "file of 100,006 bytes is over the limit of 65,536 bytes" in problem.message
