@@ -25,6 +25,7 @@ import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .readers import Problem, read_path, walk_paths
@@ -121,12 +122,14 @@ def _known_hashes(writer) -> dict[str, str]:
 
 
 def index_with_ray(paths: list[str | Path], writer, *, address: str | None = None, actors: int | None = None,
-                   staging: str | Path | None = None, progress: bool = False) -> IndexSummary:
+                   staging: str | Path | None = None, progress: bool = False,
+                   on_problem: Callable[[Problem], None] | None = None) -> IndexSummary:
     """Embed the articles of `paths` on Ray and write them with `writer` (an open IndexWriter or
     ShardedWriter, whose model, backend and chunker settings the workers use). `address` is a
     running cluster's (default: start a local Ray instance); `actors` embed in parallel (default:
     one per CPU of the cluster); the intermediate Parquet shards go into a folder of the run's own
-    under `staging` (default: the index directory), removed when the run ends."""
+    under `staging` (default: the index directory), removed when the run ends. `on_problem` sees
+    each problem as the writer meets it (see `IndexSummary.report`)."""
     started = time.perf_counter()
     ray = import_ray()
     if not ray.is_initialized():
@@ -177,7 +180,7 @@ def index_with_ray(paths: list[str | Path], writer, *, address: str | None = Non
                 for payload in batch.column("payload").to_pylist():
                     yield pickle.loads(payload)
 
-        summary = writer.add(in_order(), progress=progress)
+        summary = writer.add(in_order(), progress=progress, on_problem=on_problem)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     finished = time.perf_counter()

@@ -482,6 +482,39 @@ def read_path(path: Path, limit: int | None = None) -> Iterator[Article | Proble
         yield from read_file(path, limit)
 
 
+def _lines_with_text(handle: BinaryIO) -> int:
+    """The lines of binary `handle` that hold more than white space, counted in 1 MB blocks
+    (never a whole line at once)."""
+    count, open_line = 0, False  # open_line: the line running on from the last block has text
+    while block := handle.read(1 << 20):
+        pieces = block.split(b"\n")
+        for piece in pieces[:-1]:
+            count += open_line or bool(piece.strip())
+            open_line = False
+        open_line = open_line or bool(pieces[-1].strip())
+    return count + open_line
+
+
+def count_records(paths: list[str | Path]) -> int:
+    """How many items `read_paths(paths)` will yield, counted before reading, for a progress bar's
+    total: a JSONL file's lines with text, a CSV file's lines with text after its header, one for a
+    document and one for an entry that gives one problem (a missing or unsupported file). Exact but
+    for a CSV row spanning lines and a UTF-16 file's lines, which count a little over."""
+    total = 0
+    for path in walk_paths(paths):
+        suffix = path.suffix.lower()
+        if suffix not in RECORD_SUFFIXES or not path.is_file():
+            total += 1
+            continue
+        try:
+            with open(path, "rb") as handle:
+                lines = _lines_with_text(handle)
+        except OSError:
+            lines = 1
+        total += max(1, lines - (suffix == ".csv"))
+    return total
+
+
 def read_paths(paths: list[str | Path], limit: int | None = None) -> Iterator[Article | Problem]:
     """Yield articles and problems from files and folders (folders are walked in sorted order); a
     record over `limit` bytes (default `record_limit()`) is a problem."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from . import store, vectors
 from .article import Article
 from .embedding import load_encoder
 from .readers import Problem
-from .writer import IndexSummary, IndexWriter, _now
+from .writer import IndexSummary, IndexWriter, _now, close_progress_bar, progress_bar
 
 TRAINED = "ivf-trained.faiss"
 PARTITION = "sha1(article id) as a big-endian integer, modulo the shard count"
@@ -115,25 +115,26 @@ class ShardedWriter:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def add(self, items: Iterable[Article | Problem], progress: bool = False) -> IndexSummary:
-        """Index every article of `items` in its shard; as `IndexWriter.add`."""
-        from tqdm import tqdm
-
-        summary = IndexSummary()
+    def add(self, items: Iterable[Article | Problem], progress: bool = False, total: int | None = None,
+            on_problem: Callable[[Problem], None] | None = None) -> IndexSummary:
+        """Index every article of `items` in its shard; as `IndexWriter.add` (the bar moves as
+        each shard's batch of ROUTE_BATCH articles is written)."""
+        summary = IndexSummary(on_problem=on_problem)
         started = time.perf_counter()
         pending: list[list[Article]] = [[] for _ in self.writers]
-        bar = tqdm(desc="indexing", unit=" articles", disable=not progress, dynamic_ncols=True)
+        bar = progress_bar(total, progress)
 
         def flush(number: int) -> None:
             if pending[number]:
-                summary.merge(self.writers[number].add(pending[number]))
+                summary.merge(self.writers[number].add(pending[number], on_problem=on_problem))
                 bar.update(len(pending[number]))
                 pending[number] = []
 
         try:
             for item in items:
                 if isinstance(item, Problem):
-                    summary.problems.append(item)
+                    summary.report(item)
+                    bar.update(1)
                     continue
                 number = shard_of(item.id, len(self.writers))
                 pending[number].append(item)
@@ -142,7 +143,7 @@ class ShardedWriter:
             for number in range(len(self.writers)):
                 flush(number)
         finally:
-            bar.close()
+            close_progress_bar(bar)
             summary.seconds = time.perf_counter() - started
         return summary
 

@@ -20,7 +20,7 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ import numpy as np
 from . import duplicates, store
 from .boilerplate import SCHEMA as BOILERPLATE_SCHEMA
 from .boilerplate import LearnedBoilerplate, source_of
-from .article import Article, normalize_date
+from .article import MAX_ARTICLE_CHARS, Article, normalize_date
 from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
 from .embedding import PROBE_SENTENCES, Encoder, load_encoder
@@ -44,11 +44,18 @@ from .readers import Problem
 from .vectors import FOLDER as VECTORS_FOLDER
 from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, TOMBSTONES_SCHEMA, VectorWriter, add_tombstones,
                       describe, read_index, read_tombstones)
+from .wording import counted
+
+
+# Problems a summary keeps; the rest are counted, and each is still given to `on_problem` as it
+# comes (the CLI prints them all), so a run over a million bad records does not hold them all.
+KEPT_PROBLEMS = 1000
 
 
 @dataclass
 class IndexSummary:
-    """What one `add` did. `problems` are the records skipped, each with where and why."""
+    """What one `add` did. `problems` are the first KEPT_PROBLEMS records skipped, each with where
+    and why; `skipped` counts them all. `on_problem`, when set, is called with each as it comes."""
 
     indexed: int = 0
     updated: int = 0
@@ -57,19 +64,37 @@ class IndexSummary:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per stage, where a run reports them
+    dropped: int = 0  # problems counted but not kept in `problems`
+    on_problem: Callable[[Problem], None] | None = field(default=None, repr=False)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems) + self.dropped
+
+    def report(self, problem: Problem) -> None:
+        """Count `problem`, give it to `on_problem`, and keep it while fewer than KEPT_PROBLEMS are."""
+        if self.on_problem is not None:
+            self.on_problem(problem)
+        if len(self.problems) < KEPT_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.dropped += 1
 
     def merge(self, other: IndexSummary) -> None:
-        """Add the counts and problems of `other` (another add, another shard) to this summary."""
+        """Add the counts and problems of `other` (another add, another shard) to this summary;
+        `other`'s problems were given to its own `on_problem` already."""
         self.indexed += other.indexed
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.chunks += other.chunks
-        self.problems += other.problems
+        kept = other.problems[:max(0, KEPT_PROBLEMS - len(self.problems))]
+        self.problems += kept
+        self.dropped += other.skipped - len(kept)
 
     def __str__(self) -> str:
         rate = self.chunks / self.seconds if self.seconds else 0.0
-        return (f"{self.indexed} indexed, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{len(self.problems)} skipped; {self.chunks} passages embedded in {self.seconds:.1f} s "
+        return (f"{self.indexed:,} indexed, {self.updated:,} updated, {self.unchanged:,} unchanged, "
+                f"{self.skipped:,} skipped; {counted(self.chunks, 'passage')} embedded in {self.seconds:.1f} s "
                 f"({rate:.1f} passages/s)")
 
 
@@ -115,9 +140,6 @@ class PreparedArticle:
         return self.article.id
 
 
-MAX_ARTICLE_CHARS = 1_000_000  # the default of --max-article-chars
-
-
 def unindexable(article: Article, max_article_chars: int = MAX_ARTICLE_CHARS) -> Problem | None:
     """Why `prepare_article` would refuse `article`, or None: for callers that must check a whole
     batch before writing any of it (POST /articles writes all of a request or nothing)."""
@@ -147,11 +169,30 @@ def prepare_article(article: Article, chunker: Chunker, max_article_chars: int,
                            is_update, duplicates.signature(cleaned.text), learned_rows=learned_rows)
 
 
-def embed_articles(encoder: Encoder, chunker: Chunker, batch: list[PreparedArticle]) -> None:
-    """Embed the chunks of every article of `batch` in one encode (title + text; see
-    `Chunker.embedded_text`) and set each article's `embedded` (token embeddings not yet pooled)."""
+# Texts per model call when a progress bar follows the embedding: one forward batch (about 1.3 s at
+# 25 passages/s), so that the bar moves that often rather than once a commit.
+EMBED_GROUP = 32
+
+
+def embed_articles(encoder: Encoder, chunker: Chunker, batch: list[PreparedArticle],
+                   done: Callable[[float], None] | None = None) -> None:
+    """Embed the chunks of every article of `batch` (title + text; see `Chunker.embedded_text`) and
+    set each article's `embedded` (token embeddings not yet pooled). The texts are embedded longest
+    first in groups of EMBED_GROUP: the order and batches that sentence-transformers makes of one
+    call, so the padding and the work are the same, and `done(articles)`, when given, is called
+    after each group with the share of the batch's articles it embedded (a chunk is 1/chunks of its
+    article)."""
     texts = [chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
-    vectors, tokens = encoder.encode_with_tokens(texts)
+    shares = [1 / len(p.chunks) for p in batch for _ in p.chunks]
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    vectors, tokens = np.zeros((len(texts), encoder.dimension), np.float32), [None] * len(texts)
+    for start in range(0, len(order), EMBED_GROUP):
+        group = order[start:start + EMBED_GROUP]
+        group_vectors, group_tokens = encoder.encode_with_tokens([texts[i] for i in group])
+        for i, vector, token in zip(group, group_vectors, group_tokens):
+            vectors[i], tokens[i] = vector, token
+        if done is not None:
+            done(sum(shares[i] for i in group))
     start = 0
     for p in batch:
         end = start + len(p.chunks)
@@ -170,6 +211,26 @@ def pool_sentences(tokenizer, p: PreparedArticle) -> None:
         for tokens, token_offsets, text, chunk, spans
         in zip(embedded.tokens, offsets, embedded.texts, p.chunks, embedded.spans)]
     embedded.tokens = None
+
+
+def progress_bar(total: int | None, shown: bool):
+    """A tqdm bar on stderr counting input items (articles and problems) out of `total`, with a
+    rate and an ETA; a count can be fractional (a part of an article's passages embedded), shown
+    rounded."""
+    from tqdm import tqdm
+
+    return tqdm(desc="indexing", total=total, unit=" items", disable=not shown, dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:,.0f}/{total_fmt} [{elapsed}<{remaining}, "
+                           "{rate_fmt}]" if total else "{desc}: {n:,.0f} items [{elapsed}, {rate_fmt}]")
+
+
+def close_progress_bar(bar) -> None:
+    """Close `bar` at the count it reached: a total counted ahead (see `readers.count_records`) can
+    be a little off, and the last line must not say 99% or 101% of a finished run."""
+    if bar.total is not None and round(bar.n) != bar.total:
+        bar.total = round(bar.n)
+    bar.n = round(bar.n)
+    bar.close()
 
 
 def _now() -> str:
@@ -412,19 +473,19 @@ class IndexWriter:
 
     # -- adding ----------------------------------------------------------------------------------
 
-    def add(self, items: Iterable[Article | PreparedArticle | Problem], progress: bool = False) -> IndexSummary:
+    def add(self, items: Iterable[Article | PreparedArticle | Problem], progress: bool = False,
+            total: int | None = None, on_problem: Callable[[Problem], None] | None = None) -> IndexSummary:
         """Index every `Article` of `items`: new ones are added, changed ones re-embedded, unchanged
         ones skipped without embedding. A `PreparedArticle` (prepared and embedded elsewhere) is
-        written as it is. `Problem`s (and articles that cannot be indexed) are collected in the
-        summary. Returns the summary; the index is saved at `close()`."""
-        from tqdm import tqdm
-
-        summary = IndexSummary()
+        written as it is. `Problem`s (and articles that cannot be indexed) are reported to the
+        summary (see `IndexSummary.report`; `on_problem` sees each). With `progress`, a bar on
+        stderr counts the items done out of `total` (`readers.count_records`), moving as each group
+        of passages is embedded. Returns the summary; the index is saved at `close()`."""
+        summary = IndexSummary(on_problem=on_problem)
         started = time.perf_counter()
         seen = self._seen
         pending: list[PreparedArticle] = []
-        bar = tqdm(desc="embedding", unit=" chunks", disable=not progress, dynamic_ncols=True)
-        read = 0
+        bar = progress_bar(total, progress)
         # Batch n is written (sentence pooling, SQLite, FAISS) on a second thread while batch n+1
         # is read, chunked and embedded here: the model and the writing overlap instead of taking
         # turns. One write in flight at a time, in order.
@@ -435,30 +496,32 @@ class IndexWriter:
             nonlocal in_flight
             if not batch:
                 return
-            embedded = self._embed(batch)
+            bar.update(sum(p.embedded is not None for p in batch))  # embedded elsewhere already
+            embedded = self._embed(batch, bar.update)
             if in_flight is not None:
                 in_flight.result()
             in_flight = writes.submit(self._write, batch, embedded, summary)
-            in_flight.add_done_callback(lambda _: bar.update(len(embedded.texts)))
-            bar.set_postfix_str(f"{read} records read")
 
         try:
             for item in items:
-                read += 1
                 if isinstance(item, Problem):
-                    summary.problems.append(item)
+                    summary.report(item)
+                    bar.update(1)
                     continue
                 article = item.article if isinstance(item, PreparedArticle) else item
                 if article.id in seen:
-                    summary.problems.append(Problem(article.origin, f"duplicate id '{article.id}' (first seen at "
-                                                                    f"{seen[article.id]}); this copy is skipped"))
+                    summary.report(Problem(article.origin, f"duplicate id '{article.id}' (first seen at "
+                                                           f"{seen[article.id]}); this copy is skipped"))
+                    bar.update(1)
                     continue
                 seen[article.id] = article.origin
                 prepared = item if isinstance(item, PreparedArticle) else self._prepare(item)
+                if prepared is None or isinstance(prepared, Problem):
+                    bar.update(1)
                 if prepared is None:
                     summary.unchanged += 1
                 elif isinstance(prepared, Problem):
-                    summary.problems.append(prepared)
+                    summary.report(prepared)
                 else:
                     pending.append(prepared)
                     if sum(len(p.chunks) for p in pending) >= self.commit_chunks:
@@ -472,7 +535,7 @@ class IndexWriter:
             # An interrupted run still finishes the write in flight: it is one transaction, and
             # its batch is embedded already.
             writes.shutdown(wait=True)
-            bar.close()
+            close_progress_bar(bar)
             summary.seconds = time.perf_counter() - started
         return summary
 
@@ -536,12 +599,13 @@ class IndexWriter:
         return EmbeddedChunks(texts, np.stack([vector for vector, _, _ in parts]).astype(np.float32), None,
                               [spans for _, spans, _ in parts], [sentences for _, _, sentences in parts])
 
-    def _embed(self, batch: list[PreparedArticle]) -> EmbeddedChunks:
+    def _embed(self, batch: list[PreparedArticle], done: Callable[[float], None] | None = None) -> EmbeddedChunks:
         """The model's part of a batch: vectors and token embeddings of every chunk (title + text).
-        Articles embedded elsewhere already (a Ray pipeline, see indexer.distributed) are kept."""
+        Articles embedded elsewhere already (a Ray pipeline, see indexer.distributed) are kept.
+        `done` as for `embed_articles`."""
         missing = [p for p in batch if p.embedded is None]
         if missing:
-            embed_articles(self.encoder, self.chunker, missing)
+            embed_articles(self.encoder, self.chunker, missing, done)
         return EmbeddedChunks.concat([p.embedded for p in batch])
 
     def _write(self, batch: list[PreparedArticle], embedded: EmbeddedChunks, summary: IndexSummary) -> None:

@@ -15,6 +15,8 @@ import sqlite3
 import sys
 import textwrap
 
+from indexer.wording import counted, file_size
+
 from . import package_version
 
 
@@ -260,15 +262,21 @@ def _iso_date(value: str | None, option: str) -> str | None:
 
 
 def cmd_index(args) -> int:
-    from indexer.readers import read_paths
+    from tqdm import tqdm
+
+    from indexer.readers import count_records, read_paths, record_limit
     from indexer.sharding import open_writer
 
     if not args.paths and not (args.repair or args.rebuild or args.index_type or args.optimize):
         raise ValueError("give files or folders to index (or --optimize, --repair, --rebuild or --index-type)")
-    # Checked before the index is opened, so a mistyped path creates no index directory.
-    missing = [path for path in args.paths if not os.path.exists(path)]
-    if missing:
+    missing = [path for path in args.paths if not os.path.lexists(path)]
+    if missing and len(missing) == len(args.paths):
+        # Checked before the index is opened, so a mistyped path creates no index directory.
         raise ValueError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
+
+    def report(problem) -> None:  # each problem as it comes, above the progress bar
+        tqdm.write(f"skipped {problem}", file=sys.stderr)
+
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
                      repair=args.repair, index_type=args.index_type, rebuild=args.rebuild, optimize=args.optimize,
@@ -278,18 +286,22 @@ def cmd_index(args) -> int:
                 from indexer.distributed import index_with_ray
 
                 summary = index_with_ray(args.paths, writer, address=args.ray_address, actors=args.ray_actors,
-                                         staging=args.ray_staging, progress=not args.quiet)
+                                         staging=args.ray_staging, progress=not args.quiet, on_problem=report)
             else:
-                summary = writer.add(read_paths(args.paths), progress=not args.quiet)
+                total = None if args.quiet else count_records(args.paths)
+                summary = writer.add(read_paths(args.paths, record_limit(args.max_article_chars)),
+                                     progress=not args.quiet, total=total, on_problem=report)
         except KeyboardInterrupt:
             print("interrupted: what was committed is kept; run the same command again to finish",
                   file=sys.stderr)
             return 130
         counts = writer.counts()
-    for problem in summary.problems:
-        print(f"skipped {problem}", file=sys.stderr)
-    print(f"{summary}\nindex {args.index}: {counts['articles']} articles, {counts['passages']} passages")
-    if summary.problems and not (summary.indexed or summary.updated or summary.unchanged):
+    print(f"{summary}\nindex at {args.index}: {counted(counts['articles'], 'article')}, "
+          f"{counted(counts['passages'], 'passage')}")
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}; the other paths were indexed", file=sys.stderr)
+        return 1
+    if summary.skipped and not (summary.indexed or summary.updated or summary.unchanged):
         print(f"error: nothing could be indexed from {', '.join(args.paths)}", file=sys.stderr)
         return 1
     return 0
@@ -303,7 +315,7 @@ def cmd_remove(args) -> int:
     with open_writer(args.index) as writer:
         removed, missing = writer.remove(args.ids)
     if removed:
-        print(f"removed {len(removed)} article(s): {', '.join(removed)}")
+        print(f"removed {counted(len(removed), 'article')}: {', '.join(removed)}")
     if missing:
         print(f"error: not in the index: {', '.join(missing)}", file=sys.stderr)
         return 1
@@ -490,7 +502,7 @@ def cmd_stats(args) -> int:
             print(f"{key:12} {stats[key]}")
         print(f"{'query with':12} {stats['query_backend']}")
         for name, size in stats["bytes"].items():
-            print(f"{name:12} {size / 1e6:.2f} MB")
+            print(f"{name:12} {file_size(size)}")
     return 0
 
 

@@ -256,11 +256,12 @@ def test_jsonl_and_csv_are_read_as_a_stream(tmp_path):
 
 # -- command-line input ---------------------------------------------------------------------------
 
-def test_index_on_a_missing_path_creates_nothing(tmp_path):
-    good = write_jsonl(tmp_path / "good.jsonl", [GOOD])
-    result = run_index(good, tmp_path / "mistyped", "--index", tmp_path / "index")
+def test_index_on_only_missing_paths_creates_nothing(tmp_path):
+    # With a path that exists beside them, that one is indexed (test_index_command.py).
+    result = run_index(tmp_path / "mistyped", tmp_path / "other", "--index", tmp_path / "index")
     assert result.returncode == 1
-    assert result.stderr == f"error: no such file or folder: {tmp_path / 'mistyped'}; nothing was indexed\n"
+    assert result.stderr == (f"error: no such file or folder: {tmp_path / 'mistyped'}, {tmp_path / 'other'}; "
+                             f"nothing was indexed\n")
     assert not (tmp_path / "index").exists()
 
 
