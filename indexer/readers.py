@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .article import MAX_ARTICLE_CHARS, Article, stable_id
+from .page_dates import page_date
 
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
 DOCUMENT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
@@ -395,10 +396,15 @@ def read_document(path: Path, data: bytes) -> Iterator[Article | Problem]:
 
 
 def _read_html(where: str, html: str, article_id: str) -> Article | Problem:
+    """The article of an HTML page: main text, title, author, URL and site by trafilatura; the
+    date only from the page's own metadata or dateline (indexer.page_dates), never trafilatura's,
+    which takes any date in the page."""
     import trafilatura  # imported here: it takes a second and only HTML input needs it
+    from trafilatura.utils import load_html
 
+    tree = load_html(html)
     doc = trafilatura.bare_extraction(html, with_metadata=True)
-    if doc is None or not (doc.text or "").strip():
+    if tree is None or doc is None or not (doc.text or "").strip():
         return Problem(where, "no main text found in the HTML page")
     title = (doc.title or "").strip()
     text = doc.text
@@ -411,7 +417,7 @@ def _read_html(where: str, html: str, article_id: str) -> Article | Problem:
         title=title,
         text=text,
         url=doc.url or "",
-        published=doc.date or "",
+        published=page_date(tree, text),
         author=doc.author or "",
         source=doc.sitename or "",
         origin=where,
