@@ -169,8 +169,8 @@ def prepare_article(article: Article, chunker: Chunker, max_article_chars: int,
                            is_update, duplicates.signature(cleaned.text), learned_rows=learned_rows)
 
 
-# Texts per model call when a progress bar follows the embedding: one forward batch (about 1.3 s at
-# 25 passages/s), so that the bar moves that often rather than once a commit.
+# Texts per model call: one forward batch (about 1.3 s at 25 passages/s), so that a progress bar
+# moves that often rather than once a commit (256 passages).
 EMBED_GROUP = 32
 
 

@@ -274,8 +274,11 @@ def cmd_index(args) -> int:
         # Checked before the index is opened, so a mistyped path creates no index directory.
         raise ValueError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
 
-    def report(problem) -> None:  # each problem as it comes, above the progress bar
-        tqdm.write(f"skipped {problem}", file=sys.stderr)
+    def report(problem) -> None:  # each problem as it comes, above the progress bar if there is one
+        if args.quiet:
+            print(f"skipped {problem}", file=sys.stderr)  # tqdm.write costs ~0.1 ms a line more
+        else:
+            tqdm.write(f"skipped {problem}", file=sys.stderr)
 
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
