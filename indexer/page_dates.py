@@ -49,12 +49,13 @@ _WEEKDAY = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\
 # A written date: "Friday, January 4, 2019", "Jan. 4 2019", "4 January 2019", "2019-01-04".
 _MONTH_FIRST = re.compile(rf"{_WEEKDAY}{_MONTH}\s+{_DAY},?\s+(\d{{4}})$", re.IGNORECASE)
 _DAY_FIRST = re.compile(rf"{_WEEKDAY}{_DAY}\s+{_MONTH},?\s+(\d{{4}})$", re.IGNORECASE)
-_DATE = (rf"{_WEEKDAY}(?:[a-z]+\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+[a-z]+\.?,?\s+\d{{4}}"
-         rf"|\d{{4}}-\d{{2}}-\d{{2}})")
-# A date alone on the first line, or followed by a time or a separator; or a place in capitals,
+_DATE = (rf"{_WEEKDAY}(?:[a-z]+\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+         rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+[a-z]+\.?,?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})")
+# A date alone on the first line, or followed by a time or a dash, bar or colon (not a comma: "May
+# 4, 2019, was the day..." opens a story, it does not date it); or a place in capitals,
 # a comma, the date, an agency in brackets and a dash ("WASHINGTON, Jan 4, 2019 (Reuters) -").
 _DATELINE = re.compile(
-    rf"^\s*(?:(?P<alone>{_DATE})\s*(?:$|[-–—|:,]|\d{{1,2}}[:.]\d{{2}})"
+    rf"^\s*(?:(?P<alone>{_DATE})\s*(?:$|[-–—|:]|\d{{1,2}}[:.]\d{{2}})"
     rf"|(?-i:[A-Z][A-Z.'/ -]*(?:,\s*[A-Z][A-Za-z.' ]*)?),\s+(?P<placed>{_DATE})\s*(?:\([^)]{{1,40}}\)\s*)?[-–—])",
     re.IGNORECASE)
 
@@ -81,7 +82,9 @@ def _iso_day(value: str | None) -> str:
 
 
 def _meta_dates(tree) -> list[str]:
-    return [element.get("content") or element.get("datetime") or ("" if element.tag == "meta" else element.text_content())
+    """The values of meta tags (and itemprop elements) that name the publication date, in page order."""
+    return [element.get("content") or element.get("datetime")
+            or ("" if element.tag == "meta" else element.text_content())
             for element in tree.iter("meta", "time", "span", "div", "abbr")
             if (element.tag == "meta" or element.get("itemprop"))
             and any((element.get(attribute) or "").strip().lower() in PUBLISHED_META
@@ -89,6 +92,7 @@ def _meta_dates(tree) -> list[str]:
 
 
 def _json_ld_dates(tree) -> list[str]:
+    """`datePublished` of the JSON-LD objects that are the page's own (see _LD_KEYS), in page order."""
     dates = []
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         try:
@@ -108,6 +112,7 @@ def _json_ld_dates(tree) -> list[str]:
 
 
 def _time_dates(tree) -> list[str]:
+    """`datetime` of the <time> marked as the publication, then of the first outside _NOT_THE_PAGE."""
     marked = tree.xpath('//time[@datetime][@pubdate or @itemprop="datePublished"]')
     first = tree.xpath(f"(//time[@datetime][not({_NOT_THE_PAGE})])[1]")
     return [element.get("datetime") for element in marked + first]

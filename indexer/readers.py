@@ -185,8 +185,10 @@ def _decoded_lines(handle: BinaryIO, where: str, limit: int) -> Iterator[tuple[i
         text = io.TextIOWrapper(handle, encoding="utf-16", errors="surrogatepass", newline="\n")
         number = 0
         try:
-            for number, line in enumerate(_bounded_lines(text, limit // 2, "\n"), start=1):
-                yield number, _too_long(where, number, line, limit // 2, "characters") if isinstance(line, int) else line
+            for number, line in enumerate(_bounded_lines(text, limit // 2, "\n"), start=1):  # 2 bytes a character
+                if isinstance(line, int):
+                    line = _too_long(where, number, line, limit // 2, "characters")
+                yield number, line
         except UnicodeDecodeError as exc:
             yield number + 1, Problem(f"{where}:{number + 1}", f"not valid UTF-16 ({exc.reason}); "
                                                                f"the rest of the file is not read")

@@ -88,6 +88,8 @@ UNDATED = {  # a page that does not give its own date: every one must get ""
                                          '<footer>Updated <time datetime="2023-06-01">June 2023</time></footer>'),
     "a yearless dateline": page(body_top="<p>WASHINGTON, Jan 4 (Reuters) - The harbour wall of the capital's marina "
                                          "will be rebuilt as well, officials said.</p>"),
+    "a story opening with a date": page(body_top="<p>January 4, 2019, was the day the harbour wall cracked.</p>"),
+    "a meta date that is no date": page('<meta property="article:published_time" content="yesterday">'),
     "a date in the URL": page(url="https://coast.example/2019/01/04/harbour"),
     "a related article's JSON-LD": page('<script type="application/ld+json">{"@type": "WebPage", "relatedLink": '
                                         '{"@type": "NewsArticle", "datePublished": "2012-01-01"}}</script>'),
