@@ -221,7 +221,7 @@ def progress_bar(total: int | None, shown: bool):
 
     return tqdm(desc="indexing", total=total, unit=" items", disable=not shown, dynamic_ncols=True,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:,.0f}/{total_fmt} [{elapsed}<{remaining}, "
-                           "{rate_fmt}]" if total else "{desc}: {n:,.0f} items [{elapsed}, {rate_fmt}]")
+                           "{rate_noinv_fmt}]" if total else "{desc}: {n:,.0f} items [{elapsed}, {rate_noinv_fmt}]")
 
 
 def close_progress_bar(bar) -> None:
