@@ -117,8 +117,7 @@ class ShardedWriter:
 
     def add(self, items: Iterable[Article | Problem], progress: bool = False, total: int | None = None,
             on_problem: Callable[[Problem], None] | None = None) -> IndexSummary:
-        """Index every article of `items` in its shard; as `IndexWriter.add` (the bar moves as
-        each shard's batch of ROUTE_BATCH articles is written)."""
+        """Index every article of `items` in its shard; as `IndexWriter.add`."""
         summary = IndexSummary(on_problem=on_problem)
         started = time.perf_counter()
         pending: list[list[Article]] = [[] for _ in self.writers]
@@ -126,8 +125,7 @@ class ShardedWriter:
 
         def flush(number: int) -> None:
             if pending[number]:
-                summary.merge(self.writers[number].add(pending[number], on_problem=on_problem))
-                bar.update(len(pending[number]))
+                summary.merge(self.writers[number].add(pending[number], on_problem=on_problem, on_done=bar.update))
                 pending[number] = []
 
         try:

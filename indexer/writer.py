@@ -474,18 +474,26 @@ class IndexWriter:
     # -- adding ----------------------------------------------------------------------------------
 
     def add(self, items: Iterable[Article | PreparedArticle | Problem], progress: bool = False,
-            total: int | None = None, on_problem: Callable[[Problem], None] | None = None) -> IndexSummary:
+            total: int | None = None, on_problem: Callable[[Problem], None] | None = None,
+            on_done: Callable[[float], None] | None = None) -> IndexSummary:
         """Index every `Article` of `items`: new ones are added, changed ones re-embedded, unchanged
         ones skipped without embedding. A `PreparedArticle` (prepared and embedded elsewhere) is
         written as it is. `Problem`s (and articles that cannot be indexed) are reported to the
         summary (see `IndexSummary.report`; `on_problem` sees each). With `progress`, a bar on
         stderr counts the items done out of `total` (`readers.count_records`), moving as each group
-        of passages is embedded. Returns the summary; the index is saved at `close()`."""
+        of passages is embedded; `on_done(items)` is told the same (a caller's own bar). Returns
+        the summary; the index is saved at `close()`."""
         summary = IndexSummary(on_problem=on_problem)
         started = time.perf_counter()
         seen = self._seen
         pending: list[PreparedArticle] = []
         bar = progress_bar(total, progress)
+
+        def advance(items: float) -> None:
+            bar.update(items)
+            if on_done is not None:
+                on_done(items)
+
         # Batch n is written (sentence pooling, SQLite, FAISS) on a second thread while batch n+1
         # is read, chunked and embedded here: the model and the writing overlap instead of taking
         # turns. One write in flight at a time, in order.
@@ -496,8 +504,8 @@ class IndexWriter:
             nonlocal in_flight
             if not batch:
                 return
-            bar.update(sum(p.embedded is not None for p in batch))  # embedded elsewhere already
-            embedded = self._embed(batch, bar.update)
+            advance(sum(p.embedded is not None for p in batch))  # embedded elsewhere already
+            embedded = self._embed(batch, advance)
             if in_flight is not None:
                 in_flight.result()
             in_flight = writes.submit(self._write, batch, embedded, summary)
@@ -506,18 +514,18 @@ class IndexWriter:
             for item in items:
                 if isinstance(item, Problem):
                     summary.report(item)
-                    bar.update(1)
+                    advance(1)
                     continue
                 article = item.article if isinstance(item, PreparedArticle) else item
                 if article.id in seen:
                     summary.report(Problem(article.origin, f"duplicate id '{article.id}' (first seen at "
                                                            f"{seen[article.id]}); this copy is skipped"))
-                    bar.update(1)
+                    advance(1)
                     continue
                 seen[article.id] = article.origin
                 prepared = item if isinstance(item, PreparedArticle) else self._prepare(item)
                 if prepared is None or isinstance(prepared, Problem):
-                    bar.update(1)
+                    advance(1)
                 if prepared is None:
                     summary.unchanged += 1
                 elif isinstance(prepared, Problem):
