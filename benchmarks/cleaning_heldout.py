@@ -5,7 +5,8 @@ never seen, whose templates carry lines with a changing part (credits, timestamp
     article-search eval-cleaning /tmp/cleaning-heldout.jsonl
 
 SET 1 (default): the stories (`clean`) of the five dev outlets of split B in docs/quality.md
-("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others. Each outlet wraps a story in its own
+("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others;
+SET 3: those of split B again, to four more. Each outlet wraps a story in its own
 template, written for this check and not used to write the patterns: a head, inserts between
 paragraphs, a tail, most lines with a slot (a name, a time, a date, an address) filled anew per
 story, some lines in only part of the stories. Story lines added to `clean` as well: a quote with a
@@ -151,8 +152,49 @@ def saltmarsh(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
 
 OUTLETS_2 = {"Orchard Post": orchard, "Harbourlight": harbourlight, "Ridgeway Record": ridgeway,
              "Saltmarsh Observer": saltmarsh}
+
+
+# Set 3, written after set 2 had shaped the last change (shapes of non-sentences mid-body).
+def pinecrest(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} Today", f"{f.pick(SECTIONS)} | {f.pick(CITIES)} | {f.date()}",
+            f"Reported by {f.name()}, Senior Correspondent"]
+    mid = [f"Also on {outlet}: {f.pick(CITIES)} mayor faces recall vote"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} and {f.name()} contributed reporting.",
+            f"Got a story? Message {f.name().split()[0]} on Signal at +44 {f.random.randint(7000, 7999)} "
+            f"{f.random.randint(100000, 999999)}", f"© {outlet} Ltd {f.random.randint(2003, 2006)}"]
+    return head, mid, tail
+
+
+def fenland(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} / News / {f.pick(SECTIONS)}", f"First published on {f.pick(DAYS)} {f.date()}"]
+    mid = [f"Pictured: {f.name()} outside the court"] if f.sometimes(0.5) else []
+    mid += [f"Watch our video interview with {f.name()}"] if f.sometimes(0.3) else []
+    tail = [f"Words: {f.name()} · Pictures: {f.name()}", f"This story was amended on {f.date()}.",
+            f"More {f.pick(SECTIONS).lower()} news from the {outlet}"]
+    return head, mid, tail
+
+
+def quarry(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} · Est. {f.random.randint(1850, 1950)}", f"{f.name()}, {f.pick(CITIES)}"]
+    mid = [f"Listen: {f.name()} on the {outlet} podcast"] if f.sometimes(0.5) else []
+    tail = [f"Edited by {f.name()}. Research by {f.name()}.",
+            f"Subscribers can read {f.random.randint(2, 9)} more stories today", f"{outlet} app: iOS | Android"]
+    return head, mid, tail
+
+
+def westgate(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"WESTGATE WIRE — {f.pick(SECTIONS).upper()}", f"Dateline: {f.pick(CITIES)}, {f.date()}"]
+    mid = [f"(Chart by {f.name()}/{outlet})"] if f.sometimes(0.5) else []
+    tail = [f"-- Reporting by {f.name()} in {f.pick(CITIES)}; writing by {f.name()} --",
+            f"Source: {outlet} ({f.random.randint(1, 999)} wires today)", f"{outlet} Trust Standards apply"]
+    return head, mid, tail
+
+
+OUTLETS_3 = {"Pinecrest Daily": pinecrest, "Fenland Voice": fenland, "Quarry Gazette": quarry,
+             "Westgate Wire": westgate}
 SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire",
-                                                    "Northside Post"])}
+                                                    "Northside Post"]),
+        "3": (OUTLETS_3, HELD_OUT)}
 
 
 def serve(record: dict, outlet: str, template, f: Filler, story_lines: list[str]) -> dict:

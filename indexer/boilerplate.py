@@ -8,10 +8,10 @@ label ("READ MORE:") when the rest is a headline, and its shape ("reporting by *
 short formula around a slot: a name, a number, a date (see `shapes_of`). A key is learned boilerplate
 once it occurs in at least `MIN_STORIES` stories AND in at least `MIN_SHARE` of all the source's
 stories: a template recurs across most stories of a source, while a quote that several stories
-carry recurs in a few. A shape is applied only at the head and tail of a story, where credits
-stand (`SourceLines.at_edge`); a line or label anywhere. A story is counted once however often it
-arrives: a copy with the same text under another id, or an update of an id already counted, adds
-nothing (see `LearnedBoilerplate.observe`).
+carry recurs in a few. A line or label is removed anywhere; a shape at the head and tail of a
+story, where credits stand, and elsewhere only from a line that is no sentence (`SourceLines`). A
+story is counted once however often it arrives: a copy with the same text under another id, or an
+update of an id already counted, adds nothing (see `LearnedBoilerplate.observe`).
 
 Every write costs its own article: counts are read per key through the tables' primary keys, and
 each source keeps a running count of its stories (`boilerplate_sources`), so nothing reads a whole
@@ -212,13 +212,16 @@ class SourceCounts:
 @dataclass
 class SourceLines:
     """The predicate `clean_text` takes for one source: called with a line, whether its line or
-    label is learned (removed anywhere); `at_edge(line)` also whether its shape is (head and tail)."""
+    label is learned (removed anywhere), or its shape when the line is no sentence; `at_edge(line)`
+    whether its line, label or shape is (at the head and tail)."""
 
     learned: LearnedBoilerplate
     source: str
 
     def __call__(self, line: str) -> bool:
-        return self.learned.is_boilerplate(self.source, line)
+        # Mid-body, a shape counts only for a line that is no sentence ("Interactive graphic by
+        # <name>"): a story's sentence with a new name each time ("<name> told the Post.") stays.
+        return self.learned.is_boilerplate(self.source, line, shapes=headline_like(line))
 
     def at_edge(self, line: str) -> bool:
         return self.learned.is_boilerplate(self.source, line, shapes=True)
@@ -304,7 +307,8 @@ class LearnedBoilerplate:
         conn.executemany("INSERT INTO learned_lines VALUES (?, ?, 1) ON CONFLICT(source, key) "
                          "DO UPDATE SET stories = stories + 1", [(source, key) for key in observed.keys])
         conn.execute("INSERT INTO boilerplate_sources (source, stories, version) VALUES (?, 1, ?) "
-                     "ON CONFLICT(source) DO UPDATE SET stories = stories + 1, version = max(version, excluded.version)",
+                     "ON CONFLICT(source) DO UPDATE SET stories = stories + 1, "
+                     "version = max(version, excluded.version)",
                      (source, observed.version))
 
     def is_boilerplate(self, source: str, line: str, shapes: bool = False) -> bool:

@@ -146,6 +146,7 @@ def test_a_slotted_credit_line_is_learned_and_removed_while_a_slotted_quote_is_k
     def article(n: int) -> str:  # every story quotes someone and ends with credits: a new name each time
         first, second = story(n)
         return "\n\n".join([first, f'"We will keep the buses running," said {NAMES[(n + 3) % 8]}.',
+                            f"Interactive graphic by {NAMES[(n + 4) % 8]}",  # mid-body, no sentence: template
                             f"{NAMES[(n + 5) % 8]} told the Gazette.", second,
                             f"Reporting by {NAMES[n % 8]} and {NAMES[(n + 2) % 8]}; Editing by {NAMES[(n + 1) % 8]}"])
 
