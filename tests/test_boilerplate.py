@@ -168,10 +168,10 @@ def test_a_slotted_credit_line_is_learned_and_removed_while_a_slotted_quote_is_k
 
 
 def templated_and_other_articles() -> list[Article]:
-    """Issue 21's reproduction, smaller: 6 + 6 stories of two templated outlets, then 8 of other outlets."""
+    """Issue 21's reproduction: 12 + 12 stories of two templated outlets, then 20 of other outlets."""
     outlets = [Article(f"{outlet[0].lower()}{n}", f"Buses {n}", scraped(n, outlet), source=outlet)
-               for n in range(6) for outlet in ("Gazette", "Courier")]
-    others = [Article(f"o{n}", f"Buses {n}", "\n\n".join(story(n + 12)), source=f"Outlet {n}") for n in range(8)]
+               for n in range(12) for outlet in ("Gazette", "Courier")]
+    others = [Article(f"o{n}", f"Buses {n}", "\n\n".join(story(n + 12)), source=f"Outlet {n}") for n in range(20)]
     return outlets + others
 
 
@@ -185,7 +185,7 @@ class Killed(BaseException):
     """Stands for a SIGKILL: nothing after it runs but what `finally` blocks do."""
 
 
-def test_a_run_killed_after_its_4th_batch_and_rerun_equals_a_clean_build(tmp_path, encoder, monkeypatch):
+def test_a_run_killed_after_its_10th_batch_and_rerun_equals_a_clean_build(tmp_path, encoder, monkeypatch):
     articles = templated_and_other_articles()
     with IndexWriter(tmp_path / "clean", encoder=encoder, commit_chunks=4) as writer:
         writer.add(articles)
@@ -197,7 +197,7 @@ def test_a_run_killed_after_its_4th_batch_and_rerun_equals_a_clean_build(tmp_pat
     def write_then_die(self, batch, embedded, summary):
         write(self, batch, embedded, summary)
         batches.append(len(batch))
-        if len(batches) == 4:
+        if len(batches) == 10:
             raise Killed()
 
     killed = tmp_path / "killed"
@@ -209,10 +209,10 @@ def test_a_run_killed_after_its_4th_batch_and_rerun_equals_a_clean_build(tmp_pat
         except Killed:
             pass
         writer._release()  # the process dies: no save, no end-of-run cleaning
-    assert sum(batches) == 16  # the 5th batch and the end-of-run cleaning never ran
+    assert sum(batches) == 40  # the 11th batch and the end-of-run cleaning never ran
     with IndexWriter(killed, encoder=encoder, commit_chunks=4) as writer:
         summary = writer.add(articles)
-    assert summary.indexed == 4 and summary.unchanged == 16
+    assert summary.indexed == 4 and summary.unchanged == 40
     assert stored(killed) == (clean_texts, clean_chunks)
 
 
