@@ -1,12 +1,23 @@
 """Boilerplate learned from the archive itself: a line that recurs across many of one source's stories
-is that source's template (menu, pitch, notice, "READ MORE: <headline>"), not news.
+is that source's template (menu, pitch, notice, "READ MORE: <headline>", "Reporting by <a name>"),
+not news.
 
-For every source (the `source` field, else the URL's domain) the index counts, per normalised line,
-in how many of the source's distinct stories it occurs. A line is learned boilerplate once it occurs
-in at least `MIN_STORIES` stories AND in at least `MIN_SHARE` of all the source's stories: a template
-recurs across most stories of a source, while a quote that several stories carry recurs in a few.
-A story is counted once however often it arrives: a copy with the same text under another id, or
-an update of an id already counted, adds nothing (see `LearnedBoilerplate.observe`).
+For every source (the `source` field, else the URL's domain) the index counts, per line key, in how
+many of the source's distinct stories it occurs. A line's keys are the whole normalised line, its
+label ("READ MORE:") when the rest is a headline, and its shape ("reporting by *") when it is a
+short formula around a slot: a name, a number, a date (see `shapes_of`). A key is learned boilerplate
+once it occurs in at least `MIN_STORIES` stories AND in at least `MIN_SHARE` of all the source's
+stories: a template recurs across most stories of a source, while a quote that several stories
+carry recurs in a few. A line or label is removed anywhere; a shape at the head and tail of a
+story, where credits stand, and elsewhere only from a line that is no sentence (`SourceLines`). A
+story is counted once however often it arrives: a copy with the same text under another id, or an
+update of an id already counted, adds nothing (see `LearnedBoilerplate.observe`).
+
+Every write costs its own article: counts are read per key through the tables' primary keys, and
+each source keeps a running count of its stories (`boilerplate_sources`), so nothing reads a whole
+source. Each source also has a template version, raised whenever one of its keys becomes learned;
+every article records the version it was cleaned with (`cleaned_with`), so that the articles to
+clean again are those below their source's version, whichever run learned the line.
 
     >>> learned = LearnedBoilerplate()
     >>> for n in range(6):
@@ -36,6 +47,18 @@ CREATE TABLE IF NOT EXISTS learned_lines (
 CREATE TABLE IF NOT EXISTS boilerplate_stories (
     source TEXT NOT NULL, story TEXT NOT NULL, PRIMARY KEY (source, story)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS boilerplate_sources (
+    source TEXT PRIMARY KEY,
+    stories INTEGER NOT NULL,              -- distinct stories counted
+    version INTEGER NOT NULL DEFAULT 0,    -- raised each time one of its keys becomes learned
+    recleaned INTEGER NOT NULL DEFAULT 0   -- the version its stored articles were all cleaned again with
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS boilerplate_sources_behind ON boilerplate_sources(source) WHERE recleaned < version;
+CREATE TABLE IF NOT EXISTS cleaned_with (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    source TEXT NOT NULL, version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cleaned_with_version ON cleaned_with(source, version);
 """
 
 _WORD = re.compile(r"\w+")
@@ -44,6 +67,22 @@ _SHORT_LINE_WORDS = 6
 _LABEL = re.compile(r"^([^:.!?\"“”]{1,30}):\s*(\S.*)$")
 # Headlines may ask ("Have hackers recruited your PC?"); a paragraph ends with a full stop.
 _SENTENCE_END = re.compile(r"[.!…][\"'’”)\]]*$")
+# A shape is a formula: a few fixed words around a slot. A line of more words, or whose fixed part
+# runs longer, is prose, which may repeat a phrase with a new name ("The council of X voted ...").
+# The limits were measured (docs/quality.md, "Templates with a slot"): more fixed words learn more
+# credits; none of the story lines of the dev, stress, held-out and retrieval sets is lost at 8.
+_SHAPE_MAX_WORDS = 16
+_SHAPE_FIXED_WORDS = (2, 8)
+_SHAPE_SEPARATED_WORDS = 8  # a line of names and dates between separators: "Jane Doe | March 3, 2004"
+_SEPARATORS = {"|", "·", "•", ">", "›", "/", "—", "–"}
+_SHAPE_TOKEN = re.compile(r"@?[^\W_][\w'’.@-]*|[|·•>›/—–]")
+_QUOTES = re.compile(r"[\"“”«»„]")
+# Words that a title-cased line capitalises without their being names; "and" joins two names.
+# Pronouns start sentences ("He said so."), not names.
+_FUNCTION_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "he", "her", "his", "i", "if", "in",
+                   "it", "its", "of", "on", "or", "our", "she", "that", "the", "their", "there", "these", "they",
+                   "this", "those", "to", "we", "when", "with", "you", "your"}
+_JOINS = {"and", "&", "de", "van", "von", "der", "da", "al", "bin"}
 
 
 def source_of(source: str, url: str) -> str:
@@ -72,10 +111,57 @@ def headline_like(line: str) -> bool:
     return 0 < words <= 16 and not _SENTENCE_END.search(line.strip())
 
 
+def _is_slot(word: str) -> bool:
+    """Whether a word is a changing part: a number, an address or handle, or a capitalised word
+    that is not a function word (a name, a place, a month)."""
+    if any(c.isdigit() for c in word) or "@" in word:
+        return True
+    return word[0].isupper() and word.casefold() not in _FUNCTION_WORDS
+
+
+def _shape(tokens: list[str], first_is_slot: bool) -> str | None:
+    parts: list[str] = []
+    for i, token in enumerate(tokens):
+        if token in _SEPARATORS:
+            parts.append(token)
+        elif _is_slot(token) if i or first_is_slot else token[0].isdigit() or "@" in token:
+            if len(parts) > 1 and parts[-1] in _JOINS and parts[-2] == "*":  # "<name> and <name>": one slot
+                parts.pop()
+            if not parts or parts[-1] != "*":
+                parts.append("*")
+        else:
+            parts.append(token.casefold())
+    fixed = sum(part != "*" and part not in _SEPARATORS for part in parts)
+    separated = any(part in _SEPARATORS for part in parts) and len(tokens) <= _SHAPE_SEPARATED_WORDS
+    if "*" not in parts or fixed > _SHAPE_FIXED_WORDS[1] or (fixed < _SHAPE_FIXED_WORDS[0] and not separated):
+        return None
+    return " ".join(parts)
+
+
+def shapes_of(line: str) -> list[str]:
+    """The line's shapes: its fixed words and separators, with every run of names, numbers and
+    dates as one slot ("Reporting by Priya Nair and Tom Ode" -> "reporting by *", "Jane Doe |
+    March 3, 2004" -> "* | *"). A capitalised first word may be fixed ("Reporting") or a name
+    ("Oslo bureau"), so there are two shapes when it is capitalised. None for a line that is no
+    formula: no slot, more than 8 fixed words, fewer than 2 without a separator, more than 16
+    words, all capitals, or a quotation (a quote with a new speaker each time stays a quote)."""
+    line = unicodedata.normalize("NFKC", line.strip())
+    tokens = [token.rstrip(".'’-") for token in _SHAPE_TOKEN.findall(line)]
+    words = [token for token in tokens if token not in _SEPARATORS]
+    if not words or len(words) > _SHAPE_MAX_WORDS or _QUOTES.search(line) or not any(c.islower() for c in line):
+        return []
+    variants = (False, True) if _is_slot(words[0]) and not tokens[0][0].isdigit() else (False,)
+    return list(dict.fromkeys(shape for first in variants if (shape := _shape(tokens, first)) is not None))
+
+
+def _hash(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 def line_keys(line: str) -> list[int]:
-    """What is counted for a line: the whole normalised line, and for "LABEL: <headline>" also the
-    label, so that "READ MORE: <a different headline each time>" is learned by its label. Each as a
-    64-bit hash: the index stores 8 bytes per distinct line, not the line."""
+    """What is counted for a line and removes it wherever it stands: the whole normalised line, and
+    for "LABEL: <headline>" also the label, so that "READ MORE: <a different headline each time>"
+    is learned by its label. Each as a 64-bit hash: the index stores 8 bytes per distinct line."""
     line = line.strip()
     if not line:
         return []
@@ -83,8 +169,17 @@ def line_keys(line: str) -> list[int]:
     label = _LABEL.match(line)
     if label and len(_WORD.findall(label.group(1))) <= 4 and headline_like(label.group(2)):
         names.append("label:" + normalise(label.group(1)))
-    return [int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-            for name in names]
+    return [_hash(name) for name in names]
+
+
+def shape_keys(line: str) -> list[int]:
+    """The keys of the line's shapes (see `shapes_of`), which remove it at a story's head and tail."""
+    return [_hash("shape:" + shape) for shape in shapes_of(line)]
+
+
+def text_keys(text: str) -> set[int]:
+    """Every key counted for a text: its lines' keys and shapes, each once."""
+    return {key for line in text.split("\n") for key in (*line_keys(line), *shape_keys(line))}
 
 
 def story_key(text: str) -> str:
@@ -94,88 +189,178 @@ def story_key(text: str) -> str:
 
 
 @dataclass
-class SourceCounts:
-    """What is known of one source: its distinct stories and, per line key, how many of them hold it."""
+class Observation:
+    """What one counted article adds to its source (see `LearnedBoilerplate.save`)."""
 
-    stories: set[str] = field(default_factory=set)
+    source: str
+    stories: list[str]  # its story keys: the text's and the id's
+    keys: set[int]
+    version: int  # the source's template version after it was counted
+
+
+@dataclass
+class SourceCounts:
+    """What this process knows of one source: its story count and template version, and the counts
+    of the keys it has looked up (each read once, then kept up to date as stories are counted)."""
+
+    articles: int = 0
+    version: int = 0
     lines: dict[int, int] = field(default_factory=dict)
-    articles: int = 0  # distinct stories counted
+    stories: set[str] = field(default_factory=set)  # counted by this process, maybe not yet saved
+
+
+@dataclass
+class SourceLines:
+    """The predicate `clean_text` takes for one source: called with a line, whether its line or
+    label is learned (removed anywhere), or its shape when the line is no sentence; `at_edge(line)`
+    whether its line, label or shape is (at the head and tail)."""
+
+    learned: LearnedBoilerplate
+    source: str
+
+    def __call__(self, line: str) -> bool:
+        # Mid-body, a shape counts only for a line that is no sentence ("Interactive graphic by
+        # <name>"): a story's sentence with a new name each time ("<name> told the Post.") stays.
+        return self.learned.is_boilerplate(self.source, line, shapes=headline_like(line))
+
+    def at_edge(self, line: str) -> bool:
+        return self.learned.is_boilerplate(self.source, line, shapes=True)
 
 
 class LearnedBoilerplate:
-    """Per-source line counts, in memory; `load` and `observe`'s returned delta keep them in SQLite.
-
-    `observe(source, article_id, text)` counts one article's lines (once per distinct story);
-    `is_boilerplate(source, line)` says whether a line is learned template of that source."""
+    """Per-source key counts, read from SQLite key by key (`conn`, optional) and kept up to date in
+    memory as `observe` counts articles; `save` writes one article's counts in the caller's
+    transaction. One writer at a time (the index's write lock), so what was read stays true."""
 
     def __init__(self, conn: sqlite3.Connection | None = None, min_stories: int = MIN_STORIES,
                  min_share: float = MIN_SHARE):
-        self.conn = conn  # read lazily, one source at a time (a large archive has many sources)
+        self.conn = conn
         self.min_stories = min_stories
         self.min_share = min_share
         self._sources: dict[str, SourceCounts] = {}
-        self._known: dict[str, set[int]] = {}  # per source, the keys learned when last checked (see grown_sources)
 
     def _counts(self, source: str) -> SourceCounts:
         counts = self._sources.get(source)
         if counts is None:
             counts = self._sources[source] = SourceCounts()
-            if self.conn is not None:
-                counts.stories = {row[0] for row in self.conn.execute(
-                    "SELECT story FROM boilerplate_stories WHERE source = ?", (source,))}
-                counts.articles = sum(1 for story in counts.stories if story.startswith("text:"))
-                counts.lines = dict(self.conn.execute(
-                    "SELECT key, stories FROM learned_lines WHERE source = ?", (source,)))
-            self._known[source] = self._learned_keys(source)
+            row = self.conn.execute("SELECT stories, version FROM boilerplate_sources WHERE source = ?",
+                                    (source,)).fetchone() if self.conn is not None else None
+            if row is not None:
+                counts.articles, counts.version = row[0], row[1]
         return counts
 
-    def _learned_keys(self, source: str) -> set[int]:
-        counts = self._sources[source]
-        needed = max(self.min_stories, self.min_share * counts.articles)
-        return {key for key, stories in counts.lines.items() if stories >= needed}
+    def _stories_of(self, counts: SourceCounts, source: str, keys: set[int]) -> dict[int, int]:
+        """The story count of every key of `keys`, reading only those not read before."""
+        missing = [key for key in keys if key not in counts.lines]
+        if missing:
+            counts.lines.update((key, 0) for key in missing)
+            if self.conn is not None:
+                for start in range(0, len(missing), 500):
+                    part = missing[start:start + 500]
+                    counts.lines.update(self.conn.execute(
+                        f"SELECT key, stories FROM learned_lines WHERE source = ? AND key IN "
+                        f"({', '.join('?' * len(part))})", [source, *part]).fetchall())
+        return {key: counts.lines[key] for key in keys}
 
-    def grown_sources(self) -> list[str]:
-        """The sources that learned a line since they were loaded or last returned here: their
-        articles indexed before may hold lines now known to be boilerplate."""
-        grown = []
-        for source, known in self._known.items():
-            learned = self._learned_keys(source)
-            if learned - known:
-                grown.append(source)
-            self._known[source] = learned
-        return grown
+    def _counted(self, counts: SourceCounts, source: str, stories: list[str]) -> bool:
+        if any(story in counts.stories for story in stories):
+            return True
+        return self.conn is not None and self.conn.execute(
+            "SELECT 1 FROM boilerplate_stories WHERE source = ? AND story IN (?, ?)", (source, *stories)).fetchone() \
+            is not None
 
-    def observe(self, source: str, article_id: str, text: str) -> list[tuple[str, str]]:
+    def _needed(self, articles: int) -> float:
+        return max(self.min_stories, self.min_share * articles)
+
+    def version(self, source: str) -> int:
+        """The source's template version: how many times one of its keys became learned."""
+        return self._counts(source).version
+
+    def observe(self, source: str, article_id: str, text: str) -> Observation | None:
         """Count the lines of one article of `source`, unless its story is counted already (the
-        same text under any id, or an earlier version of this id). Returns the rows it added to
-        `boilerplate_stories` (for `save`), empty when nothing was counted."""
+        same text under any id, or an earlier version of this id). Returns what it added (for
+        `save`), None when nothing was counted."""
         counts = self._counts(source)
-        text_key, id_key = story_key(text), "id:" + article_id
-        if text_key in counts.stories or id_key in counts.stories:
-            return []
-        counts.stories.update((text_key, id_key))
+        stories = [story_key(text), "id:" + article_id]
+        if self._counted(counts, source, stories):
+            return None
+        keys = text_keys(text)
+        before = self._stories_of(counts, source, keys)
+        needed_before, needed = self._needed(counts.articles), self._needed(counts.articles + 1)
+        counts.stories.update(stories)
         counts.articles += 1
-        for key in {key for line in text.split("\n") for key in line_keys(line)}:
-            counts.lines[key] = counts.lines.get(key, 0) + 1
-        return [(source, text_key), (source, id_key)]
+        for key, stories_before in before.items():
+            counts.lines[key] = stories_before + 1
+        # A key becomes learned only when its own count rises (the share needed only ever grows).
+        if any(n + 1 >= needed and n < needed_before for n in before.values()):
+            counts.version += 1
+        return Observation(source, stories, keys, counts.version)
 
-    def save(self, conn: sqlite3.Connection, observed: list[tuple[str, str]], text: str) -> None:
+    def save(self, conn: sqlite3.Connection, observed: Observation | None) -> None:
         """Write one observed article's counts into `conn` (inside the caller's transaction): only
-        the rows of its own lines change."""
-        if not observed:
+        its own keys' rows and its source's row change."""
+        if observed is None:
             return
-        conn.executemany("INSERT OR IGNORE INTO boilerplate_stories VALUES (?, ?)", observed)
-        source = observed[0][0]
+        source = observed.source
+        conn.executemany("INSERT OR IGNORE INTO boilerplate_stories VALUES (?, ?)",
+                         [(source, story) for story in observed.stories])
         conn.executemany("INSERT INTO learned_lines VALUES (?, ?, 1) ON CONFLICT(source, key) "
-                         "DO UPDATE SET stories = stories + 1",
-                         [(source, key) for key in {key for line in text.split("\n") for key in line_keys(line)}])
+                         "DO UPDATE SET stories = stories + 1", [(source, key) for key in observed.keys])
+        conn.execute("INSERT INTO boilerplate_sources (source, stories, version) VALUES (?, 1, ?) "
+                     "ON CONFLICT(source) DO UPDATE SET stories = stories + 1, "
+                     "version = max(version, excluded.version)",
+                     (source, observed.version))
 
-    def is_boilerplate(self, source: str, line: str) -> bool:
-        """Whether `line` (or its "LABEL:") recurs in enough of `source`'s stories to be template."""
+    def is_boilerplate(self, source: str, line: str, shapes: bool = False) -> bool:
+        """Whether `line` (or its "LABEL:", or with `shapes` its shape) recurs in enough of
+        `source`'s stories to be template."""
+        keys = set(line_keys(line) + (shape_keys(line) if shapes else []))
+        if not keys:
+            return False
         counts = self._counts(source)
-        needed = max(self.min_stories, self.min_share * counts.articles)
-        return any(counts.lines.get(key, 0) >= needed for key in line_keys(line))
+        needed = self._needed(counts.articles)
+        return any(stories >= needed for stories in self._stories_of(counts, source, keys).values())
 
-    def for_source(self, source: str):
-        """A predicate `line -> bool` for `clean_text(raw, learned=...)`."""
-        return lambda line: self.is_boilerplate(source, line)
+    def for_source(self, source: str) -> SourceLines:
+        """The predicate for `clean_text(raw, learned=...)`."""
+        return SourceLines(self, source)
+
+
+def record_cleaning(conn: sqlite3.Connection, article_id: str, source: str, version: int) -> None:
+    """Record, in the caller's transaction, that an article was cleaned with its source's `version`."""
+    conn.execute("INSERT INTO cleaned_with VALUES (?, ?, ?) ON CONFLICT(article_id) DO UPDATE SET "
+                 "source = excluded.source, version = excluded.version", (article_id, source, version))
+
+
+def sources_behind(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """(source, version) of every source with articles that may be cleaned with an older version
+    than its current one (read through a partial index: only those sources)."""
+    return conn.execute("SELECT source, version FROM boilerplate_sources INDEXED BY boilerplate_sources_behind "
+                        "WHERE recleaned < version").fetchall()
+
+
+def articles_behind(conn: sqlite3.Connection, source: str, version: int) -> list[str]:
+    """The ids of `source`'s articles cleaned with a version older than `version`."""
+    return [row[0] for row in conn.execute(
+        "SELECT article_id FROM cleaned_with WHERE source = ? AND version < ? ORDER BY article_id", (source, version))]
+
+
+def mark_recleaned(conn: sqlite3.Connection, source: str, version: int) -> None:
+    """Record that every stored article of `source` is cleaned with `version` (or a later one)."""
+    conn.execute("UPDATE boilerplate_sources SET recleaned = max(recleaned, ?) WHERE source = ?", (version, source))
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create the tables of learned boilerplate in an index made before them, and fill the new ones
+    once from what the index holds: a source's story count from its counted stories, and a record
+    of version 0 for every stored article (so that a line learned next cleans them again)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.executescript(SCHEMA)
+    with conn:
+        if "boilerplate_sources" not in tables:
+            conn.execute("INSERT OR IGNORE INTO boilerplate_sources (source, stories) SELECT source, COUNT(*) "
+                         "FROM boilerplate_stories WHERE story LIKE 'text:%' GROUP BY source")
+        if "cleaned_with" not in tables:
+            conn.executemany("INSERT OR IGNORE INTO cleaned_with VALUES (?, ?, 0)",
+                             ((article_id, source_of(source, url)) for article_id, source, url
+                              in conn.execute("SELECT id, source, url FROM articles").fetchall()))

@@ -53,20 +53,39 @@ _EDGE_BOILERPLATE = [
     r"(advertisement|sponsored( content)?|ad)\W*",
     r"story continues( below)?\W*",
     r"(image|photo|picture) (credit|source)\s*:.{0,100}",
-    # Page furniture: skip links, menus, breadcrumbs ("Gazette > News > World"), navigation bars
+    # Page furniture: skip links, menus, breadcrumbs ("Gazette > News > World", "Home › Sport"), navigation bars
     # ("Home | News | Sport"), reading aids and a bare publication year.
     r"skip to (main )?(content|navigation)\W*",
     r"(main )?menu\W*",
-    r"[^.!?>]{1,40}( > [^.!?>]{1,40}){1,5}",
+    r"[^.!?>›»]{1,40}( [>›»] [^.!?>›»]{1,40}){1,5}",
     r"[^.!?|]{1,25}( \| [^.!?|]{1,25}){2,}",
     r"listen to (this|the) (article|story)\W*",
     r"\d+ min(ute)?s? read\W*",
     r"(published|updated)( on)? (\d{4}|" + _DATE + r")\W*",
 ]
+# Editorial notices: corrections and updates announced at the head or tail of a story.
+_EDGE_BOILERPLATE += [
+    r"(this|the) (article|story|report|post) (has been|was|is) (updated|corrected|amended|edited)\b.*",
+    r"an earlier version of this (article|story|report|post)\b.*",
+    r"(correction|clarification)s?\s*(\(.{0,40}\))?\s*:.*",
+]
 # These markers are dropped as whole lines anywhere in the body: sites insert them mid-article.
 _ANYWHERE_BOILERPLATE = [
     r"story continues( below)?\W*",
     r"(advertisement|sponsored content)\W*",
+    # Photo and image credits, alone or ending a caption ("Crowds at the march. Image: Jane Doe
+    # (flickr)."; "Photo: Reuters"; "(Photo by Jane Doe/AFP)"): the label capitalised, as a
+    # credit has it, and the credit short. "He posted a photo: a cat" is prose and stays.
+    # (A caption may run into its credit: "Jo JorgensenImage: Jo Jorgensen for President.")
+    r".{0,400}?(?-i:(Image|Photo|Picture|Photograph|Illustration|Graphic)s?( [Cc]redits?)?)\s*:\s*[^\s:].{0,80}",
+    r"((image|photo|picture) )?credits?\s*:\s*[^\s:].{0,80}",
+    r"(.{0,400}?\s)?\((photo|image|picture|photograph)s? (by|courtesy( of)?|credit:?)\s[^()]{1,80}\)\W*",
+    r"(photo|image|picture|photograph)s? (by|courtesy( of)?)\s[^.!?]{1,80}(\.|\s(on|via) \w+\W*)?",
+    # Editorial notices and review banners (Wikinews: "This article requires pre-publication
+    # review ...", "... Please check the talk page history before reviewing.").
+    r"editor['’]?s['’]? note\s*:.*",
+    r"this (article|story) (requires|needs|is awaiting|awaits) (pre-publication |independent )?review\b.*",
+    r".{0,200}\bplease check the talk page history before reviewing\W*",
 ]
 # "By Jane Doe" or "By Jane Doe, Reuters": two to five name words, no sentence after them, so that a
 # first sentence such as "By Monday, officials had left." is not taken for a byline.
@@ -163,8 +182,11 @@ def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> Cleane
             i += 1
         lines = kept
 
+    # At the head and tail, a learned shape counts too ("Reporting by <a name>"); see SourceLines.
+    at_edge = getattr(learned, "at_edge", learned)
+
     def known(line: str) -> bool:
-        return _is_edge_boilerplate(line) or (learned is not None and learned(line))
+        return _is_edge_boilerplate(line) or (at_edge is not None and at_edge(line))
 
     author = ""
     while lines and (not lines[0] or known(lines[0]) or (not author and _BYLINE.match(lines[0]))):

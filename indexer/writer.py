@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import duplicates, store
-from .boilerplate import SCHEMA as BOILERPLATE_SCHEMA
-from .boilerplate import LearnedBoilerplate, source_of
+from . import boilerplate, duplicates, store
+from .boilerplate import LearnedBoilerplate, Observation, source_of
 from .article import MAX_ARTICLE_CHARS, Article, normalize_date
 from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
@@ -133,7 +132,8 @@ class PreparedArticle:
     is_update: bool
     minhash: np.ndarray
     embedded: EmbeddedChunks | None = None
-    learned_rows: list[tuple[str, str]] = field(default_factory=list)  # what LearnedBoilerplate.observe counted
+    observed: Observation | None = None  # what LearnedBoilerplate.observe counted
+    cleaned_with: int | None = None  # the source's template version it was cleaned with; None: patterns only
 
     @property
     def id(self) -> str:
@@ -159,14 +159,15 @@ def prepare_article(article: Article, chunker: Chunker, max_article_chars: int,
     if problem := unindexable(article, max_article_chars):
         return problem
     source = source_of(article.source, article.url)
-    learned_rows = learned.observe(source, article.id, article.text) if learned else []
+    observed = learned.observe(source, article.id, article.text) if learned else None
     # Cleaned again: cleaning costs ~0.1 ms per article, next to ~1 s of embedding.
     cleaned = clean_text(article.text, learned.for_source(source) if learned else None)
     if not cleaned.text:
         return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")
     chunks = chunker.chunk(cleaned.text, article.title)
     return PreparedArticle(article, cleaned.text, article.author or cleaned.author, chunks, article.content_hash(),
-                           is_update, duplicates.signature(cleaned.text), learned_rows=learned_rows)
+                           is_update, duplicates.signature(cleaned.text), observed=observed,
+                           cleaned_with=learned.version(source) if learned else None)
 
 
 # Texts per model call: one forward batch (about 1.3 s at 25 passages/s), so that a progress bar
@@ -334,7 +335,7 @@ class IndexWriter:
             self._rebuild_lexical()
         else:
             self._drop_unpublished_lexical()
-        self.conn.executescript(BOILERPLATE_SCHEMA)  # an index made before learned boilerplate gains its tables
+        boilerplate.migrate(self.conn)  # an index made before learned boilerplate (or its versions) gains its tables
         self._reader = store.connect(self.dir, readonly=True)
         self.boilerplate = LearnedBoilerplate(self._reader)  # read and counted on the reading thread
         # Where near-duplicates are looked for: this index, and the other shards of a sharded one
@@ -523,7 +524,7 @@ class IndexWriter:
                     advance(1)
                     continue
                 seen[article.id] = article.origin
-                prepared = item if isinstance(item, PreparedArticle) else self._prepare(item)
+                prepared = self._count_prepared(item) if isinstance(item, PreparedArticle) else self._prepare(item)
                 if prepared is None or isinstance(prepared, Problem):
                     advance(1)
                 if prepared is None:
@@ -556,30 +557,48 @@ class IndexWriter:
             return None
         return prepare_article(article, self.chunker, self.max_article_chars, row is not None, self.boilerplate)
 
+    def _count_prepared(self, p: PreparedArticle) -> PreparedArticle:
+        """An article prepared elsewhere (a Ray worker, see indexer.distributed), cleaned by the
+        patterns alone: its lines are counted here, where its source's counts are, and it is
+        recorded as cleaned with version 0 (nothing learned), so that the end-of-run cleaning
+        applies whatever its source has learned."""
+        if p.cleaned_with is None:
+            p.observed = self.boilerplate.observe(source_of(p.article.source, p.article.url), p.id, p.article.text)
+            p.cleaned_with = 0
+        return p
+
     def _reclean(self, summary: IndexSummary) -> None:
-        """Clean again the indexed articles of every source that learned a boilerplate line in this
-        run, and rewrite those whose text changes; only their passages whose text changed are
-        embedded again (the others keep their stored vectors). Each counts as updated."""
-        batch: list[PreparedArticle] = []
-        for source in self.boilerplate.grown_sources():
+        """Clean again the stored articles cleaned with an older template version than their
+        source's current one, whichever run learned the new line (this one, or one killed before
+        it got here), and rewrite those whose text changes; only their passages whose text changed
+        are embedded again (the others keep their stored vectors). Each counts as updated. Reads
+        only those articles (`cleaned_with` by source and version), never a whole source."""
+        for source, version in boilerplate.sources_behind(self._reader):
             is_learned = self.boilerplate.for_source(source)
-            rows = self._reader.execute(
-                "SELECT id, title, url, published, author, source, text, metadata, content_hash FROM articles "
-                "WHERE source = ? OR (source = '' AND url != '')", (source,)).fetchall()
-            for row in rows:
-                if source_of(row[5], row[2]) != source or not (text := clean_text(row[6], is_learned).text) \
-                        or text == row[6]:
+            batch: list[PreparedArticle] = []
+            unchanged = []
+            for article_id in boilerplate.articles_behind(self._reader, source, version):
+                row = self._reader.execute(
+                    "SELECT id, title, url, published, author, source, text, metadata, content_hash FROM articles "
+                    "WHERE id = ?", (article_id,)).fetchone()
+                if not (text := clean_text(row[6], is_learned).text) or text == row[6]:
+                    unchanged.append(article_id)
                     continue
                 article = Article(row[0], row[1], text, row[2], row[3] or "", row[4], row[5], json.loads(row[7]))
                 p = PreparedArticle(article, text, row[4], self.chunker.chunk(text, article.title), row[8], True,
-                                    duplicates.signature(text))
+                                    duplicates.signature(text), cleaned_with=version)
                 p.embedded = self._embed_changed_chunks(p)
                 batch.append(p)
                 if sum(len(p.chunks) for p in batch) >= self.commit_chunks:
                     self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
                     batch = []
-        if batch:
-            self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
+            if batch:
+                self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                for article_id in unchanged:
+                    boilerplate.record_cleaning(self.conn, article_id, source, version)
+                boilerplate.mark_recleaned(self.conn, source, version)
 
     def _embed_changed_chunks(self, p: PreparedArticle) -> EmbeddedChunks:
         """`p`'s embedded chunks, pooled: those whose embedded text an indexed chunk of the article
@@ -665,7 +684,10 @@ class IndexWriter:
             for p in batch:
                 self._delete_chunks(p.article.id)
                 self._upsert_article(p)
-                self.boilerplate.save(self.conn, p.learned_rows, p.article.text)
+                self.boilerplate.save(self.conn, p.observed)
+                if p.cleaned_with is not None:
+                    boilerplate.record_cleaning(self.conn, p.id, source_of(p.article.source, p.article.url),
+                                                p.cleaned_with)
             ids = iter(chunk_ids.tolist())
             row = 0
             for p in batch:

@@ -137,3 +137,128 @@ def test_stories_that_differ_only_in_their_figures_and_an_article_of_repeated_li
     assert [clean_text(report, learned.for_source("Wire")).text for report in reports] == reports
     # Every line of this one is learned: it keeps what the patterns keep instead of vanishing.
     assert clean_text("Markets desk, Harbour Wire", learned.for_source("Wire")).text == "Markets desk, Harbour Wire"
+
+
+NAMES = ["Priya Nair", "David Levy", "Tom Okafor", "Ana Lima", "Jon Berg", "Mei Chen", "Sara Holm", "Omar Aziz"]
+
+
+def test_a_slotted_credit_line_is_learned_and_removed_while_a_slotted_quote_is_kept():
+    def article(n: int) -> str:  # every story quotes someone and ends with credits: a new name each time
+        first, second = story(n)
+        return "\n\n".join([first, f'"We will keep the buses running," said {NAMES[(n + 3) % 8]}.',
+                            f"Interactive graphic by {NAMES[(n + 4) % 8]}",  # mid-body, no sentence: template
+                            f"{NAMES[(n + 5) % 8]} told the Gazette.", second,
+                            f"Reporting by {NAMES[n % 8]} and {NAMES[(n + 2) % 8]}; Editing by {NAMES[(n + 1) % 8]}"])
+
+    learned = LearnedBoilerplate()
+    for n in range(8):
+        learned.observe("Gazette", f"g{n}", article(n))
+    for n in range(8):
+        first, second = story(n)
+        assert clean_text(article(n), learned.for_source("Gazette")).text == "\n\n".join(
+            [first, f'"We will keep the buses running," said {NAMES[(n + 3) % 8]}.',
+             f"{NAMES[(n + 5) % 8]} told the Gazette.", second])
+    # Learned for the Gazette only, and only once it recurs in 3 stories.
+    assert learned.is_boilerplate("Gazette", "Reporting by Lena Voss; Editing by Ian Roe", shapes=True)
+    assert not learned.is_boilerplate("Courier", "Reporting by Lena Voss; Editing by Ian Roe", shapes=True)
+    early = LearnedBoilerplate()
+    for n in range(2):
+        early.observe("Gazette", f"g{n}", article(n))
+    assert not early.is_boilerplate("Gazette", "Reporting by Lena Voss; Editing by Ian Roe", shapes=True)
+
+
+def templated_and_other_articles() -> list[Article]:
+    """Issue 21's reproduction: 12 + 12 stories of two templated outlets, then 20 of other outlets."""
+    outlets = [Article(f"{outlet[0].lower()}{n}", f"Buses {n}", scraped(n, outlet), source=outlet)
+               for n in range(12) for outlet in ("Gazette", "Courier")]
+    others = [Article(f"o{n}", f"Buses {n}", "\n\n".join(story(n + 12)), source=f"Outlet {n}") for n in range(20)]
+    return outlets + others
+
+
+def stored(index) -> tuple[list, list]:
+    with sqlite3.connect(index / "index.sqlite") as conn:
+        return (conn.execute("SELECT id, text FROM articles ORDER BY id").fetchall(),
+                conn.execute("SELECT article_id, position, text FROM chunks ORDER BY article_id, position").fetchall())
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs but what `finally` blocks do."""
+
+
+def test_a_run_killed_after_its_10th_batch_and_rerun_equals_a_clean_build(tmp_path, encoder, monkeypatch):
+    articles = templated_and_other_articles()
+    with IndexWriter(tmp_path / "clean", encoder=encoder, commit_chunks=4) as writer:
+        writer.add(articles)
+    clean_texts, clean_chunks = stored(tmp_path / "clean")
+    assert not any("ALSO READ" in text for _, text in clean_texts)
+
+    write, batches = IndexWriter._write, []
+
+    def write_then_die(self, batch, embedded, summary):
+        write(self, batch, embedded, summary)
+        batches.append(len(batch))
+        if len(batches) == 10:
+            raise Killed()
+
+    killed = tmp_path / "killed"
+    with monkeypatch.context() as patch:
+        patch.setattr(IndexWriter, "_write", write_then_die)
+        writer = IndexWriter(killed, encoder=encoder, commit_chunks=4)
+        try:
+            writer.add(articles)
+        except Killed:
+            pass
+        writer._release()  # the process dies: no save, no end-of-run cleaning
+    assert sum(batches) == 40  # the 11th batch and the end-of-run cleaning never ran
+    with IndexWriter(killed, encoder=encoder, commit_chunks=4) as writer:
+        summary = writer.add(articles)
+    assert summary.indexed == 4 and summary.unchanged == 40
+    assert stored(killed) == (clean_texts, clean_chunks)
+
+
+def rows_read_by_one_write(index, encoder, article: Article) -> int:
+    """SQLite steps (VM instructions / 10, which grow with the rows read) of adding one article."""
+    with IndexWriter(index, encoder=encoder) as writer:
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        for conn in (writer.conn, writer._reader):
+            conn.set_progress_handler(count, 10)
+        writer.add([article])
+        for conn in (writer.conn, writer._reader):
+            conn.set_progress_handler(None, 0)
+    return steps[0]
+
+
+def test_a_writes_cost_does_not_depend_on_the_size_of_its_source(tmp_path, encoder):
+    # Two archives of the same size: the Gazette has 60 of its 66 stories in one, 6 in the other.
+    def archive(gazette: int) -> list[Article]:
+        return ([Article(f"g{n}", f"Buses {n}", scraped(n), source="Gazette") for n in range(gazette)]
+                + [Article(f"c{n}", f"Buses {n}", scraped(n, "Courier"), source="Courier") for n in range(66 - gazette)])
+
+    costs = []
+    for gazette in (6, 60):
+        index = tmp_path / f"gazette-{gazette}"
+        with IndexWriter(index, encoder=encoder, commit_chunks=512) as writer:
+            writer.add(archive(gazette))
+        costs.append(rows_read_by_one_write(index, encoder, Article("new", "Buses", scraped(70), source="Gazette")))
+    small, large = costs
+    # Before: the first use of the Gazette read all its story keys and line counts (10 times as many).
+    assert large < small * 1.1, costs
+
+
+def test_an_index_made_before_running_counts_and_versions_gains_them_once_and_keeps_learning(tmp_path, encoder):
+    index = tmp_path / "index"
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add([Article(f"g{n}", f"Buses {n}", scraped(n), source="Gazette") for n in range(4)])
+    with sqlite3.connect(index / "index.sqlite") as conn:  # as an index of the previous version had it
+        conn.executescript("DROP TABLE boilerplate_sources; DROP TABLE cleaned_with;")
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add([Article("g4", "Buses 4", scraped(4), source="Gazette")])
+    with sqlite3.connect(index / "index.sqlite") as conn:
+        assert conn.execute("SELECT stories FROM boilerplate_sources WHERE source = 'Gazette'").fetchone()[0] == 5
+        assert conn.execute("SELECT COUNT(*) FROM cleaned_with WHERE source = 'Gazette'").fetchone()[0] == 5
+        assert conn.execute("SELECT text FROM articles WHERE id = 'g4'").fetchone()[0] == "\n\n".join(story(4))

@@ -1,7 +1,9 @@
+import json
+
 from indexer.cleaning import clean_text
 from indexer.readers import read_paths
 
-from conftest import FIXTURES
+from conftest import FIXTURES, SAMPLE
 
 
 def scraped():
@@ -90,3 +92,20 @@ def test_page_furniture_at_the_head_is_removed_and_the_byline_after_it_found():
     cleaned = clean_text("Skip to main content\n\nGazette > News > World\n\nListen to this article\n\n4 min read\n\n"
                          "By Anna Kowalski\n\nThe ferry will run hourly from May.")
     assert cleaned.text == "The ferry will run hourly from May." and cleaned.author == "Anna Kowalski"
+
+
+def test_the_samples_photo_credits_and_review_banners_are_removed():
+    texts = {}
+    with open(SAMPLE, encoding="utf-8") as sample:
+        for line in sample:
+            record = json.loads(line)
+            texts[record["id"]] = clean_text(record["text"]).text
+    assert [article_id for article_id, text in texts.items() if "Image:" in text] == []
+    assert [article_id for article_id, text in texts.items() if "pre-publication review" in text
+            or "talk page history" in text] == []
+    # The captions go with their credits; the story around them stays.
+    assert texts["wn-fa626d79c339"].startswith("The roof of Notre Dame cathedral in French capital Paris caught fire")
+    assert clean_text("The march was peaceful.\n\nPlacards. Image: John Lubbock (flickr).\n\nJorgensen in July "
+                      "2020.Image: Jo Jorgensen for President.\n\nFire at the cathedral (Photo by Jane Doe/AFP)\n\n"
+                      "Photo: Reuters\n\nHe posted a photo: a cat on the roof, she said.").text == \
+        "The march was peaceful.\n\nHe posted a photo: a cat on the roof, she said."
