@@ -24,7 +24,7 @@ from indexer.sharding import open_writer
 from indexer.writer import IndexSummary, IndexWriter
 
 from .searcher import Searcher
-from .stories import assign_stories
+from .stories import assign_stories, keeps_stories
 
 log = logging.getLogger("article_search")
 
@@ -106,9 +106,10 @@ class LiveIndex:
         """Index `articles`; they are searchable, each in its story, when this returns."""
         with self._write_lock, self._writer() as writer:
             summary = writer.add(articles)
-            self.refresh()  # the searcher that sees them decides their stories
-            with self.reading() as searcher:
-                assign_stories(searcher.reader, writer, summary.written)
+            if summary.written and keeps_stories(writer):
+                self.refresh()  # the searcher that sees them decides their stories
+                with self.reading() as searcher:
+                    assign_stories(searcher.reader, writer, summary.written)
         self.refresh()
         return summary
 

@@ -158,7 +158,7 @@ class RelatedResponse(BaseModel):
     results: list[RelatedHit]
 
 
-class StoryReport(BaseModel):
+class StoryArticle(BaseModel):
     article_id: str
     title: str
     url: str
@@ -170,8 +170,8 @@ class StoryReport(BaseModel):
 
 class StoryResponse(BaseModel):
     story_id: str
-    reports: list[StoryReport] = Field(description="the story's reports, the article itself among them, oldest "
-                                                   "first, undated last")
+    articles: list[StoryArticle] = Field(description="the story's reports, the article itself among them, oldest "
+                                                     "first, undated last")
 
 
 class ArticleIn(BaseModel):

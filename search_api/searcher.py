@@ -327,7 +327,7 @@ class Searcher:
         return related(self.reader, article_id, k, scope=scope)
 
     def story(self, article_id: str) -> dict:
-        """The story `article_id` belongs to (search_api.stories): {"story_id", "reports"}, its
+        """The story `article_id` belongs to (search_api.stories): {"story_id", "articles"}, its
         reports oldest first, undated last, the article itself among them; near-identical copies
         are collapsed into one report (`also_published_in`), the article itself standing for its
         own. Raises KeyError for an article not in the index."""
@@ -346,7 +346,7 @@ class Searcher:
                 copies.setdefault(row["duplicate_group"], []).append(Copy(**_summary(row)))
         reports = [{**_summary(row), "also_published_in": copies.get(row["duplicate_group"], [])}
                    for row in ordered if shown[row["duplicate_group"]] is row]
-        return {"story_id": story_id, "reports": reports}
+        return {"story_id": story_id, "articles": reports}
 
     # -- articles --------------------------------------------------------------------------------
 

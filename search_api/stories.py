@@ -25,12 +25,16 @@ from .related import related
 STORY_CANDIDATES = 10
 
 
+def keeps_stories(writer) -> bool:
+    """Whether `writer` (an IndexWriter, or a sharded index's writer) stores story threads."""
+    return hasattr(writer, "write_stories")
+
+
 def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
     """Put each of `article_ids` (written by `writer`, visible to `reader`, an index reader of the
     generation that published them) in a story; returns {article id: story id}. Needs the write
     lock, which `writer` holds; publishes one generation."""
-    write = getattr(writer, "write_stories", None)
-    if write is None or not article_ids:
+    if not keeps_stories(writer) or not article_ids:
         return {}
 
     waiting = set(article_ids)
@@ -58,4 +62,4 @@ def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
             assigned[article_id] = story
         return assigned
 
-    return write(assign)
+    return writer.write_stories(assign)

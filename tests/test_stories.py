@@ -40,7 +40,7 @@ def test_the_navalny_timeline_holds_only_the_navalny_reports(navalny_index, enco
     searcher = Searcher(navalny_index, encoder=encoder)
     for article_id in NAVALNY:
         story = searcher.story(article_id)
-        assert [report["article_id"] for report in story["reports"]] == list(NAVALNY), story  # oldest first
+        assert [report["article_id"] for report in story["articles"]] == list(NAVALNY), story  # oldest first
         assert [hit.article_id for hit in searcher.related(article_id)] == [a for a in NAVALNY if a != article_id]
     # The crowd is still there for whoever asks for neighbours.
     assert len(searcher.related(NAVALNY[1], k=5, scope="similar")) == 5
@@ -71,7 +71,7 @@ def test_an_article_with_no_other_coverage_gets_no_related_articles(quake_client
     assert len(quake_client.get(f"/articles/{NEPAL['id']}/related", params={"scope": "similar", "k": 3})
                .json()["results"]) == 3
     story = quake_client.get(f"/articles/{NEPAL['id']}/story").json()
-    assert [report["article_id"] for report in story["reports"]] == [NEPAL["id"]]
+    assert [report["article_id"] for report in story["articles"]] == [NEPAL["id"]]
     assert quake_client.get("/articles/no-such-article/story").status_code == 404
 
 
@@ -81,7 +81,7 @@ def test_a_posted_article_joins_its_story_before_the_post_returns(quake_client):
     assert answer.status_code == 200, answer.text
     story = quake_client.get(f"/articles/{KERMANSHAH_FOLLOW_UP['id']}/story").json()
     assert story["story_id"] == before["story_id"]
-    assert [report["article_id"] for report in story["reports"]] == [KERMANSHAH["id"], KERMANSHAH_FOLLOW_UP["id"]]
+    assert [report["article_id"] for report in story["articles"]] == [KERMANSHAH["id"], KERMANSHAH_FOLLOW_UP["id"]]
     hits = quake_client.get("/search", params={"q": "Sarpol-e Zahab", "k": 2}).json()["results"]
     assert {hit["story_id"] for hit in hits} == {before["story_id"]}
     # A report of no story here starts its own.
