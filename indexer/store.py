@@ -87,7 +87,46 @@ CREATE TABLE IF NOT EXISTS chunks (
     sentence_vectors BLOB NOT NULL   -- int8 (n_sentences x dimension), see indexer.highlights
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
+CREATE TABLE IF NOT EXISTS stories (    -- the story thread of each article, see search_api.stories
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    story_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_story ON stories(story_id);
 """
+
+
+def new_story_id(article_id: str) -> str:
+    """The id of the story that `article_id` starts (opaque; also the story of an article not yet
+    assigned one, a story of its own)."""
+    import hashlib
+
+    return "story-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
+
+
+def stories_of(conn: sqlite3.Connection, article_ids: list[str]) -> dict[str, str]:
+    """{article id: story id} of those of `article_ids` assigned a story; empty for an index made
+    before stories existed, whose read-only database lacks the table."""
+    if not article_ids or not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'stories'").fetchone():
+        return {}
+    found = {}
+    for i in range(0, len(article_ids), 900):
+        part = article_ids[i:i + 900]
+        found.update(conn.execute(f"SELECT article_id, story_id FROM stories WHERE article_id IN "
+                                  f"({','.join('?' * len(part))})", part).fetchall())
+    return found
+
+
+def story_members(conn: sqlite3.Connection, story_id: str) -> list[str]:
+    """The ids of the articles of one story (by the story's index: never a scan)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'stories'").fetchone():
+        return []
+    return [row[0] for row in conn.execute("SELECT article_id FROM stories WHERE story_id = ?", (story_id,))]
+
+
+def set_story(conn: sqlite3.Connection, article_id: str, story_id: str) -> None:
+    """Put one article in a story, inside the caller's transaction."""
+    conn.execute("INSERT INTO stories (article_id, story_id) VALUES (?, ?) "
+                 "ON CONFLICT(article_id) DO UPDATE SET story_id = excluded.story_id", (article_id, story_id))
 
 
 class StoreError(RuntimeError):
@@ -285,6 +324,15 @@ class Snapshot:
         """All rows of one statement, in this snapshot's transaction."""
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
+
+    def stories_of(self, article_ids: list[str]) -> dict[str, str]:
+        """{article id: story id} of those of `article_ids` assigned a story (`stories_of`)."""
+        with self._lock:
+            return stories_of(self.conn, article_ids)
+
+    def story_members(self, story_id: str) -> list[str]:
+        with self._lock:
+            return story_members(self.conn, story_id)
 
     def close(self) -> None:
         """End the read transaction (the writer's checkpoints can then pass it) and close."""

@@ -62,6 +62,7 @@ class IndexSummary:
     chunks: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # ids of the articles indexed or updated, in order
     phases: dict[str, float] = field(default_factory=dict)  # seconds per stage, where a run reports them
     dropped: int = 0  # problems counted but not kept in `problems`
     on_problem: Callable[[Problem], None] | None = field(default=None, repr=False)
@@ -89,6 +90,7 @@ class IndexSummary:
         kept = other.problems[:max(0, KEPT_PROBLEMS - len(self.problems))]
         self.problems += kept
         self.dropped += other.skipped - len(kept)
+        self.written += other.written
 
     def __str__(self) -> str:
         rate = self.chunks / self.seconds if self.seconds else 0.0
@@ -662,6 +664,7 @@ class IndexWriter:
         self._dirty = True
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
+            summary.written.append(p.id)
             if p.is_update:
                 summary.updated += 1
             else:
@@ -772,6 +775,17 @@ class IndexWriter:
                           "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
         self.conn.execute("INSERT INTO meta SELECT 'lexical_generation', value FROM meta WHERE key = 'generation' "
                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+
+    def write_stories(self, assign) -> dict[str, str]:
+        """Assign stories in one transaction that publishes a generation: `assign(conn)` puts
+        articles in stories (store.set_story) through `conn`, which sees its own assignments, and
+        returns {article id: story id}, which this returns."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            assigned = assign(self.conn)
+            if assigned:
+                self._bump_generation()
+        return assigned
 
     def _purge_tombstones(self) -> None:
         """Delete from the lexical index the passages removed more than RETENTION_SECONDS ago: no

@@ -17,7 +17,7 @@ import secrets
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from collections.abc import Iterator
 
@@ -41,7 +41,7 @@ from indexer.writer import unindexable
 from . import package_version
 from .live import LiveIndex
 from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, Liveness,
-                      RelatedResponse, SearchParams, SearchResponse, Stats, SuggestParams, SuggestResponse)
+                      RelatedResponse, SearchParams, SearchResponse, Stats, StoryResponse, SuggestParams, SuggestResponse)
 from .searcher import Searcher, SearchError
 
 log = logging.getLogger("article_search")
@@ -140,16 +140,24 @@ class RequestGuard:
 
 
 class RelatedRoute(APIRoute):
-    """The route of GET /articles/{id}/related, where an id may hold "/": it matches only when
-    "/related" ends the path as sent, so an id that itself ends in "/related" (sent encoded,
-    "%2Frelated") names an article instead."""
+    """The route of GET /articles/{id}/related (or /story), where an id may hold "/": it matches
+    only when "/related" ends the path as sent, so an id that itself ends in "/related" (sent
+    encoded, "%2Frelated") names an article instead."""
+
+    ending = b"/related"
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
         raw_path = scope.get("raw_path")
-        if match is not Match.NONE and raw_path is not None and not raw_path.partition(b"?")[0].endswith(b"/related"):
+        if match is not Match.NONE and raw_path is not None and not raw_path.partition(b"?")[0].endswith(self.ending):
             return Match.NONE, {}
         return match, child_scope
+
+
+class StoryRoute(RelatedRoute):
+    """The route of GET /articles/{id}/story, matched as `RelatedRoute` is."""
+
+    ending = b"/story"
 
 
 def public_stats(stats: dict) -> dict:
@@ -336,10 +344,13 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
 
     # Article ids come from users' data (paths, URLs), so the id is the rest of the path, "/"
     # included. The related route comes first, or /articles/{id} would take ".../related" as an id.
-    def related(searcher: Reader, article_id: str, k: Annotated[int, Query(ge=1, le=100)] = 10):
+    def related(searcher: Reader, article_id: str, k: Annotated[int, Query(ge=1, le=100)] = 10,
+                scope: Annotated[Literal["story", "similar"], Query(
+                    description="story: the other reports of the same story, possibly none; "
+                                "similar: the k nearest articles, whatever their story")] = "story"):
         started = time.perf_counter()
         try:
-            hits = searcher.related(article_id, k)
+            hits = searcher.related(article_id, k, scope)
         except KeyError:
             raise HTTPException(404, f"no article with id '{article_id}' in the index") from None
         return {"article_id": article_id, "took_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -348,6 +359,16 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
     app.router.add_api_route("/articles/{article_id:path}/related", related, methods=["GET"],
                              response_model=RelatedResponse, summary="Related coverage of one article",
                              route_class_override=RelatedRoute)
+
+    def story(searcher: Reader, article_id: str):
+        try:
+            return searcher.story(article_id)
+        except KeyError:
+            raise HTTPException(404, f"no article with id '{article_id}' in the index") from None
+
+    app.router.add_api_route("/articles/{article_id:path}/story", story, methods=["GET"],
+                             response_model=StoryResponse, summary="The story an article belongs to, oldest first",
+                             route_class_override=StoryRoute)
 
     @app.get("/articles/{article_id:path}", response_model=ArticleOut, summary="One article with its cleaned text")
     def get_article(searcher: Reader, article_id: str):

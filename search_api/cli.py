@@ -178,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "copies (syndicated text) are marked.")
     p.add_argument("id", metavar="ID")
     _add_index_option(p)
-    p.add_argument("-k", type=_positive_int, default=10, help="articles to return (default 10)")
+    p.add_argument("-k", type=_positive_int, default=10, help="articles to return at most (default 10)")
+    p.add_argument("--scope", choices=["story", "similar"], default="story",
+                   help="story: the other reports of the same story, possibly none (default); "
+                        "similar: the k nearest articles, whatever their story")
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("serve", help="the HTTP API and the search page",
@@ -228,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", required=True, metavar="FIELD", help="the field that marks articles as related")
     p.add_argument("-k", type=_positive_int, default=10, help="related articles per article (default 10)")
     p.add_argument("--max-articles", type=_positive_int, help="judge a fixed random sample of N articles")
+    p.add_argument("--sets", action="store_true",
+                   help="also judge related coverage as a set: related-set F1 and B³ F1 of story threads on copies of "
+                        "the index where each --label value keeps 1, 2, 3, 5 or all of its articles")
+    p.add_argument("--set-k", type=_positive_int, default=20, metavar="K",
+                   help="the cap of a related set in those measures (default 20)")
     _add_eval_options(p)
 
     p = commands.add_parser("eval-cleaning", help="cleaning quality on scraped text with its true text",
@@ -259,6 +267,20 @@ def _iso_date(value: str | None, option: str) -> str | None:
         return date.fromisoformat(value).isoformat()
     except ValueError:
         raise ValueError(f"{option} must be an ISO date like 2024-01-16, got '{value}'") from None
+
+
+def _assign_stories(index_dir: str, writer, written: list[str]) -> None:
+    """Put the articles a run wrote in their stories (search_api.stories), the writer still held."""
+    from .readers import open_reader
+    from .stories import assign_stories
+
+    if not written:
+        return
+    reader = open_reader(index_dir)
+    try:
+        assign_stories(reader, writer, written)
+    finally:
+        reader.close()
 
 
 def cmd_index(args) -> int:
@@ -294,6 +316,7 @@ def cmd_index(args) -> int:
                 total = None if args.quiet else count_records(args.paths)
                 summary = writer.add(read_paths(args.paths, record_limit(args.max_article_chars)),
                                      progress=not args.quiet, total=total, on_problem=report)
+            _assign_stories(args.index, writer, summary.written)
         except KeyboardInterrupt:
             print("interrupted: what was committed is kept; run the same command again to finish",
                   file=sys.stderr)
@@ -460,19 +483,27 @@ def cmd_eval(args) -> int:
 
 
 def cmd_eval_related(args) -> int:
-    from .evaluation import evaluate_related_modes, load_labelled
+    from .evaluation import evaluate_related_modes, evaluate_related_sets, load_labelled
 
     labelled = load_labelled(args.file, args.label)
     searcher, temporary = _evaluation_index(args, [article for article, _ in labelled])
     labels = {article.id: label for article, label in labelled}
     results = evaluate_related_modes(searcher, labels, args.k, args.max_articles, progress=not args.json)
+    if args.sets:
+        results["sets"] = evaluate_related_sets(searcher.dir, labels, args.set_k, searcher.encoder,
+                                                progress=not args.json, similar_k=args.k)
     if args.json:
         print(json.dumps(results, indent=2))
-    else:
-        print(f"{results['articles']} articles judged, label '{args.label}', k={args.k}")
-        rows = {"article-search (default)": results, **{f"{name} only": m for name, m in results["baselines"].items()}}
-        for method, metrics in rows.items():
-            print(f"{method:26} " + "  ".join(f"{name} {metrics[name]:.4f}" for name in ("precision@5", "precision@10", "map")))
+        return 0
+    print(f"{results['articles']} articles judged, label '{args.label}', k={args.k}")
+    rows = {"article-search (default)": results, **{f"{name} only": m for name, m in results["baselines"].items()}}
+    for method, metrics in rows.items():
+        print(f"{method:26} " + "  ".join(f"{name} {metrics[name]:.4f}" for name in ("precision@5", "precision@10", "map")))
+    for keep, scores in results.get("sets", {}).items():
+        threads = scores["b_cubed"]
+        print(f"keeping {keep:>3} per label ({scores['articles']} articles): related-set F1 {scores['set_f1']:.4f} "
+              f"(scope similar, k={args.k}: {scores['set_f1_similar']:.4f}); story threads B³ precision "
+              f"{threads['precision']:.4f} recall {threads['recall']:.4f} F1 {threads['f1']:.4f}")
     return 0
 
 
@@ -514,12 +545,14 @@ def cmd_related(args) -> int:
 
     searcher = Searcher(args.index)
     try:
-        hits = searcher.related(args.id, args.k)
+        hits = searcher.related(args.id, args.k, args.scope)
     except KeyError:
         raise ValueError(f"no article with id '{args.id}' in the index at {args.index}") from None
     if args.json:
         print(json.dumps({"article_id": args.id, "results": [h.model_dump() for h in hits]}, ensure_ascii=False, indent=2))
         return 0
+    if not hits:
+        print("no other report of this story in the index (--scope similar lists the nearest articles)")
     for number, hit in enumerate(hits, start=1):
         mark = "  [near-duplicate]" if hit.near_duplicate else ""
         print(f"{number}. {hit.title}  [{hit.score:.4f}]  ({hit.source}, {hit.published}, {hit.article_id}){mark}")

@@ -267,7 +267,8 @@ def evaluate_related_modes(searcher: Searcher, labels: dict[str, str], k: int, m
     if max_articles and max_articles < len(judged):
         judged = sorted(random.Random(13).sample(judged, max_articles))
     methods = {
-        "default": lambda a: [hit.article_id for hit in searcher.related(a, k)],
+        # The ranking of related coverage (scope "similar"); the set is judged by `evaluate_related_sets`.
+        "default": lambda a: [hit.article_id for hit in searcher.related(a, k, "similar")],
         "dense": lambda a: dense_article_related(searcher, a, k),
         "lexical": lambda a: lexical_article_related(searcher, a, k),
     }
@@ -277,3 +278,107 @@ def evaluate_related_modes(searcher: Searcher, labels: dict[str, str], k: int, m
         scores[name] = evaluate_related(lists, labels)
     return {**scores["default"], "articles": len(judged),
             "baselines": {"dense": scores["dense"], "lexical": scores["lexical"]}}
+
+
+# Reports kept per event in the related-set measures: an archive where each story has one report
+# (whose right answer is an empty list), two, three, five, or all that the set holds.
+KEEPS = (1, 2, 3, 5, None)
+
+
+def kept_reports(labels: dict[str, str], keep: int | None, seed: int = 13) -> set[str]:
+    """`keep` articles of each label (all for None), drawn with a fixed seed."""
+    by_label: dict[str, list[str]] = {}
+    for article, label in sorted(labels.items()):
+        by_label.setdefault(label, []).append(article)
+    rng = random.Random(seed)
+    return {a for members in by_label.values()
+            for a in (members if keep is None or keep >= len(members) else rng.sample(members, keep))}
+
+
+def set_f1(found: set[str], gold: set[str]) -> float:
+    """F1 of a related set against the other reports of the story; an empty list is right (1) for
+    a report no other covers, and wrong (0) for one that has coverage.
+
+    >>> set_f1(set(), set()), set_f1({"a"}, set()), set_f1({"a", "b"}, {"a"})
+    (1.0, 0.0, 0.6666666666666666)
+    """
+    if not gold:
+        return float(not found)
+    return 2 * len(found & gold) / (len(found) + len(gold))
+
+
+def related_set_f1(related_lists: dict[str, list[str]], labels: dict[str, str]) -> float:
+    """Mean `set_f1` of each article's related set, the gold set being the other articles of
+    `labels` (those indexed) with its label."""
+    members: dict[str, set[str]] = {}
+    for article, label in labels.items():
+        members.setdefault(label, set()).add(article)
+    return round(sum(set_f1(set(found), members[labels[a]] - {a}) for a, found in related_lists.items())
+                 / max(len(related_lists), 1), 4)
+
+
+def b_cubed(clusters: dict[str, str], labels: dict[str, str]) -> dict[str, float]:
+    """B³ precision, recall and F1 of a clustering (`clusters`: article → cluster id) against
+    `labels` (article → true class), over the articles of both.
+
+    >>> b_cubed({"a": "1", "b": "1", "c": "2"}, {"a": "x", "b": "x", "c": "x"})["precision"]
+    1.0
+    """
+    ids = [a for a in clusters if a in labels]
+    by_cluster: dict[str, set[str]] = {}
+    by_label: dict[str, set[str]] = {}
+    for a in ids:
+        by_cluster.setdefault(clusters[a], set()).add(a)
+        by_label.setdefault(labels[a], set()).add(a)
+    precision = sum(len(by_cluster[clusters[a]] & by_label[labels[a]]) / len(by_cluster[clusters[a]]) for a in ids)
+    recall = sum(len(by_cluster[clusters[a]] & by_label[labels[a]]) / len(by_label[labels[a]]) for a in ids)
+    precision, recall = precision / max(len(ids), 1), recall / max(len(ids), 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
+def evaluate_related_sets(index_dir: str | Path, labels: dict[str, str], cap: int, encoder,
+                          progress: bool = False, similar_k: int = 10) -> dict:
+    """Related coverage as a set, for each of `KEEPS`: on a copy of the index at `index_dir` (which
+    holds the articles of `labels`) keeping that many articles of each label, the mean related-set
+    F1 of scope "story" (at most `cap`) and, for comparison, of scope "similar" (`similar_k`
+    neighbours, the list before sets), and the B³ scores of story threads assigned in id order as
+    an index run assigns them. {"1": {"articles", "set_f1", "set_f1_similar", "b_cubed"}, ...}"""
+    import shutil
+    import tempfile
+
+    from tqdm import tqdm
+
+    from indexer.writer import IndexWriter
+
+    from .stories import assign_stories
+
+    results = {}
+    for keep in KEEPS:
+        kept = kept_reports(labels, keep)
+        judged = sorted(kept)
+        with tempfile.TemporaryDirectory(prefix="article-search-sets-") as folder:
+            copy = Path(folder) / "index"
+            shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns(".lock"))
+            with IndexWriter(copy, encoder=encoder) as writer:
+                writer.remove(sorted(set(labels) - kept))
+                searcher = Searcher(copy, encoder=encoder)
+                try:
+                    story, similar = {}, {}
+                    for a in tqdm(judged, desc=f"related sets, {keep or 'all'} kept", unit=" articles",
+                                  disable=not progress):
+                        story[a] = [hit.article_id for hit in searcher.related(a, cap)]
+                        similar[a] = [hit.article_id for hit in searcher.related(a, similar_k, "similar")]
+                    assign_stories(searcher.reader, writer, judged)
+                finally:
+                    searcher.close()
+            threads = Searcher(copy, encoder=encoder)
+            try:
+                clusters = threads.reader.story_of(judged)
+            finally:
+                threads.close()
+        kept_labels = {a: labels[a] for a in judged}
+        results[str(keep or "all")] = {"articles": len(judged), "set_f1": related_set_f1(story, kept_labels),
+                                       "set_f1_similar": related_set_f1(similar, kept_labels),
+                                       "b_cubed": b_cubed(clusters, kept_labels)}
+    return results

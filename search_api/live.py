@@ -24,6 +24,7 @@ from indexer.sharding import open_writer
 from indexer.writer import IndexSummary, IndexWriter
 
 from .searcher import Searcher
+from .stories import assign_stories, keeps_stories
 
 log = logging.getLogger("article_search")
 
@@ -102,9 +103,13 @@ class LiveIndex:
         return writer
 
     def add(self, articles: list[Article]) -> IndexSummary:
-        """Index `articles`; they are searchable when this returns."""
+        """Index `articles`; they are searchable, each in its story, when this returns."""
         with self._write_lock, self._writer() as writer:
             summary = writer.add(articles)
+            if summary.written and keeps_stories(writer):
+                self.refresh()  # the searcher that sees them decides their stories
+                with self.reading() as searcher:
+                    assign_stories(searcher.reader, writer, summary.written)
         self.refresh()
         return summary
 

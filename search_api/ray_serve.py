@@ -111,7 +111,7 @@ class _RemoteShard:
 
 class RemoteSearcher:
     """The router deployment behind the interface the HTTP app uses (`search`, `suggest`, `related`,
-    `article`, `stats`, `generation`, `vector_count`, `manifest`)."""
+    `story`, `article`, `stats`, `generation`, `vector_count`, `manifest`)."""
 
     encoder = None  # queries are embedded by the router; a write loads its own model
 
@@ -125,8 +125,11 @@ class RemoteSearcher:
     def search(self, *args, **kwargs) -> SearchResponse:
         return self._call("search", *args, **kwargs)
 
-    def related(self, article_id: str, k: int = 10):
-        return self._call("related", article_id, k)
+    def related(self, article_id: str, k: int = 10, scope: str = "story"):
+        return self._call("related", article_id, k, scope)
+
+    def story(self, article_id: str) -> dict:
+        return self._call("story", article_id)
 
     def suggest(self, text: str, k: int = 8) -> list[dict]:
         return self._call("suggest", text, k)

@@ -177,6 +177,7 @@ class LocalReader:
             "SELECT id, text, start, end, sentences, sentence_vectors FROM chunks WHERE id IN ({})",
             [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores])}
         hits = []
+        stories = self.story_of(list(articles))
         dimension = self.manifest["dimension"]
         for article_id, score, chunk_scores in page:
             article = articles.get(article_id)
@@ -199,8 +200,19 @@ class LocalReader:
                 continue
             hits.append(SearchHit(article_id=article["id"], title=article["title"], url=article["url"],
                                   source=article["source"], author=article["author"],
-                                  published=article["published"], score=round(score, 6), passages=passages))
+                                  published=article["published"], score=round(score, 6), passages=passages,
+                                  story_id=stories[article_id]))
         return hits
+
+    def story_of(self, article_ids: list[str]) -> dict[str, str]:
+        """The story id of each of `article_ids` (search_api.stories); an article not assigned
+        one is a story of its own."""
+        found = self.snapshot.stories_of(article_ids)
+        return {a: found.get(a) or store.new_story_id(a) for a in article_ids}
+
+    def story_members(self, story_id: str) -> list[str]:
+        """The ids of the articles of a story that were assigned to it."""
+        return self.snapshot.story_members(story_id)
 
     def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
         """The passage vectors of each article, in passage order."""

@@ -1,6 +1,7 @@
 """Related coverage: the other reports of the same story, best first.
 
     hits = related(searcher.reader, "wn-c352228c48de", k=10)   # what `Searcher.related` returns
+    hits = related(searcher.reader, "wn-c352228c48de", k=10, scope="similar")   # neighbours, any story
 
 Same-story coverage shares the story's specifics (its people, places, numbers and the rare words of
 its headline); coverage of another story of the same kind shares only its vocabulary. A candidate
@@ -15,6 +16,11 @@ is scored in two steps (docs/quality.md, "Related coverage", has the measurement
    - names: overlap of the names and numbers (capitalised words inside sentences, figures) of the
      two articles' first words;
    - title: overlap of the two headlines' words.
+
+With scope "story" (the default) the list is a set: a candidate is listed when the same-story
+model (`SAME_STORY`, a logistic model over the four legs) gives it at least its threshold's
+probability, so an article no other report covers gets none. Scope "similar" keeps the ranked
+neighbours.
 
 Candidates are the articles of each passage's nearest passages and of the lexical query's best
 passages: two bounded lookups, never a scan of the archive. Dates are not used: no labelled set
@@ -63,6 +69,34 @@ class Weights:
 
 # Chosen on one half of ecbplus-dev's topics and checked on the other half and on BBC News.
 WEIGHTS = Weights(passages=1.0, lexical=0.5, names=1.0, title=0.4)
+LEGS = ("passages", "lexical", "names", "title")
+
+
+@dataclass(frozen=True)
+class SameStory:
+    """The same-story decision: a logistic model of the probability that a candidate is another
+    report of the same story, from its four legs, and the probability from which it counts as one."""
+
+    intercept: float
+    passages: float
+    lexical: float
+    names: float
+    title: float
+    threshold: float
+
+    def probability(self, candidate: Candidate) -> float:
+        logit = self.intercept + sum(getattr(self, leg) * getattr(candidate, leg) for leg in LEGS)
+        return float(1.0 / (1.0 + np.exp(-logit)))
+
+    def with_threshold(self, threshold: float) -> SameStory:
+        return SameStory(self.intercept, self.passages, self.lexical, self.names, self.title, threshold)
+
+
+# Fitted on half of ecbplus-dev's topics (every second one), the threshold chosen there for the best
+# related-set F1 over archives keeping 1, 2, 3, 5 or all reports of each event; checked on the other
+# half (benchmarks/same_story_fit.py, docs/quality.md "Related coverage as a set").
+SAME_STORY = SameStory(intercept=-8.274, passages=6.686, lexical=3.38, names=9.211, title=2.63, threshold=0.5)
+SCOPES = ("story", "similar")
 
 
 @dataclass
@@ -155,10 +189,13 @@ def rank(found: dict[str, Candidate], weights: Weights, k: int) -> list[tuple[fl
                   key=lambda pair: (-pair[0], pair[1]))
 
 
-def related(reader, article_id: str, k: int = 10, weights: Weights = WEIGHTS) -> list:
-    """`k` other articles on the same story, best first, as `RelatedHit`s, plus any near-identical
-    copies of the article, marked `near_duplicate` and not counted. Raises KeyError for an article
-    not in the index."""
+def related(reader, article_id: str, k: int = 10, weights: Weights = WEIGHTS, scope: str = "story",
+            decision: SameStory = SAME_STORY) -> list:
+    """Other coverage of `article_id`, best first, as `RelatedHit`s, plus any near-identical copies
+    of the article, marked `near_duplicate` and not counted. `scope` "story": the other reports of
+    the same story, those whose same-story probability (`decision`, the hit's `score`) reaches its
+    threshold, at most `k` (none is a valid answer); "similar": the `k` best-scored neighbours,
+    whatever their story. Raises KeyError for an article not in the index."""
     article = reader.article(article_id)
     if article is None:
         raise KeyError(article_id)
@@ -167,14 +204,21 @@ def related(reader, article_id: str, k: int = 10, weights: Weights = WEIGHTS) ->
     ranked = rank(found, weights, k)
     meta = reader.articles_meta([article_id] + [other for _, other in ranked])
     group = meta[article_id]["duplicate_group"]
+
+    def is_copy(other: str) -> bool:
+        # A copy is the same text: judged on the passages alone, whatever the other legs say.
+        return meta[other]["duplicate_group"] == group or found[other].passages >= NEAR_DUPLICATE_SCORE
+
+    ranked = [(score, other) for score, other in ranked if other in meta]
+    if scope == "story":  # a copy is the same story whatever the model says
+        chances = [(decision.probability(found[other]), other) for _, other in ranked]
+        ranked = sorted(((p, other) for p, other in chances if p >= decision.threshold or is_copy(other)),
+                        key=lambda pair: (-pair[0], pair[1]))
     hits = []
     others = 0
     for score, other in ranked:
-        row = meta.get(other)
-        if row is None:
-            continue
-        # A copy is the same text: judged on the passages alone, whatever the other legs say.
-        copy = row["duplicate_group"] == group or found[other].passages >= NEAR_DUPLICATE_SCORE
+        row = meta[other]
+        copy = is_copy(other)
         if not copy:
             if others == k:
                 continue  # only copies may still follow

@@ -91,6 +91,7 @@ class SearchHit(BaseModel):
                                           description="near-identical copies, collapsed into this result")
     title_terms: list[list[int]] = Field(default_factory=list, description="[start, end] offsets into the title "
                                                                            "of the words the query matches")
+    story_id: str = Field("", description="the story the article belongs to (GET /articles/{id}/story)")
 
 
 class FacetValue(BaseModel):
@@ -155,6 +156,22 @@ class RelatedResponse(BaseModel):
     article_id: str
     took_ms: float
     results: list[RelatedHit]
+
+
+class StoryArticle(BaseModel):
+    article_id: str
+    title: str
+    url: str
+    source: str
+    published: str
+    also_published_in: list[Copy] = Field(default_factory=list,
+                                          description="near-identical copies, collapsed into this report")
+
+
+class StoryResponse(BaseModel):
+    story_id: str
+    articles: list[StoryArticle] = Field(description="the story's reports, the article itself among them, oldest "
+                                                     "first, undated last")
 
 
 class ArticleIn(BaseModel):

@@ -69,6 +69,12 @@ def _load_reranker(name_or_path: str):
                           "or a model already in the local Hugging Face cache.") from exc
 
 
+def _summary(row: dict) -> dict:
+    """An article's row (`articles_meta`) as the API lists one: id, title, url, source, date."""
+    return {"article_id": row["id"], "title": row["title"], "url": row["url"], "source": row["source"],
+            "published": row["published"]}
+
+
 class Searcher:
     """Opens `index_dir` read-only (sharded or not), or ranks over `reader` when one is given (an
     index reader of search_api.readers, such as a `ShardedReader` over remote shards). `encoder`
@@ -304,22 +310,43 @@ class Searcher:
             else:
                 first_of_group[group] = entry[0]
                 kept.append(entry)
-        def summary(row):
-            return {"article_id": row["id"], "title": row["title"], "url": row["url"], "source": row["source"],
-                    "published": row["published"]}
-
-        return kept, {kept_id: [summary(meta[o]) for o in others if o in meta] for kept_id, others in copies.items()}
+        return kept, {kept_id: [_summary(meta[o]) for o in others if o in meta] for kept_id, others in copies.items()}
 
     # -- related coverage ------------------------------------------------------------------------
 
-    def related(self, article_id: str, k: int = 10) -> list[RelatedHit]:
-        """Other coverage of the same story, best first, `article_id` itself excluded: `k` articles,
-        plus any near-identical copies of it, marked `near_duplicate` and not counted. Scored by
-        passage similarity, BM25 of the article's lead, and shared names and headline words (see
-        search_api.related). Raises KeyError for an article not in the index."""
-        from .related import related
+    def related(self, article_id: str, k: int = 10, scope: str = "story") -> list[RelatedHit]:
+        """Other coverage of `article_id`, best first, itself excluded, plus any near-identical
+        copies of it, marked `near_duplicate` and not counted. `scope` "story": the other reports of
+        the same story, at most `k`, possibly none; "similar": the `k` nearest articles, whatever
+        their story. Scored by passage similarity, BM25 of the article's lead, and shared names and
+        headline words (see search_api.related). Raises KeyError for an article not in the index."""
+        from .related import SCOPES, related
 
-        return related(self.reader, article_id, k)
+        if scope not in SCOPES:
+            raise SearchError(f"scope must be one of {', '.join(SCOPES)}, got '{scope}'")
+        return related(self.reader, article_id, k, scope=scope)
+
+    def story(self, article_id: str) -> dict:
+        """The story `article_id` belongs to (search_api.stories): {"story_id", "articles"}, its
+        reports oldest first, undated last, the article itself among them; near-identical copies
+        are collapsed into one report (`also_published_in`), the article itself standing for its
+        own. Raises KeyError for an article not in the index."""
+        story_id = self.reader.story_of([article_id])[article_id]
+        meta = self.reader.articles_meta(sorted(set(self.reader.story_members(story_id)) | {article_id}))
+        if article_id not in meta:
+            raise KeyError(article_id)
+        own_group = meta[article_id]["duplicate_group"]
+        ordered = sorted(meta.values(), key=lambda row: (not row["published"], row["published"], row["id"]))
+        shown: dict[str, dict] = {own_group: meta[article_id]}  # the report of each group of copies
+        for row in ordered:
+            shown.setdefault(row["duplicate_group"], row)
+        copies: dict[str, list[Copy]] = {}
+        for row in ordered:
+            if shown[row["duplicate_group"]] is not row:
+                copies.setdefault(row["duplicate_group"], []).append(Copy(**_summary(row)))
+        reports = [{**_summary(row), "also_published_in": copies.get(row["duplicate_group"], [])}
+                   for row in ordered if shown[row["duplicate_group"]] is row]
+        return {"story_id": story_id, "articles": reports}
 
     # -- articles --------------------------------------------------------------------------------
 

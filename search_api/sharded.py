@@ -192,6 +192,15 @@ class ShardedReader:
             result.update(answer)
         return result
 
+    def story_of(self, article_ids: list[str]) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for _, answer in self._ask("story_of", self._by_owner(article_ids)):
+            result.update(answer)
+        return result
+
+    def story_members(self, story_id: str) -> list[str]:
+        return [article for members in self._each("story_members", story_id) for article in members]
+
     def chunk_texts(self, chunk_ids: list[int]) -> dict[int, str]:
         result: dict[int, str] = {}
         for number, answer in self._ask("chunk_texts", self._split(chunk_ids)):

@@ -94,7 +94,7 @@ def test_unknown_article_is_404(client):
 def test_article_and_related(client):
     article = client.get("/articles/wn-e8d671d30811").json()
     assert article["title"].startswith("Magnitogorsk") and article["passages"] >= 1
-    related = client.get("/articles/wn-e8d671d30811/related", params={"k": 5}).json()
+    related = client.get("/articles/wn-e8d671d30811/related", params={"k": 5, "scope": "similar"}).json()
     ids = [r["article_id"] for r in related["results"]]
     assert len(ids) == 5 and "wn-e8d671d30811" not in ids
     scores = [r["score"] for r in related["results"]]

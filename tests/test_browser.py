@@ -19,6 +19,8 @@ import pytest
 from conftest import running_server, write_jsonl
 from indexer.readers import read_paths
 from indexer.writer import IndexWriter
+from search_api.readers import open_reader
+from search_api.stories import assign_stories
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -330,7 +332,10 @@ def story_server(tmp_path_factory, sample_index, encoder, site):
     index = tmp_path_factory.mktemp("story") / "index"
     shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns(".lock"))
     with IndexWriter(index, encoder=encoder) as writer:
-        writer.add(read_paths([write_jsonl(index.parent / "story.jsonl", STORY)]))
+        summary = writer.add(read_paths([write_jsonl(index.parent / "story.jsonl", STORY)]))
+        reader = open_reader(index)
+        assign_stories(reader, writer, summary.written)  # as `article-search index` does
+        reader.close()
     with running_server(index, options=("--cors-origin", site[1])) as url:
         yield url
 
@@ -421,6 +426,18 @@ def test_the_article_view_shows_the_matched_passage_and_the_story_over_time(stor
     page.locator("#back").click()
     page.wait_for_url(re.compile(r"/\?q=Zorbaville"), timeout=10_000)
     page.locator("#results li.result").first.wait_for(timeout=30_000)
+
+
+def test_the_timeline_of_an_article_no_other_report_covers_says_so(story_server, page, shots):
+    """The Magnitogorsk collapse is the archive's only report of it: its timeline is itself alone,
+    not the nearest other stories."""
+    page.goto(f"{story_server}/?article=wn-e8d671d30811")
+    page.locator("#timeline li.none").wait_for(timeout=30_000)
+    assert page.eval_on_selector_all("#timeline li[data-id]", "items => items.map(li => li.dataset.id)") == \
+        ["wn-e8d671d30811"]
+    assert page.locator("#timeline li.current").get_attribute("data-id") == "wn-e8d671d30811"
+    assert page.locator("#timeline li.none").inner_text() == "No other coverage yet."
+    page.screenshot(path=str(shots / "article-view-alone.png"), full_page=True)
 
 
 # The embedding site's page: styles that would wreck a widget drawn in the page itself, and an

@@ -80,7 +80,7 @@ def test_search_shows_one_copy_with_the_others_listed(wire_index, encoder):
 
 
 def test_related_marks_copies_and_still_lists_other_coverage(wire_index, encoder):
-    related = Searcher(wire_index, encoder=encoder).related("wire-1", k=2)
+    related = Searcher(wire_index, encoder=encoder).related("wire-1", k=2, scope="similar")
     by_id = {hit.article_id: hit for hit in related}
     assert by_id["gazette-77"].near_duplicate is True
     assert by_id["herald-5"].near_duplicate is False

@@ -67,10 +67,13 @@ def test_a_report_of_the_same_event_ranks_above_a_report_of_the_same_kind(quake_
 
 def test_a_syndicated_copy_is_still_marked_a_near_duplicate_and_not_counted(quake_index, encoder):
     searcher = Searcher(quake_index, encoder=encoder)
-    hits = searcher.related(KERMANSHAH["id"], k=2)
+    hits = searcher.related(KERMANSHAH["id"], k=2, scope="similar")
     copies = [hit.article_id for hit in hits if hit.near_duplicate]
     others = [hit.article_id for hit in hits if not hit.near_duplicate]
     assert copies == [SYNDICATED["id"]] and len(others) == 2, hits
+    # The story's own reports: the copy, and the follow-up, not the other quakes.
+    story = {hit.article_id: hit.near_duplicate for hit in searcher.related(KERMANSHAH["id"], k=2)}
+    assert story == {SYNDICATED["id"]: True, KERMANSHAH_FOLLOW_UP["id"]: False}, story
     # A search shows the story once, the copy listed with it.
     shown = [hit for hit in searcher.search("Sarpol-e Zahab earthquake", k=5).results
              if hit.article_id in (KERMANSHAH["id"], SYNDICATED["id"])]

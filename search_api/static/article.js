@@ -1,9 +1,9 @@
 // The article view (/?article=ID&start=S&end=E&q=...): the cleaned article with the passage that
-// matched highlighted, and its related coverage ordered by date, the story as it developed.
+// matched highlighted, and the story it belongs to (GET /articles/{id}/story), its reports ordered
+// by date: the story as it developed, and nothing else.
 import { el, safeUrl, articlePath, metaText } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
-const RELATED = 10;
 
 // `text` with chars [start, end) in <mark class="match">, or the plain text when the offsets
 // (code points, from the URL) do not fit it.
@@ -18,11 +18,6 @@ function markedText(text, start, end) {
 
 const viewUrl = (id, query) => `/?${new URLSearchParams(query ? { article: id, q: query } : { article: id })}`;
 
-// Articles oldest first; undated ones last, in the order given (best first).
-const byDate = (items) => items.map((item, n) => [item, n]).sort(([a, i], [b, j]) =>
-  (!a.published - !b.published) || (a.published < b.published ? -1 : a.published > b.published ? 1 : i - j))
-  .map(([item]) => item);
-
 function timelineNode(item, current, query) {
   const when = item.published ? el("time", { datetime: item.published }, item.published) : el("span", { class: "undated" }, "undated");
   const title = item.title || item.article_id;
@@ -30,7 +25,8 @@ function timelineNode(item, current, query) {
     current ? el("strong", { "aria-current": "page" }, title) : el("a", { href: viewUrl(item.article_id, query) }, title));
   if (item.source) node.append(el("span", { class: "meta" }, ` ${item.source}`));
   if (current) node.append(el("span", { class: "tag" }, "this article"));
-  if (item.near_duplicate) node.append(el("span", { class: "tag" }, "same text"));
+  const copies = item.also_published_in || [];
+  if (copies.length) node.append(el("span", { class: "tag" }, `same text also in ${copies.map((c) => c.source || c.article_id).join(", ")}`));
   return node;
 }
 
@@ -59,15 +55,15 @@ export async function showArticle(id, { start, end, query }) {
   const match = text.querySelector("mark.match");
   if (match) match.scrollIntoView({ block: "center" });
 
-  timeline.replaceChildren(el("li", {}, "Loading related coverage…"));
+  timeline.replaceChildren(el("li", {}, "Loading the story…"));
   try {
-    const response = await fetch(`${articlePath(id)}/related?k=${RELATED}`);
+    const response = await fetch(`${articlePath(id)}/story`);
     const data = await response.json();
     if (!response.ok) throw new Error(data.detail || response.statusText);
-    const self = { article_id: article.id, title: article.title, source: article.source, published: article.published };
-    timeline.replaceChildren(...byDate([self, ...data.results]).map((item) => timelineNode(item, item === self, query)));
-    if (!data.results.length) timeline.append(el("li", { class: "none" }, "No other coverage of this story in the archive."));
+    // The reports come oldest first, undated last, this article among them.
+    timeline.replaceChildren(...data.articles.map((item) => timelineNode(item, item.article_id === article.id, query)));
+    if (data.articles.length < 2) timeline.append(el("li", { class: "none" }, "No other coverage yet."));
   } catch (err) {
-    timeline.replaceChildren(el("li", {}, `Could not load related coverage: ${err.message}`));
+    timeline.replaceChildren(el("li", {}, `Could not load the story: ${err.message}`));
   }
 }

@@ -1,0 +1,65 @@
+"""Story threads: every article belongs to one story, the reports of one event.
+
+    with IndexWriter("index") as writer:
+        summary = writer.add(articles)
+        assign_stories(open_reader("index"), writer, summary.written)   # what `index` and POST do
+
+An article written joins the story of its best same-story match (`related`, scope "story": the
+read side's own decision), or starts a story of its own when it has none. Written articles are
+assigned in the order they were written, so a report joins a story that an earlier report of the
+same batch started. Each costs one related lookup, whatever the archive's size. A story id is
+opaque (`indexer.store.new_story_id`); an article never assigned one (indexed before stories
+existed) is a story of its own until it is written again.
+
+Stories are kept for unsharded indexes: a sharded index's writer has no `write_stories`, and its
+articles are each a story of their own.
+"""
+
+from __future__ import annotations
+
+from indexer import store
+
+from .related import related
+
+# Same-story matches looked at for the story to join: the best one that has a story decides.
+STORY_CANDIDATES = 10
+
+
+def keeps_stories(writer) -> bool:
+    """Whether `writer` (an IndexWriter, or a sharded index's writer) stores story threads."""
+    return hasattr(writer, "write_stories")
+
+
+def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
+    """Put each of `article_ids` (written by `writer`, visible to `reader`, an index reader of the
+    generation that published them) in a story; returns {article id: story id}. Needs the write
+    lock, which `writer` holds; publishes one generation."""
+    if not keeps_stories(writer) or not article_ids:
+        return {}
+
+    waiting = set(article_ids)
+
+    def assign(conn) -> dict[str, str]:
+        assigned = {}
+        for article_id in article_ids:
+            waiting.discard(article_id)
+            try:
+                matches = [hit.article_id for hit in related(reader, article_id, STORY_CANDIDATES)]
+            except KeyError:  # removed since it was written
+                continue
+            stories = store.stories_of(conn, matches)
+            # A match of this batch not assigned yet has no story to join; an older one never
+            # assigned (indexed before stories existed) is a story of its own, written down here.
+            best = next((m for m in matches if m in stories or m not in waiting), None)
+            if best is None:
+                story = store.new_story_id(article_id)
+            elif best in stories:
+                story = stories[best]
+            else:
+                story = store.new_story_id(best)
+                store.set_story(conn, best, story)
+            store.set_story(conn, article_id, story)
+            assigned[article_id] = story
+        return assigned
+
+    return writer.write_stories(assign)
