@@ -103,6 +103,7 @@ class SearchResponse(BaseModel):
     mode: str
     took_ms: float
     offset: int
+    total: int = Field(0, description="the matching articles in all, before paging (see docs/api.md)")
     results: list[SearchHit]
     facets: dict[str, list[FacetValue]] | None = Field(
         None, description="with `facets`: per field, the matching articles per value, most first (docs/api.md "
