@@ -41,8 +41,8 @@ def question_features(searcher: Searcher, text: str, vector: np.ndarray, relevan
     evidence = reader.passage_evidence(ids)
     shares = word_shares(reader, typed, {c: t for c, (t, _) in evidence.items()})
     article = reader.article_of(ids)
-    # Passages holding at least m of the words, m = 1..count (each word as lexical search matches it).
-    holding = {m: len(search_matching(reader.lexical_index, words, 10_000, prefix=prefix, typos=True, minimum=m))
+    # Whether any passage holds at least m of the words, m = 1..count (each word as a match set counts it).
+    holding = {m: len(search_matching(reader.lexical_index, words, 1, prefix=prefix, typos=True, minimum=m))
                for m in range(1, count + 1)}
     members_at = {m: [c for c, _ in search_matching(reader.lexical_index, words, DEPTH, prefix=prefix, typos=True,
                                                      minimum=m)] for m in range(1, count + 1)}

@@ -593,15 +593,21 @@ def within_edits(a: str, b: str, limit: int, letters_of_b: set[str] | None = Non
 def _words_condition(reader: LexicalReader, words: list[str], prefix: str | None, typos: bool, minimum: int,
                      collection: CollectionStats | None, own: CollectionStats | None) -> tantivy.Query | None:
     """Passages holding at least `minimum` of the query's words (each as `_word_query` matches it:
-    its term, a near miss with `typos`, a completion of `prefix`), scored by BM25 as `search` scores
-    them; None for no words. A word whose terms repeat another's counts once."""
+    its term, a completion of `prefix`, and with `typos` near misses of a word that neither the
+    archive (`collection`, else this index) holds nor, being typed, starts a word of it), scored
+    by BM25 as `search` scores them; None for no words. A word whose terms repeat another's
+    counts once."""
     should, seen = [], set()
     for word, partial in [(w, False) for w in words] + ([(prefix, True)] if prefix else []):
         terms = tuple(reader.terms([word]))
         if terms in seen and not partial:
             continue
         seen.add(terms)
-        query = reader._word_query(word, partial, typos, collection, own)
+        # A word the archive holds matches itself: its near misses are other words ("about" is
+        # one edit from "abort", the stem of "abortion"); only a word it lacks is taken for a typo.
+        held = any((collection or own or reader.statistics(list(terms))).doc_freqs.get(t) for t in terms) \
+            or (partial and bool(reader.completions(word)))
+        query = reader._word_query(word, partial, typos and not held, collection, own)
         # A word no passage can hold still counts: `minimum` is of the query's words, not the archive's.
         should.append((tantivy.Occur.Should, query if query is not None else tantivy.Query.empty_query()))
     if not should:
@@ -655,16 +661,18 @@ def scores_among(reader: LexicalReader, words: list[str], chunk_ids: Iterable[in
 
 def match_counts(reader: LexicalReader, names: list[str], words: list[str], prefix: str | None = None, *,
                  typos: bool = False, minimum: int | None = None, among: Iterable[int] | None = None, size: int = 10,
-                 source: str | None = None, date_from: str | None = None,
+                 collection: CollectionStats | None = None, source: str | None = None, date_from: str | None = None,
                  date_to: str | None = None) -> tuple[int, dict[str, list[tuple[str, int]]]]:
     """(articles, facets) of a match set: the passages that hold `minimum` of the query's words
     (None: no lexical part) and the chunk ids of `among` (the dense part), within the filters.
     Articles are counted by the same aggregation as each facet value (`LexicalReader.facets`), so
     filtering on a value returns the value's count as its total. One aggregation over the set's
-    fast fields: it costs what the set holds, never a pass over the archive."""
+    fast fields: it costs what the set holds, never a pass over the archive. `collection`, the
+    statistics of all shards, decides which words are typos as `search_matching` does."""
     matching = []
     if minimum is not None:
-        condition = _words_condition(reader, words, prefix, typos, minimum, None, None)
+        own = reader.statistics(reader.query_terms(words, prefix)) if collection is not None else None
+        condition = _words_condition(reader, words, prefix, typos, minimum, collection, own)
         if condition is not None:
             matching.append(condition)
     among = [int(i) for i in among or []]

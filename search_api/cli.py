@@ -396,9 +396,10 @@ def _searcher_options(args) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _evaluation_index(args, articles) -> tuple:
+def _evaluation_index(args, articles, strict: bool = True) -> tuple:
     """Index `articles` into --index (reused when it holds them already) or a temporary folder;
-    returns the searcher and the temporary folder, which the caller holds until it is done."""
+    returns the searcher and the temporary folder, which the caller holds until it is done.
+    `strict`: an article that cannot be indexed is an error (else it is left out and said so)."""
     import tempfile
 
     from indexer.writer import IndexWriter
@@ -414,8 +415,10 @@ def _evaluation_index(args, articles) -> tuple:
                      title_tokens=args.title_tokens) as writer:
         summary = writer.add(articles, progress=not args.json)
         encoder = writer.encoder
-    if summary.problems:
+    if summary.problems and strict:
         raise ValueError(f"the data set has records that cannot be indexed, first: {summary.problems[0]}")
+    for problem in summary.problems:
+        print(f"left out: {problem}", file=sys.stderr)
     return Searcher(index_dir, encoder=encoder, **_searcher_options(args)), temporary
 
 
@@ -466,7 +469,7 @@ def cmd_eval_sets(args) -> int:
     problems = [str(item) for item in read if not isinstance(item, Article)]
     if problems:
         raise ValueError(f"the archive has records that cannot be indexed, first: {problems[0]}")
-    searcher, temporary = _evaluation_index(args, read)
+    searcher, temporary = _evaluation_index(args, read, strict=False)
     results = evaluate_sets(searcher, read, queries, **_min_confidence(args))
     if args.json:
         print(json.dumps(results, indent=2))

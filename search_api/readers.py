@@ -131,13 +131,14 @@ class LocalReader:
                                collection=collection, newest=newest, **filters.conditions())
 
     def match_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, minimum: int | None,
-                     among: list[int] | None) -> tuple[int, dict[str, list[dict]]]:
+                     among: list[int] | None, collection: CollectionStats | None = None) -> tuple[int, dict[str, list[dict]]]:
         """(articles, {name: [{"value": ..., "count": articles}, ...]}) of a match set: the passages
         that hold `minimum` of the query's words (None: no lexical part) and the chunk ids `among`
-        (its dense part), within `filters`; counted by the lexical index (indexer.lexical.match_counts)."""
+        (its dense part), within `filters`; counted by the lexical index (indexer.lexical.match_counts).
+        `collection` as for `lexical`."""
         words, prefix = typed_words(query)
         total, counts = match_counts(self.lexical_index, names, words, prefix, typos=typos, minimum=minimum,
-                                     among=among, size=FACET_VALUES, **filters.conditions())
+                                     among=among, size=FACET_VALUES, collection=collection, **filters.conditions())
         return total, {name: [{"value": value, "count": count} for value, count in pairs]
                        for name, pairs in counts.items()}
 

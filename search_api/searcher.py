@@ -228,10 +228,10 @@ class Searcher:
             found = lexical.result() if lexical is not None else []
             members = list(dict.fromkeys([c for c, _ in found] + [c for c, _ in dense]))
             scores = scored(self.reader, typed, query_vector, members, typos)
-            ranked = sorted(((c, scores[c][0]) for c in members if c in scores),
-                            key=lambda pair: (-(scores[pair[0]][2] >= RARE_WORDS_HELD), -pair[1], pair[0]))
+            ranked = sorted(((c, scores[c][0]) for c in members if c in scores), key=lambda pair: (-pair[1], pair[0]))
             groups = group_by_article(ranked, self.reader.article_of([c for c, _ in ranked]), passages)
-            groups.sort(key=lambda g: (-(scores[g[2][0][0]][2] >= RARE_WORDS_HELD), -g[1], g[0]))
+            # An article holding the query's rare words ranks above any that holds none of them.
+            groups.sort(key=lambda g: (not any(scores[c][2] >= RARE_WORDS_HELD for c, _ in g[2]), -g[1], g[0]))
             groups, copies = self._collapse_duplicates(groups)
             if len(groups) >= need or len(found) < depth:
                 break

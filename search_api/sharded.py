@@ -133,8 +133,9 @@ class ShardedReader:
 
     def lexical_matching(self, query: str, depth: int, filters: Filters = Filters(), *, typos: bool = False,
                          minimum: int = 1, newest: bool | None = None) -> list[tuple[int, float]]:
-        # Scored as one index (the shards' summed statistics), or merged by day for a date order.
-        collection = self.lexical_statistics(query) if newest is None else None
+        # Scored as one index (the shards' summed statistics, which also say which words are
+        # typos), or merged by day for a date order.
+        collection = self.lexical_statistics(query)
         answers = list(_SHARD_POOL.map(lambda n: self.shards[n].lexical_matching(
             query, depth, filters, typos=typos, minimum=minimum, newest=newest, collection=collection),
             range(self._count)))
@@ -149,8 +150,10 @@ class ShardedReader:
         # An article lives in one shard: totals and each value's count add up (a value outside a
         # shard's top FACET_VALUES is missing from that shard's part, as for `facet_counts`).
         local = self._split(among or [])
+        collection = self.lexical_statistics(query) if minimum is not None else None
         answers = list(_SHARD_POOL.map(lambda n: self.shards[n].match_counts(
-            query, names, filters, typos=typos, minimum=minimum, among=local.get(n, [])), range(self._count)))
+            query, names, filters, typos=typos, minimum=minimum, among=local.get(n, []), collection=collection),
+            range(self._count)))
         return sum(total for total, _ in answers), self._merged_counts(names, [counts for _, counts in answers])
 
     def facet_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, lexical: bool,
