@@ -6,8 +6,14 @@ BEIR questions over their index, and of questions from another corpus, dumped fo
 
 Per question: its word count, how many passages hold each number of its words (the lexical
 index's counts), and per candidate passage (lexical top 300 of any word and dense top 300) the
-article, cosine, idf-weighted word share, words held, and whether it is the answer. The fit and
-the threshold choice are `fit` below (run with --fit FEATURES).
+article, cosine, idf-weighted word share, words held, and whether it is the answer.
+
+    python benchmarks/match_calibration.py --fit /tmp/features.json
+
+fits the logistic model on two thirds of the in-archive questions (seed 13) and prints, per
+word rule and probability threshold, the share of out-of-archive questions left with nothing
+and recall@5 on the held-out third (articles ranked as the searcher ranks a match set).
+(scikit-learn, which the fit uses, comes with sentence-transformers; only this script needs it.)
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 
 from indexer.lexical import search_matching
 from search_api.evaluation import load_beir, load_queries, sample_queries
-from search_api.matching import word_shares
+from search_api.matching import RARE_WORDS_HELD, word_shares
 from search_api.query import Filters, typed_words
 from search_api.searcher import Searcher
 
@@ -73,14 +79,68 @@ def dump(args) -> None:
         json.dump(out, handle)
 
 
+def recall_at_5(questions: list[dict], weights, minimum_rule, threshold: float | None) -> float:
+    """Recall@5 of the match sets (threshold None: every candidate listed), ranked by relevance
+    with articles holding the rare words first, as `Searcher` ranks them."""
+    found = 0
+    for question in questions:
+        minimum = minimum_rule(question["words"])
+        best: dict[str, tuple] = {}
+        for c in question["candidates"]:
+            relevance = _relevance(weights, c)
+            if threshold is not None and c["held"] < minimum and relevance < threshold:
+                continue
+            old = best.get(c["article"], (False, 0.0, False))
+            best[c["article"]] = (old[0] or c["share"] >= RARE_WORDS_HELD, max(old[1], relevance), old[2] or c["relevant"])
+        found += any(hit for _, _, hit in sorted(best.values(), key=lambda v: (v[0], v[1]), reverse=True)[:5])
+    return found / len(questions)
+
+
+def _relevance(weights, candidate: dict) -> float:
+    intercept, cosine, share = weights
+    return 1 / (1 + math.exp(-(intercept + cosine * candidate["cosine"] + share * candidate["share"])))
+
+
+def fit(path: str) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    data = json.load(open(path))
+    inside, outside = data["inside"], data["outside"]
+    ids = sorted(inside)
+    random.Random(13).shuffle(ids)
+    dev, held = [inside[q] for q in ids[:len(ids) * 2 // 3]], [inside[q] for q in ids[len(ids) * 2 // 3:]]
+    features = np.array([[c["cosine"], c["share"]] for q in dev for c in q["candidates"]])
+    labels = np.array([c["relevant"] for q in dev for c in q["candidates"]])
+    model = LogisticRegression(C=100).fit(features, labels)
+    weights = (model.intercept_[0], *model.coef_[0])
+    print(f"weights: intercept {weights[0]:.3f}, cosine {weights[1]:.3f}, share {weights[2]:.3f}")
+    print(f"held-out recall@5, every candidate listed: {recall_at_5(held, weights, lambda n: n, None):.4f}")
+    for all_up_to, spare_every in ((1, 3), (2, 2), (2, 3), (99, 1)):
+        def rule(n, a=all_up_to, e=spare_every):
+            return n if n <= a else n - math.ceil((n - a) / e)
+        for threshold in (0.003, 0.006, 0.01, 0.02, 0.05):
+            empty = sum(not q["holding"].get(str(rule(q["words"])), 0)
+                        and all(_relevance(weights, c) < threshold for c in q["candidates"]) for q in outside.values())
+            print(f"all words up to {all_up_to}, one spared per {spare_every} more, probability {threshold}: "
+                  f"{empty / len(outside):.1%} of other questions get nothing; held-out recall@5 "
+                  f"{recall_at_5(held, weights, rule, threshold):.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("index")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--other", required=True)
+    parser.add_argument("index", nargs="?")
+    parser.add_argument("--dataset")
+    parser.add_argument("--other")
     parser.add_argument("--max-queries", type=int, help="a fixed sample of N questions of each set")
-    parser.add_argument("--out", required=True)
-    dump(parser.parse_args())
+    parser.add_argument("--out")
+    parser.add_argument("--fit", metavar="FEATURES", help="fit and print the choices from a dump")
+    args = parser.parse_args()
+    if args.fit:
+        fit(args.fit)
+    elif not (args.index and args.dataset and args.other and args.out):
+        parser.error("INDEX, --dataset, --other and --out are needed to dump features (or --fit FEATURES)")
+    else:
+        dump(args)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
 """The match decision: which passages match a query, and how relevant each is, from 0 to 1.
 
 A passage matches when it holds enough of the query's words (`required_words`; a word being
-typed matches its completions, a misspelt word its near misses, as lexical search matches them) or
-when it is near the query in meaning (cosine at least `DENSE_MATCH`). The lexical part is a
-condition the lexical index counts and filters by itself (indexer.lexical.match_counts), so a
-facet value counts exactly what a click on it returns; the dense part is the dense candidates above
-the cosine. An article matches when one of its passages does.
+typed matches its completions, a misspelt word its near misses, as lexical search matches them),
+or when, among the query's best candidates (`PROBABLE_DEPTH` of each side), its `relevance` is at
+least `MATCH_PROBABILITY`. The first part is a condition the lexical index counts and filters by
+itself (indexer.lexical.match_counts); the second is a set of chunk ids counted with it. So a
+facet value counts what a click on it returns, and `total` counts the set. An article matches
+when one of its passages does.
 
-Each matching passage gets `relevance`: a logistic model of "this passage answers the query" over
-its cosine with the query and the idf-weighted share of the query's words it holds (`word_shares`),
-fitted on squad-dev-a (benchmarks/match_calibration.py, docs/quality.md "Match sets"). It is a
-probability, the same whatever the query, mode or archive size; ranking orders the match set by it.
+`relevance` is a logistic model of "this passage answers the query" over the passage's cosine
+with the query and the idf-weighted share of the query's words it holds (`word_shares`), fitted
+on two thirds of 1,200 squad-dev-a questions (benchmarks/match_calibration.py; docs/quality.md
+"Match sets"). It is a probability on one scale whatever the query, mode or archive; ranking
+orders the match set by it. With these weights a passage holding none of the query's words
+needs a cosine of 0.89 to match, so a neighbour in meaning alone rarely pads a list.
 """
 
 from __future__ import annotations
@@ -24,13 +27,17 @@ from indexer.lexical import terms_of, typo_budget, within_edits
 from .query import typed_words
 
 # Query words up to this many must all be held; of a longer query, all but one in every
-# `SPARE_EVERY` more (a question's wording is not its answer's). benchmarks/match_calibration.py.
+# `SPARE_EVERY` more (a question's wording is not its answer's).
 ALL_WORDS_UP_TO = 2
 SPARE_EVERY = 3
-# A passage at least this near the query in meaning (cosine) matches without its words.
-DENSE_MATCH = 0.6
 # relevance = 1 / (1 + exp(-(INTERCEPT + COSINE_WEIGHT * cosine + SHARE_WEIGHT * share)))
-INTERCEPT, COSINE_WEIGHT, SHARE_WEIGHT = -9.0, 8.0, 6.0
+INTERCEPT, COSINE_WEIGHT, SHARE_WEIGHT = -9.568, 5.600, 7.316
+# A candidate this probably relevant matches whatever words it holds. Chosen on the same
+# questions against 100 Wikinews questions (out of archive): 0.01 leaves 90% of those with
+# nothing, at 1 point of in-archive recall@5 (0.02: 95%, 1.75 points).
+MATCH_PROBABILITY = 0.01
+# Candidates of each side (dense, lexical) whose relevance may make them matches.
+PROBABLE_DEPTH = 100
 # A passage holding at least this share of the query's word weight holds its rare words: it ranks
 # above any match that does not (an article naming the person asked about above one merely near).
 RARE_WORDS_HELD = 0.5
@@ -56,8 +63,8 @@ def word_shares(reader, query: str, texts: dict[int, str], typos: bool = True) -
     """Each text's idf-weighted share (0..1) of the words of `query`, by chunk id: a word the
     archive never holds weighs the most (the highest idf), so a name weighs more than a common word.
     A last word still being typed is held by a text with a word that starts with it; with `typos`,
-    a word the archive does not hold is held by a text with a word `typo_budget` edits away, as
-    lexical search matches them. `reader` gives the idf (its `lexical_statistics`)."""
+    a word the archive does not hold (or, being typed, starts none of its words) is held by a text
+    with a word `typo_budget` edits away, as the match condition matches them. `reader` gives the idf (its `lexical_statistics`)."""
     words, prefix = typed_words(query)
     statistics = reader.lexical_statistics(query)
     weights = {term: statistics.idf(term) for term in terms_of(" ".join(words))}
@@ -71,11 +78,14 @@ def word_shares(reader, query: str, texts: dict[int, str], typos: bool = True) -
     # A misspelt word is one no passage holds: only those are looked for among near words.
     misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
     near = {t: {w for w in vocabulary if within_edits(t, w, typo_budget(t))} for t in misspelt}
+    # A word being typed that starts a word of the archive is no typo (as lexical search takes it).
+    unknown_start = not any(n and term.startswith(start) for term, n in statistics.doc_freqs.items())
+    budget = typo_budget(start)
     shares = {}
     for chunk, text in texts.items():
         terms = stems[chunk] | {t for t in misspelt if near[t] & stems[chunk]}
         held = sum(weight for term, weight in weights.items() if term in terms)
-        if start and any(word.startswith(start) or typos and within_edits(start, word, typo_budget(start))
+        if start and any(word.startswith(start) or typos and unknown_start and within_edits(start, word, budget)
                          for word in terms_of(text, stem=False)):
             held += unseen
         shares[chunk] = held / total

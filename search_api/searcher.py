@@ -30,7 +30,7 @@ from indexer.embedding import Encoder
 from indexer.lexical import FACET_NAME, TermMarker, day_number
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
-from .matching import DENSE_MATCH, RARE_WORDS_HELD, required_words, scored
+from .matching import MATCH_PROBABILITY, PROBABLE_DEPTH, RARE_WORDS_HELD, required_words, scored
 from .query import Filters, SearchError, typed_words
 from .readers import open_reader
 from .schemas import Copy, RelatedHit, SearchResponse
@@ -213,35 +213,55 @@ class Searcher:
                    passages: int, sort: str, facets: list[str] | None):
         """The articles that match (search_api.matching), best first by calibrated relevance, at
         least `need` of them when that many match; as (groups, copies, total, facet counts).
-        The lexical part comes from the lexical index best first by BM25 (by date for a date
-        sort), deepened until it holds `need` articles; the dense part is the dense candidates at
-        `DENSE_MATCH` or nearer. `total` and facets are counted by the lexical index over the set."""
+        The passages holding enough words come from the lexical index best first by BM25 (by date
+        for a date sort), deepened until they hold `need` articles; the probable ones are the best
+        `PROBABLE_DEPTH` candidates of the mode's sides at `MATCH_PROBABILITY` or above. `total`
+        and facets are counted by the lexical index over the set."""
         words, prefix = typed_words(typed)
         minimum = required_words(len(words) + (1 if prefix else 0))
         newest = None if sort == "relevance" else sort == "newest"
-        lexical = _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, CANDIDATE_DEPTH, filters, typos=typos,
+        holding = _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, CANDIDATE_DEPTH, filters, typos=typos,
                                        minimum=minimum, newest=newest) if mode != "dense" else None
-        dense = [] if mode == "lexical" else [
-            (c, s) for c, s in self.reader.dense(query_vector, CANDIDATE_DEPTH, filters) if s >= DENSE_MATCH]
+        # The probable part is decided without the filters, then filtered: a filter (a facet
+        # clicked) narrows the set, and never reaches deeper candidates that were not in it.
+        candidates = (self.reader.lexical(typed, PROBABLE_DEPTH, typos=typos) if mode != "dense" else []) \
+            + (self.reader.dense(query_vector, PROBABLE_DEPTH) if mode != "lexical" else [])
+        scores = scored(self.reader, typed, query_vector, list(dict.fromkeys(c for c, _ in candidates)), typos)
+        probable = self._passing([c for c, (relevance, _, _) in scores.items() if relevance >= MATCH_PROBABILITY],
+                                 filters)
         depth = CANDIDATE_DEPTH
         while True:
-            found = lexical.result() if lexical is not None else []
-            members = list(dict.fromkeys([c for c, _ in found] + [c for c, _ in dense]))
-            scores = scored(self.reader, typed, query_vector, members, typos)
-            ranked = sorted(((c, scores[c][0]) for c in members if c in scores), key=lambda pair: (-pair[1], pair[0]))
-            groups = group_by_article(ranked, self.reader.article_of([c for c, _ in ranked]), passages)
+            found = [c for c, _ in holding.result()] if holding is not None else []
+            scores.update(scored(self.reader, typed, query_vector, [c for c in found if c not in scores], typos))
+            members = [c for c in dict.fromkeys(found + probable) if c in scores]
+            ranked = sorted(((c, scores[c][0]) for c in members), key=lambda pair: (-pair[1], pair[0]))
+            groups = group_by_article(ranked, self.reader.article_of(members), passages)
             # An article holding the query's rare words ranks above any that holds none of them.
             groups.sort(key=lambda g: (not any(scores[c][2] >= RARE_WORDS_HELD for c, _ in g[2]), -g[1], g[0]))
             groups, copies = self._collapse_duplicates(groups)
             if len(groups) >= need or len(found) < depth:
                 break
             depth *= 4
-            lexical = _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, depth, filters, typos=typos,
+            holding = _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, depth, filters, typos=typos,
                                            minimum=minimum, newest=newest)
         total, counts = self.reader.match_counts(typed, facets or [], filters, typos=typos,
-                                                 minimum=minimum if mode != "dense" else None,
-                                                 among=[c for c, _ in dense])
+                                                 minimum=minimum if mode != "dense" else None, among=probable)
         return groups, copies, total, counts if facets else None
+
+    def _passing(self, chunk_ids: list[int], filters: Filters) -> list[int]:
+        """The passages of `chunk_ids` whose article passes `filters` (its source, its published day)."""
+        if not filters:
+            return chunk_ids
+        owners = self.reader.article_of(chunk_ids)
+        meta = self.reader.articles_meta(list(set(owners.values())))
+        low, high = day_number(filters.date_from or ""), day_number(filters.date_to or "")
+
+        def passes(row: dict) -> bool:
+            day = day_number(row["published"] or "")
+            return ((not filters.source or row["source"] == filters.source)
+                    and (low is None or day is not None and day >= low) and (high is None or day is not None and day <= high))
+
+        return [c for c in chunk_ids if c in owners and owners[c] in meta and passes(meta[owners[c]])]
 
     def suggest(self, text: str, k: int = 8) -> list[dict]:
         """Completions of a search box's `text`, at most MAX_SUGGESTIONS (see `LocalReader.suggest`)."""
