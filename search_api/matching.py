@@ -69,8 +69,11 @@ def word_shares(reader, query: str, texts: dict[int, str], typos: bool = True) -
     statistics = reader.lexical_statistics(query)
     weights = {term: statistics.idf(term) for term in terms_of(" ".join(words))}
     start = "".join(sorted(terms_of(prefix, stem=False))) if prefix else ""
-    unseen = statistics.idf("")  # a word no passage holds: the highest idf
-    total = sum(weights.values()) + (unseen if start else 0.0)
+    # A word being typed weighs as the whole word when the archive holds it ("air" of "Mahan Air"),
+    # else as a word no passage holds (the highest idf): what it will become is not known yet.
+    typed_terms = [t for t in terms_of(prefix) if statistics.doc_freqs.get(t)] if prefix else []
+    typed_weight = max(map(statistics.idf, typed_terms)) if typed_terms else statistics.idf("")
+    total = sum(weights.values()) + (typed_weight if start else 0.0)
     if not total:
         return {chunk: 0.0 for chunk in texts}
     stems = {chunk: terms_of(text) for chunk, text in texts.items()}
@@ -87,7 +90,7 @@ def word_shares(reader, query: str, texts: dict[int, str], typos: bool = True) -
         held = sum(weight for term, weight in weights.items() if term in terms)
         if start and any(word.startswith(start) or typos and unknown_start and within_edits(start, word, budget)
                          for word in terms_of(text, stem=False)):
-            held += unseen
+            held += typed_weight
         shares[chunk] = held / total
     return shares
 

@@ -161,11 +161,13 @@ class Searcher:
         if not words and not prefix:  # "😀", a zero-width space: no word to match, nothing matches
             return SearchResponse(query=query, mode=mode, took_ms=round((time.perf_counter() - started) * 1000, 2),
                                   offset=offset, total=0, results=[], facets={n: [] for n in facets} if facets else None)
+        # The lexical index answers while the model embeds the query.
+        lexical = self._lexical_parts(typed, mode, filters, typos, sort) if min_confidence != 0 else None
         if query_vector is None and (mode != "lexical" or highlight or min_confidence != 0):
             query_vector = self.encoder.encode([query])[0]
-        if min_confidence != 0:
+        if lexical is not None:
             groups, copies, total, counts = self._match_set(typed, query_vector, mode, filters, offset + k, typos,
-                                                            passages, sort, facets)
+                                                            passages, sort, facets, lexical)
         else:
             groups, copies, counts = self._candidates(typed, query_vector, mode, filters, offset + k, typos,
                                                       passages, facets)
@@ -209,22 +211,32 @@ class Searcher:
                                           among=[c for c, _ in ranked] if mode != "lexical" else None) if facets else None
         return groups, copies, counts
 
-    def _match_set(self, typed: str, query_vector, mode: str, filters: Filters, need: int, typos: bool,
-                   passages: int, sort: str, facets: list[str] | None):
-        """The articles that match (search_api.matching), best first by calibrated relevance, at
-        least `need` of them when that many match; as (groups, copies, total, facet counts).
-        The passages holding enough words come from the lexical index best first by BM25 (by date
-        for a date sort), deepened until they hold `need` articles; the probable ones are the best
-        `PROBABLE_DEPTH` candidates of the mode's sides at `MATCH_PROBABILITY` or above. `total`
-        and facets are counted by the lexical index over the set."""
+    def _lexical_parts(self, typed: str, mode: str, filters: Filters, typos: bool, sort: str) -> tuple:
+        """The lexical index's parts of a match set, started in the lexical pool: (how many words a
+        passage must hold, date order or None, the passages holding them (a future, None in dense
+        mode), the best lexical candidates without filters (a future, None in dense mode))."""
         words, prefix = typed_words(typed)
         minimum = required_words(len(words) + (1 if prefix else 0))
         newest = None if sort == "relevance" else sort == "newest"
-        holding = _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, CANDIDATE_DEPTH, filters, typos=typos,
-                                       minimum=minimum, newest=newest) if mode != "dense" else None
+        if mode == "dense":
+            return minimum, newest, None, None
+        return (minimum, newest,
+                _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, CANDIDATE_DEPTH, filters, typos=typos,
+                                     minimum=minimum, newest=newest),
+                _LEXICAL_POOL.submit(self.reader.lexical, typed, PROBABLE_DEPTH, typos=typos))
+
+    def _match_set(self, typed: str, query_vector, mode: str, filters: Filters, need: int, typos: bool,
+                   passages: int, sort: str, facets: list[str] | None, lexical: tuple):
+        """The articles that match (search_api.matching), best first by calibrated relevance, at
+        least `need` of them when that many match; as (groups, copies, total, facet counts).
+        The passages holding enough words come from the lexical index best first by BM25 (by date
+        for a date sort; `lexical`, from `_lexical_parts`), deepened until they hold `need`
+        articles; the probable ones are the best `PROBABLE_DEPTH` candidates of the mode's sides at
+        `MATCH_PROBABILITY` or above. `total` and facets are counted by the lexical index over the set."""
+        minimum, newest, holding, best_lexical = lexical
         # The probable part is decided without the filters, then filtered: a filter (a facet
         # clicked) narrows the set, and never reaches deeper candidates that were not in it.
-        candidates = (self.reader.lexical(typed, PROBABLE_DEPTH, typos=typos) if mode != "dense" else []) \
+        candidates = (best_lexical.result() if best_lexical is not None else []) \
             + (self.reader.dense(query_vector, PROBABLE_DEPTH) if mode != "lexical" else [])
         scores = scored(self.reader, typed, query_vector, list(dict.fromkeys(c for c, _ in candidates)), typos)
         probable = self._passing([c for c, (relevance, _, _) in scores.items() if relevance >= MATCH_PROBABILITY],
