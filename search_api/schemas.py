@@ -46,9 +46,8 @@ class SearchParams(BaseModel):
                              "such as source,author,year")
         return ",".join(names)
     min_confidence: float | None = Field(
-        None, ge=0, le=1, description="a query whose confidence (0..1, from the best passages' meaning and words) is "
-        "below this has no good match and gets no results; 0 turns this off (default: the threshold calibrated in "
-        "docs/quality.md, 'No good match')")
+        None, ge=0, le=1, description="0 turns the match decision off: the best candidates are listed, matching or "
+        "not, as before it; any other value (or none) keeps it on (docs/api.md, 'Match sets and total')")
 
     @field_validator("q")
     @classmethod
