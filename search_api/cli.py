@@ -87,9 +87,8 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_min_confidence_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-confidence", type=_number(float, 0, 1), metavar="C",
-                        help="a query whose confidence (0..1: best passage's meaning and words) is below C has no "
-                             "good match and gets no results; 0 turns this off (default: the threshold calibrated "
-                             "in docs/quality.md, 'No good match')")
+                        help="0 turns the match decision off: the best candidates are listed, matching or not "
+                             "(any other value: on, the default; docs/api.md 'Match sets and total')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-match", metavar="OTHER_QUERIES_JSONL",
                    help="also run these questions, written for another corpus (JSONL with _id and text), and report "
                         "the share answered with no results, and recall@5 with and without the no-match decision")
+    _add_min_confidence_option(p)
+    _add_eval_options(p)
+
+    p = commands.add_parser("eval-sets", help="match sets: name and topic queries over a JSONL archive",
+                            description="Index the archive (or reuse --index) and run each query: newest-first "
+                                        "precision and recall of the first page, relevance-order R-precision (an "
+                                        "article is relevant when it mentions one of the query's `mentions`), and "
+                                        "the year facet counts that a click on the year contradicts.")
+    p.add_argument("file", metavar="FILE", help="the archive, JSONL (e.g. data/wikinews_en_2019_2020.jsonl)")
+    p.add_argument("--queries", metavar="JSONL", required=True,
+                   help="queries: text, kind, mentions (e.g. tests/fixtures/match_queries.jsonl)")
     _add_min_confidence_option(p)
     _add_eval_options(p)
 
@@ -370,7 +380,8 @@ def _merged_passages(passages) -> list[tuple[float, str, list[list[int]]]]:
 
 def _print_results(result) -> None:
     if not result.results:
-        print(f"no results for '{result.query}'")
+        print(f"no results for '{result.query}'" + (f" on this page ({result.total} matching articles)"
+                                                    if result.total else ""))
         return
     for number, hit in enumerate(result.results, start=result.offset + 1):
         meta = ", ".join(x for x in (hit.source, hit.published, hit.article_id) if x)
@@ -384,7 +395,7 @@ def _print_results(result) -> None:
                 text = text[:s] + "**" + text[s:e] + "**" + text[e:]
             print(textwrap.indent(textwrap.fill(" ".join(text.split()), width=100), "   > "))
         print()
-    print(f"({result.mode}, {result.took_ms:.1f} ms)")
+    print(f"({result.total} matching article{'s' if result.total != 1 else ''}; {result.mode}, {result.took_ms:.1f} ms)")
 
 
 def cmd_query(args) -> int:
@@ -423,9 +434,10 @@ def _searcher_options(args) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _evaluation_index(args, articles) -> tuple:
+def _evaluation_index(args, articles, strict: bool = True) -> tuple:
     """Index `articles` into --index (reused when it holds them already) or a temporary folder;
-    returns the searcher and the temporary folder, which the caller holds until it is done."""
+    returns the searcher and the temporary folder, which the caller holds until it is done.
+    `strict`: an article that cannot be indexed is an error (else it is left out and said so)."""
     import tempfile
 
     from indexer.writer import IndexWriter
@@ -441,8 +453,10 @@ def _evaluation_index(args, articles) -> tuple:
                      title_tokens=args.title_tokens) as writer:
         summary = writer.add(articles, progress=not args.json)
         encoder = writer.encoder
-    if summary.problems:
+    if summary.problems and strict:
         raise ValueError(f"the data set has records that cannot be indexed, first: {summary.problems[0]}")
+    for problem in summary.problems:
+        print(f"left out: {problem}", file=sys.stderr)
     return Searcher(index_dir, encoder=encoder, **_searcher_options(args)), temporary
 
 
@@ -479,6 +493,31 @@ def cmd_eval(args) -> int:
         for mode, shares in results.get("no_match", {}).items():
             print(f"no match, {mode}: {shares['no_results']:.1%} of {shares['questions']} other questions got no "
                   f"results; recall@5 {shares['recall@5']:.4f} (without the decision {shares['recall@5_without']:.4f})")
+    return 0
+
+
+def cmd_eval_sets(args) -> int:
+    from indexer.article import Article
+    from indexer.readers import read_paths
+
+    from .evaluation import evaluate_sets, load_set_queries
+
+    queries = load_set_queries(args.queries)
+    read = list(read_paths([args.file]))
+    problems = [str(item) for item in read if not isinstance(item, Article)]
+    if problems:
+        raise ValueError(f"the archive has records that cannot be indexed, first: {problems[0]}")
+    searcher, temporary = _evaluation_index(args, read, strict=False)
+    results = evaluate_sets(searcher, read, queries, **_min_confidence(args))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for kind, metrics in results.items():
+            if kind != "facets":
+                print(f"{kind:6} ({metrics['queries']} queries): newest first precision {metrics['newest_precision']:.3f} "
+                      f"recall {metrics['newest_recall']:.3f}; relevance order R-precision {metrics['r_precision']:.3f}")
+        facets = results["facets"]
+        print(f"year facets: {facets['contradicted_by_a_click']} of {facets['year_counts']} counts contradicted by a click")
     return 0
 
 
@@ -604,7 +643,7 @@ def cmd_serve(args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "remove": cmd_remove, "query": cmd_query, "related": cmd_related,
-            "serve": cmd_serve, "stats": cmd_stats, "eval": cmd_eval, "eval-related": cmd_eval_related,
+            "serve": cmd_serve, "stats": cmd_stats, "eval": cmd_eval, "eval-related": cmd_eval_related, "eval-sets": cmd_eval_sets,
             "eval-cleaning": cmd_eval_cleaning}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from indexer.article import Article
 
-from .searcher import MIN_CONFIDENCE, Searcher
+from .searcher import Searcher
 
 CUTOFFS = (1, 5, 10)
 
@@ -150,7 +150,7 @@ def altered_queries(queries: dict[str, str], alter, seed: int = 13) -> dict[str,
 
 def evaluate_search(searcher: Searcher, queries: dict[str, str], qrels: dict[str, dict[str, int]],
                     modes: list[str], progress: bool = False, typos: bool = True,
-                    min_confidence: float = MIN_CONFIDENCE) -> dict[str, dict[str, float]]:
+                    min_confidence: float | None = None) -> dict[str, dict[str, float]]:
     """Mean metrics per mode over `queries`, articles ranked by `searcher.search` (top 10);
     `typos` and `min_confidence` as `Searcher.search`'s (typo tolerance, "no good match")."""
     from tqdm import tqdm
@@ -169,7 +169,7 @@ def evaluate_search(searcher: Searcher, queries: dict[str, str], qrels: dict[str
 
 
 def evaluate_no_match(searcher: Searcher, other: dict[str, str], modes: list[str], progress: bool = False,
-                      typos: bool = True, min_confidence: float = MIN_CONFIDENCE) -> dict[str, dict[str, float]]:
+                      typos: bool = True, min_confidence: float | None = None) -> dict[str, dict[str, float]]:
     """Per mode, the share of `other` (questions written for another corpus, which this archive
     does not answer) that `searcher.search` answers with no results: {"no_results": ..., "questions": n}."""
     from tqdm import tqdm
@@ -382,3 +382,68 @@ def evaluate_related_sets(index_dir: str | Path, labels: dict[str, str], cap: in
                                        "set_f1_similar": related_set_f1(similar, kept_labels),
                                        "b_cubed": b_cubed(clusters, kept_labels)}
     return results
+
+# -- match sets (issue 19): name and topic queries over an archive ----------------------------------
+
+def load_set_queries(path: str | Path) -> list[dict]:
+    """Queries of a JSONL file: `text`, `kind` (name, topic, ...) and `mentions`, the strings any
+    one of which makes an article a match (case-insensitive, in its title or text)."""
+    queries = []
+    for number, record in _read_jsonl(Path(path)):
+        mentions = record.get("mentions") if isinstance(record, dict) else None
+        if not isinstance(record.get("text"), str) or not record["text"].strip() or not isinstance(mentions, list) \
+                or not mentions or not all(isinstance(m, str) and m.strip() for m in mentions):
+            raise DatasetError(f"{path}:{number}: expected an object with a non-empty 'text' and 'mentions', "
+                               "a list of strings")
+        queries.append({"text": record["text"], "kind": str(record.get("kind", "")),
+                        "mentions": [m.lower() for m in mentions]})
+    if not queries:
+        raise DatasetError(f"{path} holds no queries")
+    return queries
+
+
+def set_metrics(newest: list[str], ranked: list[str], relevant: list[str], page: int = 10) -> dict[str, float]:
+    """Newest-first precision and recall of one page (`newest`: the ids listed newest first;
+    recall against the `page` newest of `relevant`, which is given newest first) and relevance-order
+    R-precision (`ranked`, best first: the share of the first len(relevant) that are relevant).
+
+    >>> set_metrics(["a", "x"], ["b", "a", "x"], ["a", "b", "c"])
+    {'newest_precision': 0.5, 'newest_recall': 0.3333, 'r_precision': 0.6667}
+    """
+    wanted, listed = set(relevant[:page]), newest[:page]
+    return {"newest_precision": round(sum(i in set(relevant) for i in listed) / len(listed), 4) if listed else 1.0,
+            "newest_recall": round(len(wanted & set(listed)) / len(wanted), 4),
+            "r_precision": round(len(set(ranked[:len(relevant)]) & set(relevant)) / len(relevant), 4)}
+
+
+def evaluate_sets(searcher: Searcher, articles: list[Article], queries: list[dict], page: int = 10,
+                  min_confidence: float | None = None) -> dict:
+    """Per kind of query and over all: mean newest-first precision/recall of the first `page`,
+    relevance-order R-precision, and the year facet counts a click contradicts (a year's count
+    against the total, and the articles listed, of the same search filtered to that year).
+    An article is relevant when its title or text mentions one of the query's `mentions`
+    (a conservative proxy: a match the archive words otherwise is counted as wrong)."""
+    dates = {a.id: a.published for a in articles}
+    per_kind: dict[str, list[dict]] = {}
+    contradicted = counted = 0
+    for query in queries:
+        relevant = [a.id for a in articles if any(m in f"{a.title}\n{a.text}".lower() for m in query["mentions"])]
+        if not relevant:
+            continue
+        relevant.sort(key=lambda i: dates[i] or "", reverse=True)
+        options = {"highlight": False, "passages": 1, "min_confidence": min_confidence}
+        newest = searcher.search(query["text"], k=page, sort="newest", **options)
+        ranked = searcher.search(query["text"], k=max(page, len(relevant)), facets=["year"], **options)
+        metrics = set_metrics([h.article_id for h in newest.results], [h.article_id for h in ranked.results], relevant,
+                              page)
+        per_kind.setdefault(query["kind"], []).append(metrics)
+        for value in ranked.facets["year"]:
+            clicked = searcher.search(query["text"], k=100, date_from=f"{value.value}-01-01",
+                                      date_to=f"{value.value}-12-31", **options)
+            counted += 1
+            contradicted += not (value.count == clicked.total == len(clicked.results))
+    result = {kind: {**mean_metrics(rows), "queries": len(rows)} for kind, rows in per_kind.items()}
+    everything = [row for rows in per_kind.values() for row in rows]
+    result["all"] = {**mean_metrics(everything), "queries": len(everything)}
+    result["facets"] = {"year_counts": counted, "contradicted_by_a_click": contradicted}
+    return result

@@ -24,7 +24,7 @@ import numpy as np
 
 from indexer import store
 from indexer.highlights import best_sentences
-from indexer.lexical import CollectionStats
+from indexer.lexical import CollectionStats, match_counts, search_matching
 from indexer.vectors import FOLDER as VECTORS_FOLDER
 
 from .query import Filters, typed_words
@@ -118,6 +118,29 @@ class LocalReader:
         words, prefix = typed_words(query)
         return self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
                                          **filters.conditions())
+
+    def lexical_matching(self, query: str, depth: int, filters: Filters = Filters(), *, typos: bool = False,
+                         minimum: int = 1, newest: bool | None = None,
+                         collection: CollectionStats | None = None) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores of the `depth` best passages that hold `minimum` of the query's
+        words (the lexical part of a match set, search_api.matching), best first; with `newest`
+        True/False, newest/oldest first instead (the score is then the day, YYYYMMDD).
+        `collection` as for `lexical`."""
+        words, prefix = typed_words(query)
+        return search_matching(self.lexical_index, words, depth, prefix=prefix, typos=typos, minimum=minimum,
+                               collection=collection, newest=newest, **filters.conditions())
+
+    def match_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, minimum: int | None,
+                     among: list[int] | None, collection: CollectionStats | None = None) -> tuple[int, dict[str, list[dict]]]:
+        """(articles, {name: [{"value": ..., "count": articles}, ...]}) of a match set: the passages
+        that hold `minimum` of the query's words (None: no lexical part) and the chunk ids `among`
+        (its dense part), within `filters`; counted by the lexical index (indexer.lexical.match_counts).
+        `collection` as for `lexical`."""
+        words, prefix = typed_words(query)
+        total, counts = match_counts(self.lexical_index, names, words, prefix, typos=typos, minimum=minimum,
+                                     among=among, size=FACET_VALUES, collection=collection, **filters.conditions())
+        return total, {name: [{"value": value, "count": count} for value, count in pairs]
+                       for name, pairs in counts.items()}
 
     def lexical_statistics(self, query: str) -> CollectionStats:
         """This index's BM25 statistics for the words of `query` (the first phase of a sharded

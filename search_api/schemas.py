@@ -46,9 +46,8 @@ class SearchParams(BaseModel):
                              "such as source,author,year")
         return ",".join(names)
     min_confidence: float | None = Field(
-        None, ge=0, le=1, description="a query whose confidence (0..1, from the best passages' meaning and words) is "
-        "below this has no good match and gets no results; 0 turns this off (default: the threshold calibrated in "
-        "docs/quality.md, 'No good match')")
+        None, ge=0, le=1, description="0 turns the match decision off: the best candidates are listed, matching or "
+        "not, as before it; any other value (or none) keeps it on (docs/api.md, 'Match sets and total')")
 
     @field_validator("q")
     @classmethod
@@ -104,6 +103,7 @@ class SearchResponse(BaseModel):
     mode: str
     took_ms: float
     offset: int
+    total: int = Field(0, description="the matching articles in all, before paging (see docs/api.md)")
     results: list[SearchHit]
     facets: dict[str, list[FacetValue]] | None = Field(
         None, description="with `facets`: per field, the matching articles per value, most first (docs/api.md "

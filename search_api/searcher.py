@@ -27,9 +27,10 @@ import numpy as np
 
 from indexer import store
 from indexer.embedding import Encoder
-from indexer.lexical import FACET_NAME, TermMarker, day_number, terms_of, typo_budget, within_edits
+from indexer.lexical import FACET_NAME, TermMarker, day_number
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
+from .matching import MATCH_PROBABILITY, PROBABLE_DEPTH, RARE_WORDS_HELD, required_words, scored
 from .query import Filters, SearchError, typed_words
 from .readers import open_reader
 from .schemas import Copy, RelatedHit, SearchResponse
@@ -47,12 +48,6 @@ RERANK_DEPTH = 30
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
-# "No good match": a query whose `Searcher.confidence` is below this gets no results. Chosen on
-# squad-dev-a's questions against news questions, checked on the Wikinews sample against squad's
-# (docs/quality.md, "No good match"); 0 turns the decision off.
-MIN_CONFIDENCE = 0.38
-# The best-ranked candidate passages whose evidence `Searcher.confidence` weighs.
-CONFIDENCE_DEPTH = 10
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
 # searchers, since a server opens a new one for every index generation.
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
@@ -130,19 +125,24 @@ class Searcher:
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                passages: int = 3, highlight: bool = True, query_vector: np.ndarray | None = None,
                typos: bool = True, sort: str = "relevance", recency: float | None = None,
-               facets: list[str] | None = None, min_confidence: float = MIN_CONFIDENCE) -> SearchResponse:
+               facets: list[str] | None = None, min_confidence: float | None = None) -> SearchResponse:
         """Rank articles for `query`; returns `k` articles from `offset`, each with up to `passages`
         best passages and, with `highlight`, the spans of the sentences that best answer the query.
         The last word of a query that does not end in a space or punctuation also matches as the
         start of a longer word (lexical and hybrid), as in a search box being typed in; `typos`
-        forgives a typo or two in longer words (see indexer.lexical.typo_budget). `sort` "newest"
-        or "oldest" orders the matching articles (the candidates ranked, as for relevance) by date,
-        articles without one last. `recency`, a half-life in days, multiplies each article's score by
-        1/2 per that many days it is older than the newest candidate ("the latest on X").
-        A query whose `confidence` is below `min_confidence` has no good match: no results (0: off).
+        forgives a typo or two in longer words (see indexer.lexical.typo_budget).
+        Only matching articles are listed (search_api.matching: enough of the query's words, or
+        near enough in meaning), best first by `score`, a calibrated relevance in 0..1; `total` is
+        how many match in all. A query nothing matches ("no good match") gets no results; one
+        without a word ("😀") matches nothing. `min_confidence=0` turns the decision off: the fused
+        candidates are listed as before it (scores then are fusion scores), `total` counts them.
+        `sort` "newest" or "oldest" orders the matching articles by date, undated ones last.
+        `recency`, a half-life in days, multiplies each article's score by 1/2 per that many days
+        it is older than the newest match ("the latest on X").
         `query_vector` may be given when the caller embedded the query already (batch evaluation).
-        `facets` (source, year, author or any metadata field) adds the articles per value over the
-        matching set (see `LocalReader.facet_counts`). Each passage and title carries `terms`, the
+        `facets` (source, year, author or any metadata field) adds the matching articles per value
+        (see `LocalReader.match_counts`): filtering on a value gives that count as `total`. Each
+        passage and title carries `terms`, the
         offsets of the words the query matches (see indexer.lexical.TermMarker)."""
         started = time.perf_counter()
         typed = query.lstrip()  # a trailing space says the last word is complete
@@ -163,12 +163,45 @@ class Searcher:
             if value and day_number(value) is None:
                 raise SearchError(f"{name} must be a date as YYYY-MM-DD, got '{value}'")
         filters = Filters(source or None, date_from or None, date_to or None)
-        need = offset + k
-        # The lexical side needs no vector: it runs in the lexical index while the model embeds the query.
+        words, prefix = typed_words(typed)
+        if not words and not prefix:  # "😀", a zero-width space: no word to match, nothing matches
+            return SearchResponse(query=query, mode=mode, took_ms=round((time.perf_counter() - started) * 1000, 2),
+                                  offset=offset, total=0, results=[], facets={n: [] for n in facets} if facets else None)
+        # The lexical index answers while the model embeds the query.
+        lexical = self._lexical_parts(typed, mode, filters, typos, sort) if min_confidence != 0 else None
+        if query_vector is None and (mode != "lexical" or highlight or min_confidence != 0):
+            query_vector = self.encoder.encode([query])[0]
+        if lexical is not None:
+            groups, copies, total, counts = self._match_set(typed, query_vector, mode, filters, offset + k, typos,
+                                                            passages, sort, facets, lexical)
+        else:
+            groups, copies, counts = self._candidates(typed, query_vector, mode, filters, offset + k, typos,
+                                                      passages, facets)
+            total = len(groups)
+        if self.reranker is not None:
+            groups = self._rerank(query, groups, max(offset + k, RERANK_DEPTH))
+        if recency:
+            groups = self._boost_recent(groups, recency)
+        if sort != "relevance":
+            groups = self._by_date(groups, newest=sort == "newest")
+        hits = self.reader.hits(groups[offset:offset + k], query_vector if highlight else None)
+        for hit in hits:
+            hit.also_published_in = [Copy(**copy) for copy in copies.get(hit.article_id, [])]
+        marker = TermMarker(words, prefix, typos=typos)
+        for hit in hits:
+            hit.title_terms = marker.spans(hit.title)
+            for passage in hit.passages:
+                passage.terms = marker.spans(passage.text, passage.start)
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(query=query, mode=mode, took_ms=round(took, 2), offset=offset, total=total,
+                              results=hits, facets=counts)
+
+    def _candidates(self, typed: str, query_vector, mode: str, filters: Filters, need: int, typos: bool,
+                    passages: int, facets: list[str] | None):
+        """With the match decision off: the fused candidates of `mode`, deepened until they hold
+        `need` articles, as (groups, copies, facet counts over the candidates and lexical matches)."""
         lexical = _LEXICAL_POOL.submit(self.reader.lexical, typed, CANDIDATE_DEPTH, filters,
                                        typos=typos) if mode != "dense" else None
-        if query_vector is None and (mode != "lexical" or highlight or min_confidence):
-            query_vector = self.encoder.encode([query])[0]
         depth = CANDIDATE_DEPTH
         while True:
             first = lexical.result() if lexical is not None and depth == CANDIDATE_DEPTH else None
@@ -180,72 +213,77 @@ class Searcher:
             if len(groups) >= need or depth >= self.vector_count or len(ranked) < depth:
                 break
             depth *= 4
-        no_match = bool(min_confidence) and self.confidence(typed, query_vector, ranked, typos) < min_confidence
-        if no_match:
-            groups = []
-        if self.reranker is not None:
-            groups = self._rerank(query, groups, max(need, RERANK_DEPTH))
-        if recency:
-            groups = self._boost_recent(groups, recency)
-        if sort != "relevance":
-            groups = self._by_date(groups, newest=sort == "newest")
-        page = groups[offset:need]
-        hits = self.reader.hits(page, query_vector if highlight else None)
-        for hit in hits:
-            hit.also_published_in = [Copy(**copy) for copy in copies.get(hit.article_id, [])]
-        marker = TermMarker(*typed_words(typed), typos=typos)
-        for hit in hits:
-            hit.title_terms = marker.spans(hit.title)
-            for passage in hit.passages:
-                passage.terms = marker.spans(passage.text, passage.start)
-        if facets and no_match:  # nothing matches: no counts either
-            counts = {name: [] for name in facets}
-        elif facets:
-            counts = self.reader.facet_counts(typed, facets, filters, typos=typos, lexical=mode != "dense",
-                                              among=[c for c, _ in ranked] if mode != "lexical" else None)
-        else:
-            counts = None
-        took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query=query, mode=mode, took_ms=round(took, 2), offset=offset, results=hits,
-                              facets=counts)
+        counts = self.reader.facet_counts(typed, facets, filters, typos=typos, lexical=mode != "dense",
+                                          among=[c for c, _ in ranked] if mode != "lexical" else None) if facets else None
+        return groups, copies, counts
+
+    def _lexical_parts(self, typed: str, mode: str, filters: Filters, typos: bool, sort: str) -> tuple:
+        """The lexical index's parts of a match set, started in the lexical pool: (how many words a
+        passage must hold, date order or None, the passages holding them (a future, None in dense
+        mode), the best lexical candidates without filters (a future, None in dense mode))."""
+        words, prefix = typed_words(typed)
+        minimum = required_words(len(words) + (1 if prefix else 0))
+        newest = None if sort == "relevance" else sort == "newest"
+        if mode == "dense":
+            return minimum, newest, None, None
+        return (minimum, newest,
+                _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, CANDIDATE_DEPTH, filters, typos=typos,
+                                     minimum=minimum, newest=newest),
+                _LEXICAL_POOL.submit(self.reader.lexical, typed, PROBABLE_DEPTH, typos=typos))
+
+    def _match_set(self, typed: str, query_vector, mode: str, filters: Filters, need: int, typos: bool,
+                   passages: int, sort: str, facets: list[str] | None, lexical: tuple):
+        """The articles that match (search_api.matching), best first by calibrated relevance, at
+        least `need` of them when that many match; as (groups, copies, total, facet counts).
+        The passages holding enough words come from the lexical index best first by BM25 (by date
+        for a date sort; `lexical`, from `_lexical_parts`), deepened until they hold `need`
+        articles; the probable ones are the best `PROBABLE_DEPTH` candidates of the mode's sides at
+        `MATCH_PROBABILITY` or above. `total` and facets are counted by the lexical index over the set."""
+        minimum, newest, holding, best_lexical = lexical
+        # The probable part is decided without the filters, then filtered: a filter (a facet
+        # clicked) narrows the set, and never reaches deeper candidates that were not in it.
+        candidates = (best_lexical.result() if best_lexical is not None else []) \
+            + (self.reader.dense(query_vector, PROBABLE_DEPTH) if mode != "lexical" else [])
+        scores = scored(self.reader, typed, query_vector, list(dict.fromkeys(c for c, _ in candidates)), typos)
+        probable = self._passing([c for c, (relevance, _, _) in scores.items() if relevance >= MATCH_PROBABILITY],
+                                 filters)
+        depth = CANDIDATE_DEPTH
+        while True:
+            found = [c for c, _ in holding.result()] if holding is not None else []
+            scores.update(scored(self.reader, typed, query_vector, [c for c in found if c not in scores], typos))
+            members = [c for c in dict.fromkeys(found + probable) if c in scores]
+            ranked = sorted(((c, scores[c][0]) for c in members), key=lambda pair: (-pair[1], pair[0]))
+            groups = group_by_article(ranked, self.reader.article_of(members), passages)
+            # An article holding the query's rare words ranks above any that holds none of them.
+            groups.sort(key=lambda g: (not any(scores[c][2] >= RARE_WORDS_HELD for c, _ in g[2]), -g[1], g[0]))
+            groups, copies = self._collapse_duplicates(groups)
+            if len(groups) >= need or len(found) < depth:
+                break
+            depth *= 4
+            holding = _LEXICAL_POOL.submit(self.reader.lexical_matching, typed, depth, filters, typos=typos,
+                                           minimum=minimum, newest=newest)
+        total, counts = self.reader.match_counts(typed, facets or [], filters, typos=typos,
+                                                 minimum=minimum if mode != "dense" else None, among=probable)
+        return groups, copies, total, counts if facets else None
+
+    def _passing(self, chunk_ids: list[int], filters: Filters) -> list[int]:
+        """The passages of `chunk_ids` whose article passes `filters` (its source, its published day)."""
+        if not filters:
+            return chunk_ids
+        owners = self.reader.article_of(chunk_ids)
+        meta = self.reader.articles_meta(list(set(owners.values())))
+        low, high = day_number(filters.date_from or ""), day_number(filters.date_to or "")
+
+        def passes(row: dict) -> bool:
+            day = day_number(row["published"] or "")
+            return ((not filters.source or row["source"] == filters.source)
+                    and (low is None or day is not None and day >= low) and (high is None or day is not None and day <= high))
+
+        return [c for c in chunk_ids if c in owners and owners[c] in meta and passes(meta[owners[c]])]
 
     def suggest(self, text: str, k: int = 8) -> list[dict]:
         """Completions of a search box's `text`, at most MAX_SUGGESTIONS (see `LocalReader.suggest`)."""
         return self.reader.suggest(text, min(k, MAX_SUGGESTIONS))
-
-    def confidence(self, query: str, query_vector: np.ndarray, ranked: list[tuple[int, float]],
-                   typos: bool = True) -> float:
-        """How well the archive answers `query`, from 0 to 1, judged on its best `CONFIDENCE_DEPTH`
-        candidates (`ranked`, best first): the best, over those passages, of the mean of the cosine
-        between the query and the passage and the share of the query's words that the passage holds
-        (title included), each word weighted by its idf, so that a name the archive never mentions
-        weighs the most. One passage must answer in meaning and in words: a nearest passage always
-        exists, and a passage holding a common word nearly always. A last word still being typed is
-        held by a passage with a word that starts with it; with `typos`, a word the archive does not
-        hold is held by a passage with a word `typo_budget` edits away, as lexical search matches it."""
-        evidence = self.reader.passage_evidence([chunk for chunk, _ in ranked[:CONFIDENCE_DEPTH]])
-        if not evidence:
-            return 0.0
-        words, prefix = typed_words(query)
-        statistics = self.reader.lexical_statistics(query)
-        weights = {term: statistics.idf(term) for term in terms_of(" ".join(words))}
-        start = "".join(sorted(terms_of(prefix, stem=False))) if prefix else ""
-        unseen = statistics.idf("")  # a word no passage holds: the highest idf
-        total = sum(weights.values()) + (unseen if start else 0.0)
-        texts = {chunk: terms_of(text) for chunk, (text, _) in evidence.items()}
-        # A misspelt word is one no passage holds: only those are looked for among near words.
-        misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
-        near = {t: {w for terms in texts.values() for w in terms if within_edits(t, w, typo_budget(t))}
-                for t in misspelt}
-        best = 0.0
-        for chunk, (text, vector) in evidence.items():
-            terms = texts[chunk] | {t for t in misspelt if near[t] & texts[chunk]}
-            held = sum(weight for term, weight in weights.items() if term in terms)
-            if start and any(word.startswith(start) or typos and within_edits(start, word, typo_budget(start))
-                             for word in terms_of(text, stem=False)):
-                held += unseen
-            best = max(best, (float(np.dot(vector, query_vector)) + (held / total if total else 0.0)) / 2)
-        return best
 
     def _ranked(self, query: str, query_vector, mode: str, filters: Filters, depth: int,
                 lexical: list[tuple[int, float]] | None = None, typos: bool = True) -> list[tuple[int, float]]:

@@ -131,6 +131,31 @@ class ShardedReader:
         answers = self._each("lexical", query, depth, filters, collection, typos)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
+    def lexical_matching(self, query: str, depth: int, filters: Filters = Filters(), *, typos: bool = False,
+                         minimum: int = 1, newest: bool | None = None) -> list[tuple[int, float]]:
+        # Scored as one index (the shards' summed statistics, which also say which words are
+        # typos), or merged by day for a date order.
+        collection = self.lexical_statistics(query)
+        answers = list(_SHARD_POOL.map(lambda n: self.shards[n].lexical_matching(
+            query, depth, filters, typos=typos, minimum=minimum, newest=newest, collection=collection),
+            range(self._count)))
+        merged = [pair for n, answer in enumerate(answers) for pair in self._global(n, answer)]
+        if newest is False:  # oldest first: the smallest day first, undated (0) last
+            merged.sort(key=lambda pair: (pair[1] == 0, pair[1], pair[0]))
+            return merged[:depth]
+        return _merge([merged], depth)
+
+    def match_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, minimum: int | None,
+                     among: list[int] | None) -> tuple[int, dict[str, list[dict]]]:
+        # An article lives in one shard: totals and each value's count add up (a value outside a
+        # shard's top FACET_VALUES is missing from that shard's part, as for `facet_counts`).
+        local = self._split(among or [])
+        collection = self.lexical_statistics(query) if minimum is not None else None
+        answers = list(_SHARD_POOL.map(lambda n: self.shards[n].match_counts(
+            query, names, filters, typos=typos, minimum=minimum, among=local.get(n, []), collection=collection),
+            range(self._count)))
+        return sum(total for total, _ in answers), self._merged_counts(names, [counts for _, counts in answers])
+
     def facet_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, lexical: bool,
                      among: list[int] | None) -> dict[str, list[dict]]:
         # An article lives in one shard, so the shards' counts add up; a value outside a shard's
@@ -140,6 +165,11 @@ class ShardedReader:
         answers = list(_SHARD_POOL.map(lambda n: self.shards[n].facet_counts(
             query, names, filters, typos=typos, lexical=lexical, among=local.get(n, []) if among is not None else None),
             range(self._count)))
+        return self._merged_counts(names, answers)
+
+    @staticmethod
+    def _merged_counts(names: list[str], answers: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
+        """The shards' facet counts summed per value, the FACET_VALUES most frequent of each facet."""
         merged = {}
         for name in names:
             totals: dict[str, int] = {}

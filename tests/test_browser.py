@@ -505,3 +505,21 @@ def test_the_widget_searches_from_another_origin_without_touching_the_site(story
             assert "--cors-origin" in status.inner_text()
         finally:
             page.close()
+
+
+def test_the_page_shows_the_total_and_year_counts_that_a_click_returns(story_server, page, shots):
+    search_for(page, story_server, "Zorbaville dam")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('matching')", timeout=30_000)
+    # The three reports match, nothing else pads the list, and the status line says how many.
+    assert sorted(article for article, _ in shown(page)) == ["dam-1", "dam-2", "dam-3"]
+    assert page.locator("#status").inner_text().startswith("3 matching articles")
+    years = page.locator("#facets [data-field=year] .facet-value")
+    years.first.wait_for(timeout=30_000)
+    counts = {button.get_attribute("data-value"): int(button.locator(".count").inner_text()) for button in years.all()}
+    assert counts == {"2020": 2, "2021": 1}
+    page.locator("#facets [data-field=year] .facet-value[data-value='2020']").click()
+    page.wait_for_function("location.search.includes('date_to=2020-12-31')", timeout=10_000)
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('2 matching articles')",
+                           timeout=30_000)
+    assert sorted(article for article, _ in shown(page)) == ["dam-1", "dam-2"]
+    page.screenshot(path=str(shots / "total-and-year-click.png"))

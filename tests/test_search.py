@@ -39,7 +39,8 @@ def test_questions_find_the_right_article_first(searcher, mode):
 
 
 def test_results_are_grouped_by_article_with_offsets_into_the_article_text(searcher):
-    result = searcher.search("Notre Dame roof fire firefighters", k=5, passages=2)
+    # The decision off (min_confidence=0): five articles to group, matching or not.
+    result = searcher.search("Notre Dame roof fire firefighters", k=5, passages=2, min_confidence=0)
     assert len({hit.article_id for hit in result.results}) == len(result.results) == 5
     for hit in result.results:
         article = searcher.article(hit.article_id)
@@ -66,10 +67,12 @@ def test_highlight_marks_the_answering_sentence(searcher):
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_pages_are_disjoint_and_add_up_to_one_larger_page(searcher, mode):
     query = "fire kills people"
-    whole = [h.article_id for h in searcher.search(query, k=12, mode=mode, highlight=False).results]
-    pages = [h.article_id for offset in (0, 4, 8)
-             for h in searcher.search(query, k=4, offset=offset, mode=mode, highlight=False).results]
-    assert len(whole) == 12 and pages == whole
+    for decision in ({}, {"min_confidence": 0}):  # pages of the match set, and of every candidate
+        result = searcher.search(query, k=12, mode=mode, highlight=False, **decision)
+        whole = [h.article_id for h in result.results]
+        pages = [h.article_id for offset in (0, 4, 8)
+                 for h in searcher.search(query, k=4, offset=offset, mode=mode, highlight=False, **decision).results]
+        assert len(whole) == min(12, result.total) and len(whole) >= 5 and pages == whole, decision
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -105,9 +108,11 @@ def test_query_words_are_plain_words_without_stopwords():
 
 def test_query_syntax_is_plain_text_to_lexical_search(searcher):
     """Operators, quotes and brackets of a query language are plain text."""
-    plain = searcher.search("fire cathedral", mode="lexical").results
+    # BM25's own ranking (the decision off: relevance also weighs the query's embedding, which
+    # the quotes move), and whole words in both.
+    plain = searcher.search("fire cathedral ", mode="lexical", min_confidence=0).results
     assert plain
-    quoted = searcher.search('"fire" AND (cathedral*', mode="lexical").results
+    quoted = searcher.search('"fire" AND (cathedral*', mode="lexical", min_confidence=0).results
     assert [hit.article_id for hit in quoted] == [hit.article_id for hit in plain]
 
 
@@ -128,8 +133,11 @@ def test_filters_on_an_ivf_index_answer_as_on_the_exact_one(searcher, ivf_index,
     ivf = Searcher(ivf_index, encoder=encoder)
     filters = {"date_from": "2019-02-01", "date_to": "2019-03-31"}
     for query in ("people said", "fire kills people"):
-        got = [h.article_id for h in ivf.search(query, k=5, mode=mode, highlight=False, **filters).results]
-        expected = [h.article_id for h in searcher.search(query, k=5, mode=mode, highlight=False, **filters).results]
+        # The decision off: five candidates to compare, matching or not.
+        got = [h.article_id for h in ivf.search(query, k=5, mode=mode, highlight=False, min_confidence=0,
+                                                **filters).results]
+        expected = [h.article_id for h in searcher.search(query, k=5, mode=mode, highlight=False, min_confidence=0,
+                                                          **filters).results]
         assert len(got) == 5 and got == expected
     assert ivf.search("fire", mode=mode, source="No Such Source").results == []
 

@@ -220,19 +220,22 @@ def test_facets_count_the_articles_that_match_not_their_passages(desk_index, enc
     assert "facets" not in searcher.search("floods", mode="lexical").model_dump(exclude_none=True)
 
 
-def test_dense_and_hybrid_facets_count_the_candidates_and_the_lexical_matches(desk_index, encoder, monkeypatch):
-    import search_api.searcher as searcher_module
-
-    monkeypatch.setattr(searcher_module, "CANDIDATE_DEPTH", 3)  # a pool smaller than the archive
+def test_facets_count_the_match_set_and_a_click_returns_each_count(desk_index, encoder):
+    """In every mode a facet counts the matching articles (issue 19), not the candidates: the same
+    search filtered to a value returns that value's count as its `total` and as its results."""
     searcher = Searcher(desk_index, encoder=encoder)
-    vector = encoder.encode(["vote counting"])[0]
-    dense_pool = [c for c, _ in searcher.reader.dense(vector, 3)]
-    dense = searcher.search("vote counting", k=1, mode="dense", facets=NAMES)
-    assert _as_counters(dense.facets) == _expected_facets(searcher, dense_pool, NAMES)
-    hybrid = searcher.search("vote counting", k=1, mode="hybrid", facets=NAMES)
-    lexical_matches = [c for c, _ in searcher.reader.lexical("vote counting", 10_000, typos=True)]
-    assert _as_counters(hybrid.facets) == _expected_facets(searcher, dense_pool + lexical_matches, NAMES)
-    assert sum(_as_counters(hybrid.facets)["source"].values()) < len(DESKS)  # not the whole archive
+    for mode in ("dense", "hybrid", "lexical"):
+        result = searcher.search("vote counting", k=50, mode=mode, facets=["source", "year"], highlight=False)
+        assert result.total == len(result.results) < len(DESKS), mode  # not the whole archive
+        assert result.total or mode == "dense", mode  # "Vote count" holds both words
+        assert sum(v.count for v in result.facets["source"]) == result.total, mode
+        for value in result.facets["source"]:
+            clicked = searcher.search("vote counting", k=50, mode=mode, source=value.value, highlight=False)
+            assert clicked.total == value.count == len(clicked.results), (mode, value)
+        for value in result.facets["year"]:
+            clicked = searcher.search("vote counting", k=50, mode=mode, date_from=f"{value.value}-01-01",
+                                      date_to=f"{value.value}-12-31", highlight=False)
+            assert clicked.total == value.count == len(clicked.results), (mode, value)
 
 
 def test_facets_through_the_api_and_the_cli(desk_index, encoder, capsys):

@@ -123,15 +123,20 @@ def test_sharded_search_equals_one_index(single, sharded, mode):
             assert [h.article_id for h in pages] == [h.article_id for h in got.results], query
 
 
-def test_no_good_match_over_shards_is_decided_as_in_one_index(single, sharded):
-    """`confidence` weighs passages and word statistics gathered from all shards."""
+def test_match_sets_over_shards_are_decided_as_in_one_index(single, sharded):
+    """What matches, `total`, facet counts and the calibrated scores are those of one index: the
+    words' statistics (which weigh them, and say which are typos) are summed over the shards."""
     for mode in ("hybrid", "dense", "lexical"):
         assert sharded.search("Which enzyme in human saliva breaks down starch?", mode=mode).results == []
-    query = QUERIES[0]
-    vector = single.encoder.encode([query])[0]
-    # The same ten nearest passages, named by global ids there and local ids here.
-    assert sharded.confidence(query, vector, sharded.reader.dense(vector, 10)) == pytest.approx(
-        single.confidence(query, vector, single.reader.dense(vector, 10)), abs=1e-5)
+    for query in QUERIES + ["election", "Magnitogrosk", "fire kil"]:
+        for options in ({}, {"sort": "newest"}, {"date_from": "2019-02-01"}):
+            got = sharded.search(query, k=50, facets=["year", "source"], highlight=False, **options)
+            expected = single.search(query, k=50, facets=["year", "source"], highlight=False, **options)
+            context = (query, options)
+            assert got.total == expected.total == len(expected.results), context
+            assert got.facets == expected.facets, context
+            assert {h.article_id: round(h.score, 4) for h in got.results} == \
+                   {h.article_id: round(h.score, 4) for h in expected.results}, context
 
 
 def test_sharded_filters_related_and_articles_equal_one_index(single, sharded):

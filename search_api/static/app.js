@@ -111,12 +111,12 @@ function renderFacets(facets, api) {
 }
 
 // What the status line says: which articles are shown, in what order, under which filters.
-// Only what is known: the count of all matches is given when this page holds all of them.
+// The count of all matches is the server's `total` (older servers: known when one page holds all).
 function statusText(data, shown, api) {
   const exhausted = data.results.length < PAGE_SIZE;
-  const what = exhausted && data.offset === 0
-    ? `${shown} matching article${shown === 1 ? "" : "s"}`
-    : `Articles 1–${shown}${exhausted ? ", all that match" : ""}`;
+  const total = typeof data.total === "number" ? data.total : (exhausted && data.offset === 0 ? shown : null);
+  const what = total === null ? `Articles 1–${shown}${exhausted ? ", all that match" : ""}`
+    : `${total} matching article${total === 1 ? "" : "s"}${total > shown ? ` · 1–${shown} shown` : ""}`;
   const sort = $("sort").value !== "relevance" && api.params.has("sort") ? ` · ${$("sort").selectedOptions[0].text}` : "";
   const active = [...filters(api)].map(([name, value]) => `${name.replace("_", " ")} ${value}`);
   return `${what}${sort}${active.length ? ` · ${active.join(", ")}` : ""} · ${data.took_ms.toFixed(0)} ms`;
