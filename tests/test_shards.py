@@ -209,7 +209,7 @@ def test_large_sharded_index_shares_one_trained_ivf(tmp_path, sample_subset, enc
     def centroids_of(shard: Searcher) -> np.ndarray:
         (segment,) = shard.reader.vectors.segments
         assert segment.kind == "ivf-sq8"
-        ivf = faiss.extract_index_ivf(shard.reader.vectors.index_of(segment))
+        ivf = faiss.extract_index_ivf(vectors.read_index(shard.reader.dir / vectors.FOLDER / segment.file))
         return ivf.quantizer.reconstruct_n(0, ivf.nlist)
 
     centroids = [centroids_of(Searcher(index / name, encoder=encoder))
