@@ -57,9 +57,10 @@ FLOOR_SEGMENT = 10
 # archive. `index --optimize` makes one segment of any size.
 MAX_MERGED = 200_000
 # Past this many segments the least skewed run of neighbours merges even when sizes differ (Lucene
-# merges once the segment count is over its budget). Simulated over 6,000 writes of 1-8 passages
-# with a delete every sixth (after a 212- and a 1M-passage optimized segment): at most 27 segments,
-# each written vector copied 3.5-4 times (docs/benchmarks.md, "Size-tiered merges").
+# merges once the segment count is over its budget). benchmarks/merge_policy.py, 6,000 writes of
+# 1-8 passages with a delete every sixth after a 1M- (or 212-) passage optimized segment: at most
+# 28 (25) segments, each written vector copied 3.6 (3.7) times; the 1M segment is never rewritten,
+# the 212 one first at write 225 (docs/benchmarks.md, "Size-tiered vector merges").
 MAX_SEGMENTS = 30
 # A segment is rewritten without its tombstones once they are this share of it (Lucene's
 # deletes-pct-allowed is 20–33%).

@@ -211,6 +211,9 @@ class IndexWriter:
         self.commit_chunks = commit_chunks
         self.max_article_chars = max_article_chars
         self._seen: dict[str, str] = {}  # id -> where it was read, across the `add` calls of this writer
+        # Lexical tombstones are purged at close and, in a long run, once per RETENTION_SECONDS
+        # between batches: a re-clean or a long update run would otherwise pile them up.
+        self._next_purge = time.monotonic() + RETENTION_SECONDS
         # A layout asked for, a rebuild or an optimize rewrite the vectors as one segment at the save.
         self._rebuild = self._rebuild or rebuild or optimize or (
             index_type is not None and index_type != self.manifest["faiss"].get("index_type", "auto"))
@@ -579,6 +582,8 @@ class IndexWriter:
             raise
         if self._merger is not None:
             self._merger.wake()
+        if time.monotonic() >= self._next_purge:
+            self._purge_tombstones()
         self._dirty = True
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
@@ -675,8 +680,12 @@ class IndexWriter:
             if conn is self.conn:  # inside the caller's transaction
                 conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
             else:
-                with conn:  # another shard's database: its own transaction
+                # Another shard's database: a transaction of its own that is a new generation of
+                # that shard, so its readers see the change with the generation, not inside one.
+                with conn:
+                    conn.execute("BEGIN IMMEDIATE")
                     conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
+                    self._bump_generation(conn)
 
     def _delete_chunks(self, article_id: str) -> int:
         """Delete an article's chunks, inside the caller's transaction, and say how many; the
@@ -687,16 +696,19 @@ class IndexWriter:
             add_tombstones(self.conn, ids)
         return len(ids)
 
-    def _bump_generation(self) -> None:
-        """Inside the transaction that publishes a generation; the lexical index holds it already."""
-        self.conn.execute("INSERT INTO meta VALUES ('generation', '1') "
-                          "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-        self.conn.execute("INSERT INTO meta SELECT 'lexical_generation', value FROM meta WHERE key = 'generation' "
-                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    def _bump_generation(self, conn: sqlite3.Connection | None = None) -> None:
+        """Inside the transaction that publishes a generation (on `conn`, another shard's, or this
+        writer's); the lexical index holds it already."""
+        conn = conn or self.conn
+        conn.execute("INSERT INTO meta VALUES ('generation', '1') "
+                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        conn.execute("INSERT INTO meta SELECT 'lexical_generation', value FROM meta WHERE key = 'generation' "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
 
     def _purge_tombstones(self) -> None:
         """Delete from the lexical index the passages removed more than RETENTION_SECONDS ago: no
         request reads a generation that old (docs/reliability.md, "Snapshots")."""
+        self._next_purge = time.monotonic() + RETENTION_SECONDS
         cutoff = time.time() - RETENTION_SECONDS
         old = [row[0] for row in self.conn.execute(
             "SELECT chunk_id FROM tombstones WHERE in_lexical = 1 AND removed_at < ?", (cutoff,))]

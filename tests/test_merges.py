@@ -8,8 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 from indexer import store, vectors
 from indexer.article import Article
 from indexer.writer import IndexWriter
