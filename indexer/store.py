@@ -263,6 +263,12 @@ def initialize_counts(conn: sqlite3.Connection) -> None:
                 conn.execute("INSERT INTO meta VALUES (?, ?)", (f"count_{name}", str(conn.execute(count).fetchone()[0])))
 
 
+def forget_counts(conn: sqlite3.Connection) -> None:
+    """Drop the kept counts, for a tool that writes rows itself, not through the writer (a
+    benchmark's archive): the next writer to open counts them anew (`initialize_counts`)."""
+    conn.execute("DELETE FROM meta WHERE key IN ('count_articles', 'count_passages')")
+
+
 def adjust_counts(conn: sqlite3.Connection, articles: int = 0, passages: int = 0) -> None:
     """Add to the kept counts, inside the caller's transaction that adds or removes the rows."""
     for name, delta in (("articles", articles), ("passages", passages)):
