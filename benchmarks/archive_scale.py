@@ -109,6 +109,7 @@ def build(out: Path, passages: int, seed_index: Path | None) -> float:
             flush()
     flush()
     conn.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE SET value = '1'")
+    store.forget_counts(conn)  # rows written here, not by the writer: its next open counts them
     conn.commit()
     conn.close()
     with IndexWriter(out, rebuild=True):

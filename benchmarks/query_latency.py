@@ -47,14 +47,16 @@ def load_queries(index_dir: Path, count: int) -> list[str]:
     return questions[:count]
 
 
-def start_server(index_dir: Path, backend: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(index_dir: Path, backend: str | None = None, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`article-search serve` over `index_dir` on a free port (`env`: its environment, for example
+    with ARTICLE_SEARCH_API_KEY to take writes); returns the process and its URL once ready."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     extra = ["--backend", backend] if backend else []
     process = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve", "--index", str(index_dir),
                                 "--port", str(port), "--log-level", "warning", *extra],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

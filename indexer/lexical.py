@@ -550,16 +550,21 @@ _STEMS_LIMIT = 100_000
 def _analysed(words: set[str]) -> dict[str, tuple[str, list[str]]]:
     """Each word's folded form and its stems, as the index analyses it. Plain ASCII words are
     stemmed in one call (one token each), others one by one."""
-    missing = [word for word in words if word not in _STEMS]
+    # Looked up once into a dict of this call: another thread (or this call) may empty the cache
+    # between a lookup and the next.
+    known = {word: stems for word in words if (stems := _STEMS.get(word)) is not None}
+    missing = [word for word in words if word not in known]
     plain = [word for word in missing if word.isascii() and len(word) <= MAX_TOKEN_CHARS]
     stems = _STEMMER.analyze(" ".join(plain)) if plain else []
     if len(stems) != len(plain):  # not one token each after all: one by one below
         plain, stems = [], []
-    if len(_STEMS) + len(missing) > _STEMS_LIMIT:
+    fresh = {word: [stem] for word, stem in zip(plain, stems)}
+    fresh.update({word: _STEMMER.analyze(word) for word in missing if word not in fresh})
+    if len(_STEMS) + len(fresh) > _STEMS_LIMIT:
         _STEMS.clear()
-    _STEMS.update({word: [stem] for word, stem in zip(plain, stems)})
-    _STEMS.update({word: _STEMMER.analyze(word) for word in missing if word not in _STEMS})
-    return {word: (word.lower() if word.isascii() else "".join(_FOLDER.analyze(word)), _STEMS[word])
+    _STEMS.update(fresh)
+    known.update(fresh)
+    return {word: (word.lower() if word.isascii() else "".join(_FOLDER.analyze(word)), known[word])
             for word in words}
 
 

@@ -186,8 +186,16 @@ class OnnxEncoder:
         self._batch_tokenizer.enable_truncation(self.max_seq_length)
         self._pad_id = self._batch_tokenizer.token_to_id("[PAD]") or 0
         self._input_names = {i.name for i in self.session.get_inputs()}
-        self.dimension = int(self.session.get_outputs()[0].shape[-1] or self.encode(["dimension probe"]).shape[1])
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # before the dimension probe, which runs the model
+        width = self.session.get_outputs()[0].shape[-1]  # an int, or a name or None when left symbolic
+        self.dimension = width if isinstance(width, int) else self._run(np.array([[self._pad_id]]),
+                                                                         np.ones((1, 1), dtype=np.int64)).shape[-1]
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The model's token embeddings for a padded batch of token `ids` and its attention `mask`."""
+        feeds = {"input_ids": ids.astype(np.int64), "attention_mask": mask, "token_type_ids": np.zeros_like(mask)}
+        with self._lock:
+            return self.session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
 
     def _forward(self, texts: list[str], batch_size: int, keep_tokens: bool):
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad less
@@ -202,9 +210,7 @@ class OnnxEncoder:
             for row, encoding in enumerate(encodings):
                 ids[row, :len(encoding.ids)] = encoding.ids
                 mask[row, :len(encoding.ids)] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            with self._lock:
-                hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
+            hidden = self._run(ids, mask)
             pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
             for row, i in enumerate(batch):

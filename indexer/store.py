@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -205,6 +206,28 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def sizes(index_dir: Path) -> dict[str, int]:
+    """Bytes on disk of the database, the manifest, and each engine's folder of `index_dir`. A file
+    that another process deletes while it is listed (a merge's or a purge's garbage) is left
+    out, not an error."""
+    def size(path: Path) -> int | None:
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            return None
+        return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+    files = {name: size(index_dir / name) for name in (DATABASE, MANIFEST)}
+    files = {name: bytes_ for name, bytes_ in files.items() if bytes_ is not None}
+    for folder in (LEXICAL, VECTOR_SEGMENTS):
+        try:
+            entries = list((index_dir / folder).iterdir())
+        except FileNotFoundError:
+            entries = []
+        files[folder] = sum(size(path) or 0 for path in entries)
+    return files
+
+
 def write_manifest(index_dir: Path, manifest: dict) -> None:
     data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
     write_atomically(manifest_path(index_dir), data)
@@ -264,6 +287,42 @@ def db_generation(conn: sqlite3.Connection, key: str = "generation") -> int:
     return int(row[0]) if row else 0
 
 
+# The counts of /stats and /metrics, kept in `meta` by each transaction that adds or removes
+# articles: reading them costs one row, not a scan of the archive.
+COUNTED = {"articles": "SELECT COUNT(*) FROM articles", "passages": "SELECT COUNT(*) FROM chunks"}
+
+
+def initialize_counts(conn: sqlite3.Connection) -> None:
+    """Count the articles and passages once, for an index made before the counts were kept (a
+    writer calls this at open; after it, `adjust_counts` keeps them)."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        for name, count in COUNTED.items():
+            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (f"count_{name}",)).fetchone() is None:
+                conn.execute("INSERT INTO meta VALUES (?, ?)", (f"count_{name}", str(conn.execute(count).fetchone()[0])))
+
+
+def forget_counts(conn: sqlite3.Connection) -> None:
+    """Drop the kept counts, for a tool that writes rows itself, not through the writer (a
+    benchmark's archive): the next writer to open counts them anew (`initialize_counts`)."""
+    conn.execute("DELETE FROM meta WHERE key IN ('count_articles', 'count_passages')")
+
+
+def adjust_counts(conn: sqlite3.Connection, articles: int = 0, passages: int = 0) -> None:
+    """Add to the kept counts, inside the caller's transaction that adds or removes the rows."""
+    for name, delta in (("articles", articles), ("passages", passages)):
+        if delta:
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = ?", (delta, f"count_{name}"))
+
+
+def read_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """{'articles': n, 'passages': m} as kept in `meta`; counted for an index no writer of this
+    version has opened yet."""
+    kept = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('count_articles', 'count_passages')"))
+    return {name: int(kept[f"count_{name}"]) if f"count_{name}" in kept else conn.execute(count).fetchone()[0]
+            for name, count in COUNTED.items()}
+
+
 def current_generation(index_dir: str | Path) -> int:
     """The generation the database of `index_dir` is at now (for a sharded index, the sum of its
     shards'): cheap enough to ask before every request."""
@@ -295,6 +354,7 @@ class Snapshot:
         try:
             self.conn.execute("BEGIN")  # the snapshot of the rows starts at the first read below
             self.generation = db_generation(self.conn)
+            self.counts = read_counts(self.conn)  # for stats, which then need not wait for `_lock`
             segments = read_layout(self.conn)
             if not segments and self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
                 raise StoreError(f"{self.dir} has passages but no vector segments; rebuild them from the database "

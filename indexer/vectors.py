@@ -8,11 +8,14 @@ In the spirit of Lucene's segments, a write never rewrites what is there:
 - each committed batch of the writer adds one small segment, holding only its own vectors;
 - a removed passage becomes a tombstone (`tombstones` table): readers skip its vector, and it
   leaves the files when its segment is merged;
-- segments are merged in tiers (`plan_merge`): MERGE_FACTOR neighbours of one size become one
-  ten times larger, so a vector is copied about log10(archive / batch) times in its life, and a
-  segment whose passages are mostly tombstones is rewritten without them. A merge reads the
-  exact float32 vectors from the database, so an IVF,SQ8 segment never loses precision twice.
-  `index --optimize` merges everything into one segment.
+- segments are merged by size, after Lucene's TieredMergePolicy (`plan_merge`): MERGE_FACTOR
+  neighbours of similar size become one, never a segment with others many times smaller, never
+  past MAX_MERGED vectors, so a vector is copied a few times in its life whatever the archive's
+  size; a segment whose passages are mostly tombstones is rewritten alone without them. A merge
+  reads the exact float32 vectors from the database, so an IVF,SQ8 segment never loses precision
+  twice. Merges run beside the writes (indexer.merging): a merge reads and writes its segment
+  without a lock and takes SQLite's write lock only to publish it. `index --optimize` merges
+  everything into one segment.
 
 Which segments make up the index is a row of the database (`meta.vector_segments`), written in
 the same transaction as the passages they hold: a reader that reads it inside its own read
@@ -24,7 +27,6 @@ vectors, and readers never build, train or repair anything: only the writer does
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
@@ -43,9 +45,23 @@ IVF_MIN = 10_000  # fewer vectors than this train IVF poorly, and exact search i
 # vectors the set is made from, 320 → .956 at 3.7 ms, 384 → .957 at 4.4 ms; 398 bytes per vector
 # against 1,544 for exact search at 50–57 ms. 320 keeps recall above .95 with room.
 IVF_NPROBE = 320
-# Segments of one tier (within a factor of MERGE_FACTOR in size) merge once this many sit side by
-# side: Lucene's default merge factor, which bounds the segments a query visits to ~10 per tier.
+# Segments of similar size merge this many at a time (Lucene's segments per tier and merge
+# factor): a query visits ~10 segments per tier of size.
 MERGE_FACTOR = 10
+# Segments below this many vectors count as this many when sizes are compared (Lucene's floor
+# segment size): one-article writes make segments of 1-10 passages, which merge together at once.
+FLOOR_SEGMENT = 10
+# No merge writes a segment of more vectors than this (Lucene's max merged segment size), and a
+# segment of over half of it joins no merge but the rewrite of its own tombstones: merged segments
+# stay exact search (FLAT_LIMIT), the merge thread never trains IVF, and no merge rewrites the
+# archive. `index --optimize` makes one segment of any size.
+MAX_MERGED = 200_000
+# Past this many segments the least skewed run of neighbours merges even when sizes differ (Lucene
+# merges once the segment count is over its budget). benchmarks/merge_policy.py, 6,000 writes of
+# 1-8 passages with a delete every sixth after a 1M- (or 212-) passage optimized segment: at most
+# 28 (25) segments, each written vector copied 3.6 (3.7) times; the 1M segment is never rewritten,
+# the 212 one first at write 225 (docs/benchmarks.md, "Size-tiered vector merges").
+MAX_SEGMENTS = 30
 # A segment is rewritten without its tombstones once they are this share of it (Lucene's
 # deletes-pct-allowed is 20–33%).
 TOMBSTONE_SHARE = 0.25
@@ -295,19 +311,6 @@ class VectorReader:
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
 
-    def reconstruct(self, chunk_id: int) -> np.ndarray:
-        """The stored vector of one passage (exact for flat segments, 8-bit for IVF)."""
-        for segment in self.segments:
-            if segment.first <= chunk_id <= segment.last:
-                index = self._open[segment.file]
-                if is_ivf(index):
-                    index.make_direct_map()
-                return index.reconstruct(int(chunk_id))
-        raise KeyError(chunk_id)
-
-    def index_of(self, segment: Segment):
-        return self._open[segment.file]
-
 
 # -- writing ----------------------------------------------------------------------------------------
 
@@ -322,34 +325,54 @@ def stored_vectors(conn: sqlite3.Connection, dimension: int, first: int = 0,
     return ids, vectors
 
 
-def _tier(count: int) -> int:
-    return int(math.log(max(count, 1), MERGE_FACTOR))
-
-
 def plan_merge(segments: list[Segment], tombstoned: dict[str, int]) -> tuple[int, int] | None:
-    """The slice [start, end) of neighbouring segments (in id order) to merge next, or None:
-    a segment mostly tombstones (rewritten alone), else MERGE_FACTOR neighbours of one tier, the
-    smallest tier first. `tombstoned` counts the tombstones inside each segment's range."""
+    """The slice [start, end) of neighbouring segments (in id order) to merge next, or None.
+    `tombstoned` counts the tombstones inside each segment's range. In order:
+
+    - a segment whose tombstones are TOMBSTONE_SHARE of it or more, rewritten alone;
+    - the MERGE_FACTOR neighbours of least total size whose live sizes (floored at FLOOR_SEGMENT)
+      are within a factor of MERGE_FACTOR of each other, none over MAX_MERGED / 2 and the sum
+      not over MAX_MERGED;
+    - over MAX_SEGMENTS segments, the run of 2..MERGE_FACTOR neighbours (longest first) whose
+      largest is the least share of the total (Lucene's skew), within the same size limits."""
     for i, segment in enumerate(segments):
         if segment.count and tombstoned.get(segment.file, 0) >= TOMBSTONE_SHARE * segment.count:
             return i, i + 1
-    tiers = [_tier(s.count) for s in segments]
-    for tier in sorted(set(tiers)):
-        run = 0
-        for i, t in enumerate(tiers):
-            run = run + 1 if t <= tier else 0
-            if run >= MERGE_FACTOR:
-                return i + 1 - run, i + 1
+    live = [max(s.count - tombstoned.get(s.file, 0), 0) for s in segments]
+
+    def fits(start: int, end: int) -> bool:
+        run = live[start:end]
+        return max(run) <= MAX_MERGED // 2 and sum(run) <= MAX_MERGED
+
+    best = None
+    for start in range(len(segments) - MERGE_FACTOR + 1):
+        floored = [max(n, FLOOR_SEGMENT) for n in live[start:start + MERGE_FACTOR]]
+        if fits(start, start + MERGE_FACTOR) and max(floored) <= MERGE_FACTOR * min(floored):
+            best = min(best or (sum(floored), start), (sum(floored), start))
+    if best is not None:
+        return best[1], best[1] + MERGE_FACTOR
+    if len(segments) <= MAX_SEGMENTS:
+        return None
+    for length in range(MERGE_FACTOR, 1, -1):
+        runs = [(max(live[i:i + length]) / max(sum(live[i:i + length]), 1), i)
+                for i in range(len(segments) - length + 1) if fits(i, i + length)]
+        if runs:
+            start = min(runs)[1]
+            return start, start + length
     return None
 
 
 class VectorWriter:
-    """The writer's side: new segments for committed batches, tiered merges, `optimize`.
+    """The writer's side: new segments for committed batches, merges, `optimize`.
 
     The writer thread calls `write_segment` before the transaction that commits its passages and
-    `publish` inside it; `merge` and `optimize` write their segment, then commit the new layout in
-    a transaction of their own. Files left behind by a crash (written, never published) and files
-    merged away more than RETENTION_SECONDS ago are deleted by `collect_garbage`."""
+    `publish` inside it. `merge_once` (run by a merge thread, indexer.merging) and `rebuild` read
+    their vectors in a read transaction, write their segment without any lock, then publish it
+    in a short transaction of their own. The layout is read from the database inside each
+    publishing transaction, so writers and merges of any thread or process compose: a merge
+    whose segments another merge or a rebuild replaced meanwhile is dropped. Files left behind by
+    a crash (written, never published) and files merged away more than RETENTION_SECONDS ago are
+    deleted by `collect_garbage`."""
 
     def __init__(self, index_dir: str | Path, conn: sqlite3.Connection, dimension: int, index_type: str = "auto",
                  trained=None):
@@ -360,7 +383,11 @@ class VectorWriter:
         self.dimension = dimension
         self.index_type = index_type
         self.trained = trained  # an empty trained IVF shared by the shards of one archive, if any
-        self.segments = read_layout(conn)
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The index's segments as committed now (a merge thread may change them at any time)."""
+        return read_layout(self.conn)
 
     @property
     def count(self) -> int:
@@ -397,58 +424,84 @@ class VectorWriter:
                     continue
         return None
 
-    def publish(self, added: Segment | None = None, replaced: list[Segment] = ()) -> None:
-        """Make `added` part of the index and drop `replaced`, inside the caller's transaction."""
+    def publish(self, added: Segment | None = None, replaced: list[Segment] | None = ()) -> bool:
+        """Make `added` part of the index and drop `replaced` (None: every segment), inside the
+        caller's write transaction. False, changing nothing, when a segment of `replaced` is no
+        longer in the layout (another merge or a rebuild replaced it meanwhile)."""
+        current = read_layout(self.conn)
+        replaced = current if replaced is None else replaced
         gone = {s.file for s in replaced}
+        if not gone <= {s.file for s in current}:
+            return False
         # In id order, always: merges take neighbours in this list as neighbours in ids.
-        segments = sorted([s for s in self.segments if s.file not in gone] + ([added] if added else []),
-                          key=lambda s: s.first)
-        write_layout(self.conn, segments)
+        write_layout(self.conn, [s for s in current if s.file not in gone] + ([added] if added else []))
         if replaced:
             retired = json.loads((self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'")
                                   .fetchone() or ["[]"])[0])
             retired += [[s.file, time.time()] for s in replaced]
             self.conn.execute("INSERT INTO meta VALUES ('retired_segments', ?) "
                               "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (json.dumps(retired),))
-        self._pending_layout = segments
+        return True
 
-    def committed(self) -> None:
-        """The caller's transaction committed: `publish`'s layout is the index's now."""
-        self.segments = self._pending_layout
-
-    def _tombstoned(self) -> dict[str, int]:
+    def _tombstoned(self, segments: list[Segment]) -> dict[str, int]:
         return {s.file: self.conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_vectors = 1 AND chunk_id BETWEEN ? "
-                                          "AND ?", (s.first, s.last)).fetchone()[0] for s in self.segments}
+                                          "AND ?", (s.first, s.last)).fetchone()[0] for s in segments}
 
     def merge(self) -> int:
-        """Run the merges `plan_merge` asks for, one after another; returns how many ran."""
+        """Run the merges `plan_merge` asks for, one after another, on this thread; returns how
+        many were published."""
         merges = 0
-        while (span := plan_merge(self.segments, self._tombstoned())) is not None:
-            self._merge(self.segments[span[0]:span[1]])
-            merges += 1
+        while (ran := self.merge_once()) is not None:
+            merges += ran
         return merges
 
-    def _merge(self, parts: list[Segment]) -> None:
+    def merge_once(self) -> bool | None:
+        """Plan one merge and run it: None when there is nothing to merge, else whether it was
+        published (False: its segments were replaced meanwhile, and it was dropped)."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            segments = read_layout(self.conn)
+            span = plan_merge(segments, self._tombstoned(segments))
+        return None if span is None else self._merge(segments[span[0]:span[1]])
+
+    def _read(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """In one read transaction: the chunk ids and vectors stored for ids first..last, and the
+        tombstones of that range whose vectors a segment holds (the new segment will not)."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            ids, vectors = stored_vectors(self.conn, self.dimension, first, last)
+            dropped = [row[0] for row in self.conn.execute(
+                "SELECT chunk_id FROM tombstones WHERE in_vectors = 1 AND chunk_id BETWEEN ? AND ?", (first, last))]
+        return ids, vectors, dropped
+
+    def _replace(self, segment: Segment | None, parts: list[Segment] | None, dropped: list[int]) -> bool:
+        """Publish `segment` in place of `parts` (None: all), in a transaction of its own. Only
+        the tombstones `dropped` (read with the vectors) leave the vectors: a passage removed
+        while the segment was written is in it, and stays a tombstone."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            published = self.publish(segment, parts)
+            if published:
+                self.conn.executemany("UPDATE tombstones SET in_vectors = 0 WHERE chunk_id = ?",
+                                      [(c,) for c in dropped])
+                self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
+        if not published and segment is not None:
+            (self.folder / segment.file).unlink(missing_ok=True)
+        return published
+
+    def _merge(self, parts: list[Segment]) -> bool:
         first, last = parts[0].first, parts[-1].last
-        others = [s for s in self.segments if s not in parts and s.first <= last and s.last >= first]
-        assert not others, f"segments {others} lie inside the merged range {first}..{last}"
-        ids, vectors = stored_vectors(self.conn, self.dimension, first, last)
+        ids, vectors, dropped = self._read(first, last)
         # A merge never turns IVF back into exact search (a rewrite shedding tombstones shrinks a
         # segment): the layout changes only on a rebuild, which sees the whole index.
         kind = "ivf-sq8" if any(p.kind == "ivf-sq8" for p in parts) \
             else choose_index_type(self.index_type, len(ids))
-        merged = self.write_segment(ids, vectors, kind)
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.publish(merged, parts)
-            self.conn.execute("UPDATE tombstones SET in_vectors = 0 WHERE chunk_id BETWEEN ? AND ?", (first, last))
-            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
-        self.committed()
+        return self._replace(self.write_segment(ids, vectors, kind), parts, dropped)
 
     def rebuild(self, kind: str | None = None, trained=None) -> None:
         """Write every stored vector anew as one segment (of `kind`, copying `trained` for IVF) in
         place of all segments: `index --optimize`, --rebuild, --repair, a change of layout."""
-        ids, vectors = stored_vectors(self.conn, self.dimension)
+        ids, vectors, dropped = self._read(0, 2 ** 62)
         kind = kind or choose_index_type(self.index_type, len(ids))
         if trained is not None:
             self.trained = trained
@@ -456,12 +509,7 @@ class VectorWriter:
         # shards of the archive share their lists.
         segment = self.write_segment(ids, vectors, kind, trained=self.trained if kind == "ivf-sq8" else None,
                                      retrain=self.trained is None)
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.publish(segment, list(self.segments))
-            self.conn.execute("UPDATE tombstones SET in_vectors = 0")
-            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
-        self.committed()
+        self._replace(segment, None, dropped)
 
     def missing(self) -> list[str]:
         """Segment files of the layout that cannot be opened (lost or damaged): a repair rebuilds."""
@@ -475,17 +523,21 @@ class VectorWriter:
 
     def collect_garbage(self, now: float | None = None) -> None:
         """Delete segment files no generation needs: merged away more than RETENTION_SECONDS ago,
-        or written by a run that died before publishing them."""
+        or unpublished and untouched for as long (written by a run that died before publishing
+        them; a younger one may be a merge of another thread about to publish)."""
         now = time.time() if now is None else now
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'").fetchone()
-        retired = json.loads(row[0]) if row else []
-        keep = [[name, at] for name, at in retired if now - at < RETENTION_SECONDS]
-        live = {s.file for s in self.segments} | {name for name, _ in keep}
-        for path in self.folder.glob("*.faiss"):
-            if path.name not in live:
-                path.unlink(missing_ok=True)
-        for path in self.folder.glob(".*.tmp"):
-            path.unlink(missing_ok=True)
-        if len(keep) != len(retired):
-            with self.conn:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'").fetchone()
+            retired = json.loads(row[0]) if row else []
+            keep = [[name, at] for name, at in retired if now - at < RETENTION_SECONDS]
+            if len(keep) != len(retired):
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'retired_segments'", (json.dumps(keep),))
+            live = {s.file for s in read_layout(self.conn)} | {name for name, _ in keep}
+        for path in [*self.folder.glob("*.faiss"), *self.folder.glob(".*.tmp")]:
+            try:
+                stale = path.name not in live and now - path.stat().st_mtime >= RETENTION_SECONDS
+            except FileNotFoundError:  # deleted meanwhile by another process's collection
+                continue
+            if stale:
+                path.unlink(missing_ok=True)

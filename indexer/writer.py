@@ -39,6 +39,7 @@ from .onnx_encoder import prepare_query_model
 from .highlights import pooled_sentence_vectors
 from .lexical import LexicalReader, LexicalWriter
 from .lexical import exists as lexical_exists
+from .merging import Merger
 from .readers import Problem
 from .vectors import FOLDER as VECTORS_FOLDER
 from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, TOMBSTONES_SCHEMA, VectorWriter, add_tombstones,
@@ -249,16 +250,19 @@ class IndexWriter:
     `index_type` (auto, flat, ivf-sq8) sets the FAISS layout of the vector segments, kept in the
     manifest; `auto` moves from exact to IVF search as segments grow. `rebuild=True` rebuilds the
     lexical index, and the vectors as one segment from the stored vectors (no re-embedding) when the
-    writer saves; `optimize=True` merges the vector segments into one at the save.
+    writer saves; `optimize=True` merges the vector segments into one at the save. With `merges`
+    (the default) the writer merges vector segments on a thread of its own while it writes
+    (indexer.merging), and at its close; without, it never merges, and leaves that to the caller's
+    Merger (a server's).
     """
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, index_type: str | None = None, rebuild: bool = False,
                  max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
                  max_article_chars: int = MAX_ARTICLE_CHARS,
-                 repair: bool = False, optimize: bool = False):
+                 repair: bool = False, optimize: bool = False, merges: bool = True):
         self.dir = Path(index_dir)
-        self.conn = self._reader = self.lexical = None
+        self.conn = self._reader = self.lexical = self._merger = None
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
@@ -271,6 +275,9 @@ class IndexWriter:
         self.commit_chunks = commit_chunks
         self.max_article_chars = max_article_chars
         self._seen: dict[str, str] = {}  # id -> where it was read, across the `add` calls of this writer
+        # Lexical tombstones are purged at close and, in a long run, once per RETENTION_SECONDS
+        # between batches: a re-clean or a long update run would otherwise pile them up.
+        self._next_purge = time.monotonic() + RETENTION_SECONDS
         # A layout asked for, a rebuild or an optimize rewrite the vectors as one segment at the save.
         self._rebuild = self._rebuild or rebuild or optimize or (
             index_type is not None and index_type != self.manifest["faiss"].get("index_type", "auto"))
@@ -278,6 +285,10 @@ class IndexWriter:
             self.manifest["faiss"]["index_type"] = index_type
             self.vectors.index_type = index_type
         self._dirty = self._dirty or self._rebuild
+        self.merges = merges
+        if merges and not self._rebuild:  # a rebuild writes one segment at the save: nothing to merge before
+            self._merger = Merger(VectorWriter(self.dir, store.connect(self.dir), self.vectors.dimension,
+                                               self.vectors.index_type, self.vectors.trained))
 
     def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild) -> None:
         self.conn = store.connect(self.dir)
@@ -316,6 +327,7 @@ class IndexWriter:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
         self.conn.executescript(TOMBSTONES_SCHEMA)
+        store.initialize_counts(self.conn)
         shared = self.manifest["faiss"].get("trained")  # the IVF lists of all shards (indexer.sharding)
         self.vectors = VectorWriter(self.dir, self.conn, self.manifest["dimension"],
                                     self.manifest["faiss"].get("index_type", "auto"),
@@ -351,7 +363,7 @@ class IndexWriter:
         restored from another time)."""
         if store.db_generation(self.conn, "lexical_generation") != store.db_generation(self.conn):
             return True
-        passages = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        passages = store.read_counts(self.conn)["passages"]  # kept by each batch: no scan per writer open
         held = passages + len(read_tombstones(self.conn, "lexical"))
         return LexicalReader(self.lexical.folder).passages < held
 
@@ -429,10 +441,10 @@ class IndexWriter:
         the lock after an error would turn every later write of this process into a 409."""
         with ExitStack() as closing:
             closing.callback(self._lock.__exit__, None, None, None)
-            for resource in (self.conn, self._reader, self.lexical):
+            for resource in (self.conn, self._reader, self.lexical, self._merger):
                 if resource is not None:
                     closing.callback(resource.close)
-            self.conn = None
+            self.conn = self._merger = None
 
     def save(self, kind: str | None = None, trained: tuple[str, object] | None = None) -> None:
         """Bring the vector segments into shape and write the manifest for everything committed.
@@ -441,6 +453,9 @@ class IndexWriter:
         else merges small segments (indexer.vectors.plan_merge), and lets go of tombstones and
         files no reader can need any more. `kind` and `trained` (file name, empty trained IVF index)
         come from a sharded index, which chooses the layout by its total size."""
+        if self._merger is not None:  # the merges of the run stop here; the rest run below, on this thread
+            self._merger.close()
+            self._merger = None
         settings = self.manifest["faiss"]
         if trained is not None:
             self.vectors.trained = trained[1]
@@ -448,7 +463,7 @@ class IndexWriter:
         if self._rebuild or (kind == "ivf-sq8" and not any(s.kind == kind for s in self.vectors.segments)):
             self.vectors.rebuild(kind)
             self._rebuild = False
-        else:
+        elif self.merges:
             self.vectors.merge()
         self._purge_tombstones()
         self.vectors.collect_garbage()
@@ -470,9 +485,8 @@ class IndexWriter:
         self._dirty = False
 
     def counts(self) -> dict:
-        articles = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-        passages = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        return {"articles": articles, "passages": passages, "vectors": self.vectors.count}
+        """Articles, passages and vectors in the index now, kept as each batch publishes: no scan."""
+        return {**store.read_counts(self.conn), "vectors": self.vectors.count}
 
     # -- adding ----------------------------------------------------------------------------------
 
@@ -659,8 +673,10 @@ class IndexWriter:
             if segment is not None:
                 (self.vectors.folder / segment.file).unlink(missing_ok=True)
             raise
-        self.vectors.committed()
-        self.vectors.merge()
+        if self._merger is not None:
+            self._merger.wake()
+        if time.monotonic() >= self._next_purge:
+            self._purge_tombstones()
         self._dirty = True
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
@@ -685,8 +701,9 @@ class IndexWriter:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             for p in batch:
-                self._delete_chunks(p.article.id)
-                self._upsert_article(p)
+                removed = self._delete_chunks(p.article.id)
+                added = self._upsert_article(p)
+                store.adjust_counts(self.conn, articles=added, passages=len(p.chunks) - removed)
                 self.boilerplate.save(self.conn, p.observed)
                 if p.cleaned_with is not None:
                     boilerplate.record_cleaning(self.conn, p.id, source_of(p.article.source, p.article.url),
@@ -704,7 +721,8 @@ class IndexWriter:
             self.vectors.publish(segment)
             self._bump_generation()
 
-    def _upsert_article(self, p: PreparedArticle) -> None:
+    def _upsert_article(self, p: PreparedArticle) -> int:
+        """Insert or update `p`'s article row and its MinHash bands; 1 when the article is new, else 0."""
         a = p.article
         before = self.conn.execute("SELECT duplicate_group FROM articles WHERE id = ?", (a.id,)).fetchone()
         self.conn.execute("DELETE FROM minhash_bands WHERE article_id = ?", (a.id,))
@@ -723,6 +741,7 @@ class IndexWriter:
                               [(band, key, a.id) for band, key in enumerate(keys)])
         if before is not None:  # an update: the copies of its old text may no longer be copies of it
             self._regroup(before[0], a.id)
+        return int(before is None)
 
     def _duplicate_group(self, article_id: str, minhash: np.ndarray, keys: list[int],
                          exclude: frozenset[str] | set[str] = frozenset()) -> str | None:
@@ -758,23 +777,30 @@ class IndexWriter:
             if conn is self.conn:  # inside the caller's transaction
                 conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
             else:
-                with conn:  # another shard's database: its own transaction
+                # Another shard's database: a transaction of its own that is a new generation of
+                # that shard, so its readers see the change with the generation, not inside one.
+                with conn:
+                    conn.execute("BEGIN IMMEDIATE")
                     conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
+                    self._bump_generation(conn)
 
-    def _delete_chunks(self, article_id: str) -> None:
-        """Delete an article's chunks, inside the caller's transaction; the engines keep them as
-        tombstones until no reader can need them (indexer.vectors)."""
+    def _delete_chunks(self, article_id: str) -> int:
+        """Delete an article's chunks, inside the caller's transaction, and say how many; the
+        engines keep them as tombstones until no reader can need them (indexer.vectors)."""
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
         if ids:
             self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             add_tombstones(self.conn, ids)
+        return len(ids)
 
-    def _bump_generation(self) -> None:
-        """Inside the transaction that publishes a generation; the lexical index holds it already."""
-        self.conn.execute("INSERT INTO meta VALUES ('generation', '1') "
-                          "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-        self.conn.execute("INSERT INTO meta SELECT 'lexical_generation', value FROM meta WHERE key = 'generation' "
-                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    def _bump_generation(self, conn: sqlite3.Connection | None = None) -> None:
+        """Inside the transaction that publishes a generation (on `conn`, another shard's, or this
+        writer's); the lexical index holds it already."""
+        conn = conn or self.conn
+        conn.execute("INSERT INTO meta VALUES ('generation', '1') "
+                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        conn.execute("INSERT INTO meta SELECT 'lexical_generation', value FROM meta WHERE key = 'generation' "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
 
     def write_stories(self, assign) -> dict[str, str]:
         """Assign stories in one transaction that publishes a generation: `assign(conn)` puts
@@ -790,6 +816,7 @@ class IndexWriter:
     def _purge_tombstones(self) -> None:
         """Delete from the lexical index the passages removed more than RETENTION_SECONDS ago: no
         request reads a generation that old (docs/reliability.md, "Snapshots")."""
+        self._next_purge = time.monotonic() + RETENTION_SECONDS
         cutoff = time.time() - RETENTION_SECONDS
         old = [row[0] for row in self.conn.execute(
             "SELECT chunk_id FROM tombstones WHERE in_lexical = 1 AND removed_at < ?", (cutoff,))]
@@ -813,13 +840,14 @@ class IndexWriter:
                 if group is None:
                     missing.append(article_id)
                     continue
-                self._delete_chunks(article_id)
+                store.adjust_counts(self.conn, articles=-1, passages=-self._delete_chunks(article_id))
                 self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
                 self._regroup(group[0], article_id)
                 removed_ids.append(article_id)
             if removed_ids:
                 self._bump_generation()
         if removed_ids:
-            self.vectors.merge()  # a segment now mostly tombstones is rewritten without them
+            if self._merger is not None:  # a segment now mostly tombstones is rewritten without them
+                self._merger.wake()
             self._dirty = True
         return removed_ids, missing

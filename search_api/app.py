@@ -234,7 +234,8 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         options = {"opener": opener} if opener else {"backend": backend, "reranker": reranker}
-        index = await asyncio.to_thread(LiveIndex, index_dir, encoder, **options)
+        # A server that takes writes loads its write model and starts its merge threads now.
+        index = await asyncio.to_thread(LiveIndex, index_dir, encoder, writable=api_key is not None, **options)
         # Warm up: the first real query should be as fast as the rest.
         await asyncio.to_thread(index.searcher.search, "warm up", k=1)
         app.state.index = index
@@ -243,6 +244,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         watcher = asyncio.create_task(_watch(index))
         yield
         watcher.cancel()
+        await asyncio.to_thread(index.close)
 
     async def _watch(index: LiveIndex) -> None:
         failure = None  # why the last reload failed: logged once, not at every retry

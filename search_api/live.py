@@ -7,6 +7,10 @@ own writes or an `article-search index` run beside it (each committed batch is o
 `Searcher` is opened, borrowing the vector segments the two generations share, and swapped in with
 one assignment between requests; the old one is closed as soon as the last request reading it is
 done.
+
+A server that takes writes (`writable`) loads its write model at start, and merges vector segments
+on threads of its own (indexer.merging): a POST or DELETE writes its article and returns, and no
+request waits for a merge or a model load.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from indexer import store
+from indexer import merging, store
 from indexer.article import Article
-from indexer.embedding import Encoder
+from indexer.embedding import Encoder, load_encoder
 from indexer.sharding import open_writer
 from indexer.writer import IndexSummary, IndexWriter
 
@@ -30,9 +34,12 @@ log = logging.getLogger("article_search")
 
 
 class LiveIndex:
-    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, opener=None, **searcher_options):
+    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, opener=None, writable: bool = False,
+                 write_encoder: Encoder | None = None, **searcher_options):
         """`opener`, when given, opens each generation instead of a `Searcher` of `index_dir` (a
-        remote searcher, see search_api.ray_serve); `searcher_options` are Searcher's."""
+        remote searcher, see search_api.ray_serve); `searcher_options` are Searcher's. With
+        `writable`, the write model (`write_encoder`, else the index's own model loaded now) and
+        the merge threads start here; call `close` when done."""
         self.dir = Path(index_dir)
         self._opener = opener
         self.searcher: Searcher = opener() if opener else Searcher(self.dir, encoder=encoder, **searcher_options)
@@ -42,14 +49,19 @@ class LiveIndex:
             searcher_options["reranker"] = self.searcher.reranker
         self.searcher_options = searcher_options
         self.encoder = self.searcher.encoder
-        # Writes embed with a model of their own, loaded at the first write: with the query
-        # encoder (one encode at a time) a large POST held every search for its whole batch.
-        self._write_encoder = None
+        # Writes embed with a model of their own: with the query encoder (one encode at a time) a
+        # large POST held every search for its whole batch. Loaded here, not at the first write:
+        # that took 4-8 s on the request path (and timed out a client's 5 s default once).
+        model = self.searcher.manifest["model"]
+        self._write_encoder = (write_encoder or load_encoder(model["name"], model.get("backend", "torch"))) \
+            if writable else None
         self._reload_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._seen = self.searcher.generation
         self._readers_lock = threading.Lock()
         self._readers: dict[Searcher, int] = {}  # requests reading each searcher now
+        self.mergers = merging.mergers(self.dir, on_merged=self._merged) if writable else []
+        self._wake_mergers()  # merges a previous run left to do
 
     @contextmanager
     def reading(self) -> Iterator[Searcher]:
@@ -77,6 +89,21 @@ class LiveIndex:
         if idle:
             old.close()
 
+    def _merged(self) -> None:
+        """A merge published a new layout (same generation): the next `refresh` opens it, so the
+        segments it replaced are let go."""
+        self._seen = None
+
+    def _wake_mergers(self) -> None:
+        for merger in self.mergers:
+            merger.wake()
+
+    def close(self) -> None:
+        """Stop the merge threads (after the merge under way)."""
+        for merger in self.mergers:
+            merger.close()
+        self.mergers = []
+
     def refresh(self) -> bool:
         """Open the directory's newest generation if it moved on; True when it swapped."""
         current = store.current_generation(self.dir)
@@ -98,7 +125,8 @@ class LiveIndex:
     def _writer(self) -> IndexWriter:
         """A writer for one operation (a ShardedWriter for a sharded index); raises
         `store.IndexLocked` while another process writes."""
-        writer = open_writer(self.dir, encoder=self._write_encoder)
+        # Merges are left to this server's merge threads, off the request path.
+        writer = open_writer(self.dir, encoder=self._write_encoder, merges=not self.mergers)
         self._write_encoder = writer.encoder  # the index's own model, loaded once, kept for later writes
         return writer
 
@@ -110,6 +138,7 @@ class LiveIndex:
                 self.refresh()  # the searcher that sees them decides their stories
                 with self.reading() as searcher:
                     assign_stories(searcher.reader, writer, summary.written)
+        self._wake_mergers()
         self.refresh()
         return summary
 
@@ -117,5 +146,6 @@ class LiveIndex:
         """Remove one article; False when it was not in the index."""
         with self._write_lock, self._writer() as writer:
             removed, _ = writer.remove([article_id])
+        self._wake_mergers()
         self.refresh()
         return bool(removed)

@@ -25,7 +25,6 @@ import numpy as np
 from indexer import store
 from indexer.highlights import best_sentences
 from indexer.lexical import CollectionStats, match_counts, search_matching
-from indexer.vectors import FOLDER as VECTORS_FOLDER
 
 from .query import Filters, typed_words
 from .schemas import Passage, SearchHit
@@ -38,6 +37,12 @@ from .schemas import Passage, SearchHit
 FILTER_SELECTOR_LIMIT = 100_000
 # Values shown per facet (the most frequent).
 FACET_VALUES = 10
+# The distinct non-empty sources, each found by one seek in the articles_source index (a loose
+# index scan): the cost grows with the number of sources, not of articles.
+SOURCES = """WITH RECURSIVE next(source) AS (
+    SELECT MIN(source) FROM articles WHERE source > ''
+    UNION ALL SELECT (SELECT MIN(source) FROM articles WHERE source > next.source) FROM next WHERE source IS NOT NULL)
+SELECT source FROM next WHERE source IS NOT NULL"""
 
 
 def open_reader(index_dir: str | Path, previous=None):
@@ -64,6 +69,7 @@ class LocalReader:
         self.vectors = self.snapshot.vectors
         self.lexical_index = self.snapshot.lexical
         self.generation = self.snapshot.generation
+        self._sources: list[str] | None = None  # read at the first `stats`
 
     def probe_vectors(self) -> np.ndarray | None:
         """The vectors the index stored for embedding.PROBE_SENTENCES (see store.check_backend)."""
@@ -284,17 +290,14 @@ class LocalReader:
         return data
 
     def stats(self) -> dict:
-        """Counts, model, index type and sizes (the JSON of `article-search stats`)."""
-        def one(sql: str):
-            return self.snapshot.rows(sql)[0][0]
-
-        files = {name: (self.dir / name).stat().st_size for name in (store.DATABASE, store.MANIFEST)
-                 if (self.dir / name).exists()}
-        for folder in (store.LEXICAL, VECTORS_FOLDER):
-            files[folder] = sum(path.stat().st_size for path in (self.dir / folder).iterdir() if path.is_file())
+        """Counts, model, index type and sizes (the JSON of `article-search stats`). The counts are
+        the snapshot's, read when it opened (kept in `meta` by the writer): no scan, and no wait
+        for the connection that searches share, except for the list of sources, read once per
+        snapshot through the source index."""
+        if self._sources is None:
+            self._sources = [row[0] for row in self.snapshot.rows(SOURCES)]
         return {
-            "articles": one("SELECT COUNT(*) FROM articles"),
-            "passages": one("SELECT COUNT(*) FROM chunks"),
+            **self.snapshot.counts,
             "vectors": self.vector_count,
             "model": self.manifest["model"]["name"],
             "model_fingerprint": self.manifest["model"]["fingerprint"],
@@ -303,8 +306,7 @@ class LocalReader:
             "vector_segments": len(self.vectors.segments),
             "chunker": self.manifest["chunker"],
             "generation": self.generation,
-            "sources": [r[0] for r in self.snapshot.rows(
-                "SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY 1")],
-            "bytes": files,
+            "sources": self._sources,
+            "bytes": store.sizes(self.dir),
             "index_dir": str(self.dir.resolve()),
         }

@@ -97,13 +97,13 @@ class Searcher:
                 store.check_backend(self.manifest, probes, self.encoder, self.dir)
             if fusion not in FUSIONS:
                 raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
+            # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
+            self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
         except BaseException:
             if reader is None:
                 self.reader.close()
             raise
         self.fusion, self.rrf_k, self.linear_weight = fusion, rrf_k, linear_weight
-        # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.
-        self.reranker = _load_reranker(reranker) if isinstance(reranker, str) else reranker
         self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
 
     @property

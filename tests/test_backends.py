@@ -166,3 +166,19 @@ def test_a_torch_index_run_exports_the_query_model_so_queries_never_import_torch
         "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"), str(index)],
         capture_output=True, text=True, timeout=120, env=dict(os.environ, ARTICLE_SEARCH_CACHE=str(cache)))
     assert probe.stdout.strip().endswith("False False"), probe.stdout + probe.stderr
+
+
+def test_an_export_whose_output_width_is_symbolic_gets_its_dimension_by_running_the_model(onnx, monkeypatch):
+    import onnxruntime
+    from types import SimpleNamespace
+
+    class SymbolicWidth(onnxruntime.InferenceSession):
+        """The real session of the real export, whose outputs say no width (as some exports leave it)."""
+
+        def get_outputs(self):
+            return [SimpleNamespace(name=o.name, shape=[*o.shape[:-1], None]) for o in super().get_outputs()]
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", SymbolicWidth)
+    encoder = OnnxEncoder(None, "onnx")
+    assert encoder.dimension == 384
+    assert np.allclose(encoder.encode(["dimension probe"]), onnx.encode(["dimension probe"]), atol=1e-5)

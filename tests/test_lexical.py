@@ -128,3 +128,15 @@ def test_passages_passing_filters_are_counted_and_listed(tmp_path):
     assert reader.passing(10, among=[2, 3], source="Wire") == [3]
     assert reader.passing(10, among=[1, 2, 3], date_to="2018-12-31") == [2]
     assert len(reader.passing(1, source="Wire")) == 1
+
+
+def test_marking_words_survives_the_stems_cache_emptying_meanwhile(monkeypatch):
+    """The cache of stems is emptied when full, by whichever marking fills it (another request's
+    thread in a server): words looked up before that must still be marked, not a KeyError (500)."""
+    from indexer import lexical
+
+    monkeypatch.setattr(lexical, "_STEMS", {})
+    monkeypatch.setattr(lexical, "_STEMS_LIMIT", 3)
+    assert lexical.TermMarker(["bridge"]).spans("bridge") == [[0, 6]]  # "bridge" is cached now
+    # Three new words overflow the cache, which empties while "bridge" is still to be marked.
+    assert lexical.TermMarker(["bridges"]).spans("old bridge cables snapped") == [[4, 10]]

@@ -36,3 +36,20 @@ def test_top_articles_follow_the_cross_encoder(sample_index, encoder, cross_enco
 def test_a_missing_reranker_is_a_clear_error(sample_index, encoder, tmp_path):
     with pytest.raises(SearchError, match="cannot load the re-ranker"):
         Searcher(sample_index, encoder=encoder, reranker=str(tmp_path / "nope"))
+
+
+def test_a_reranker_that_fails_to_load_leaves_no_index_file_open(writable_index, encoder, tmp_path):
+    import os
+
+    def open_in_index() -> list[str]:
+        targets = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except FileNotFoundError:  # the listing's own descriptor, closed by now
+                pass
+        return [t for t in targets if t.startswith(str(writable_index))]
+
+    with pytest.raises(SearchError) as caught:  # its traceback keeps the half-made Searcher alive
+        Searcher(writable_index, encoder=encoder, reranker=str(tmp_path / "nope"))
+    assert caught.value and open_in_index() == []

@@ -214,7 +214,8 @@ def test_large_sharded_index_shares_one_trained_ivf(tmp_path, sample_subset, enc
     def centroids_of(shard: Searcher) -> np.ndarray:
         (segment,) = shard.reader.vectors.segments
         assert segment.kind == "ivf-sq8"
-        ivf = faiss.extract_index_ivf(shard.reader.vectors.index_of(segment))
+        index = vectors.read_index(shard.reader.dir / vectors.FOLDER / segment.file)  # owns what `ivf` views
+        ivf = faiss.extract_index_ivf(index)
         return ivf.quantizer.reconstruct_n(0, ivf.nlist)
 
     centroids = [centroids_of(Searcher(index / name, encoder=encoder))
@@ -264,11 +265,15 @@ def test_copies_of_a_story_in_different_shards_are_grouped(tmp_path, encoder):
     related = {hit.article_id: hit.near_duplicate for hit in searcher.related("wire-1", k=3)}
     assert related["gazette-77"] is True and related["herald-5"] is False
 
-    # Either copy, updated to other text in its shard, leaves the group of the other in the other shard.
+    # Either copy, updated to other text in its shard, leaves the group of the other in the other shard,
+    # in a new generation of that shard (readers of its current one keep the rows they started with).
     for article, other in ((COPY, "wire-1"), (ORIGINAL, "gazette-77")):
+        other_shard = tmp_path / "index" / sharding.shard_name(shard_of(other, 2))
+        generation = store.current_generation(other_shard)
         update = write_jsonl(tmp_path / "update.jsonl", [dict(article, title=LLAMA["title"], text=LLAMA["text"])])
         with open_writer(tmp_path / "index", encoder=encoder) as writer:
             writer.add(read_paths([update]))
+        assert store.current_generation(other_shard) > generation
         searcher = Searcher(tmp_path / "index", encoder=encoder)
         shown = [hit for hit in searcher.search("flooding in Rio Grande do Sul").results if hit.article_id == other]
         assert shown and shown[0].also_published_in == []

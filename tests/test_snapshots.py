@@ -178,10 +178,22 @@ def test_segments_stay_in_id_order_whatever_order_they_are_written_in(tmp_path):
     for first in (1, 11, 21):
         with conn:
             writer.publish(segment(first, first + 9))
-        writer.committed()
     middle = writer.segments[1]
     with conn:
         writer.publish(segment(13, 19), [middle])  # the middle one, rewritten smaller
-    writer.committed()
     assert [(s.first, s.last) for s in writer.segments] == [(1, 10), (13, 19), (21, 30)]
     assert [(s.first, s.last) for s in vectors.read_layout(conn)] == [(1, 10), (13, 19), (21, 30)]
+
+
+def test_a_long_run_purges_lexical_tombstones_on_the_retention_clock(index, encoder, monkeypatch):
+    """Not only at the writer's close: a run of many batches (a re-clean, a long update run)
+    purges what it removed once the retention has passed, between its batches."""
+    monkeypatch.setattr(vectors, "RETENTION_SECONDS", 0.0)
+    monkeypatch.setattr("indexer.writer.RETENTION_SECONDS", 0.0)
+    writer = IndexWriter(index, encoder=encoder)
+    try:
+        writer.remove([UPDATED])
+        writer.add([ADDED])  # the next batch: the removed passages are past the retention by now
+        assert writer.conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_lexical = 1").fetchone()[0] == 0
+    finally:
+        writer.close()
