@@ -30,6 +30,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -96,7 +97,7 @@ class StoreError(RuntimeError):
 
 
 class IndexLocked(StoreError):
-    """Another process holds the index's write lock."""
+    """Another process held the index's write lock for longer than a write waits for it."""
 
 
 def manifest_path(index_dir: Path) -> Path:
@@ -307,18 +308,33 @@ def open_lexical(index_dir: Path, hidden=(), newest: int | None = None):
         raise StoreError(f"{folder} is damaged ({exc}); {rebuild}") from None
 
 
+# How long a write waits for another process's write lock before it gives up with IndexLocked. A
+# one-article write holds the lock for well under a second and a batch of `index` for a few seconds
+# (docs/reliability.md, "Writers queue"); 20 s lets a queue of them pass and stays under the 30-60 s
+# that HTTP clients commonly wait for an answer. An `index` run holds the lock for its whole run.
+WRITE_LOCK_TIMEOUT = 20.0
+WRITE_LOCK_POLL = 0.05  # seconds between tries: flock has no timed wait
+
+
 @contextmanager
-def write_lock(index_dir: Path):
-    """Hold the index's write lock; a second writer gets a clear error instead of a corrupt index."""
+def write_lock(index_dir: Path, timeout: float | None = None):
+    """Hold the index's write lock, waiting up to `timeout` seconds (default WRITE_LOCK_TIMEOUT)
+    while another process holds it; IndexLocked, saying how long it waited, when it runs out."""
     Path(index_dir).mkdir(parents=True, exist_ok=True)
+    timeout = WRITE_LOCK_TIMEOUT if timeout is None else timeout
     handle = open(Path(index_dir) / LOCK, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise IndexLocked(
-            f"another process is writing the index at {index_dir} (lock {Path(index_dir) / LOCK}); "
-            "wait for it to finish and run again") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise IndexLocked(
+                    f"another process has been writing the index at {index_dir} for the {timeout:g} s this write "
+                    f"waited (lock {Path(index_dir) / LOCK}); try again when it is done") from None
+            time.sleep(WRITE_LOCK_POLL)
     try:
         yield
     finally:

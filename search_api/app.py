@@ -52,6 +52,9 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 SERVER_LIMITS = {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
 RELOAD_CHECK_SECONDS = 1.0
+# Seconds a client is told to wait (Retry-After) after a write that waited store.WRITE_LOCK_TIMEOUT
+# for the write lock in vain: an `index` run beside the server commits a batch every few seconds.
+WRITE_RETRY_AFTER = 5
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [pid %(process)d]: %(message)s"
 
 
@@ -255,9 +258,10 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
 
     errors = {status: {"model": ErrorResponse, "description": text} for status, text in (
         (401, "no or wrong API key"), (403, "writes are disabled"), (404, "no such article"),
-        (409, "another process is writing the index"), (413, "request body too large"),
+        (413, "request body too large"),
         (422, "invalid input; `detail` names the field"),
-        (503, "the index is still opening, or cannot be read or written (`detail` says why)"))}
+        (503, "the index is still opening, cannot be read or written, or another writer held it longer than "
+              "a write waits (`detail` says why; Retry-After when waiting again may help)"))}
     # FastAPIOffline: /docs and /redoc load their scripts from the installed package, not a CDN.
     app = FastAPIOffline(title="article-search", version=package_version(), lifespan=lifespan, responses=errors,
                          description="Semantic search over a news article archive. Offsets are in Unicode "
@@ -291,10 +295,11 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
 
     @app.exception_handler(store.StoreError)
     async def store_error(request: Request, exc: store.StoreError):
-        # The index directory cannot be opened (a damaged manifest, a missing database) or is
-        # being written by another process: the message says which, and what to do.
-        status = 409 if isinstance(exc, store.IndexLocked) else 503
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        # The index directory cannot be opened (a damaged manifest, a missing database), or another
+        # writer kept the write lock longer than this write waited: the message says which, and
+        # what to do.
+        headers = {"Retry-After": str(WRITE_RETRY_AFTER)} if isinstance(exc, store.IndexLocked) else None
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

@@ -55,6 +55,20 @@ def _number(kind: type, low: float, high: float | None = None, above: bool = Fal
 _positive_int = _number(int, 1)
 
 
+def _add_lock_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lock-timeout", type=_number(float, 0), metavar="SECONDS",
+                        help="how long to wait while another process (a server's write, another run) writes the "
+                             "index, before giving up (default 20)")
+
+
+def _apply_lock_timeout(args) -> None:
+    """--lock-timeout: this process's writes wait that long for the index's write lock."""
+    from indexer import store
+
+    if args.lock_timeout is not None:
+        store.WRITE_LOCK_TIMEOUT = args.lock_timeout
+
+
 def _add_reranker_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reranker", metavar="NAME_OR_PATH",
                         help="re-score the top 30 articles with this sentence-transformers CrossEncoder "
@@ -139,12 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "removes (nothing else there is touched); on a cluster a path every node can write "
                         "(default: INDEX_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_lock_timeout_option(p)
 
     p = commands.add_parser("remove", help="remove articles and all their passages",
                             description="Remove articles by id, with their passages and vectors; an id not in "
                                         "the index is reported and the exit status is 1.")
     p.add_argument("ids", nargs="+", metavar="ID")
     _add_index_option(p)
+    _add_lock_timeout_option(p)
 
     p = commands.add_parser("query", help="search the index",
                             description="Search; prints results grouped by article, or the JSON of GET /search.")
@@ -269,6 +285,7 @@ def cmd_index(args) -> int:
     missing = [path for path in args.paths if not os.path.exists(path)]
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
+    _apply_lock_timeout(args)
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
                      repair=args.repair, index_type=args.index_type, rebuild=args.rebuild, optimize=args.optimize,
@@ -300,6 +317,7 @@ def cmd_remove(args) -> int:
     from indexer.sharding import open_writer
 
     store.read_manifest(args.index)  # a mistyped --index is an error, not a new empty index
+    _apply_lock_timeout(args)
     with open_writer(args.index) as writer:
         removed, missing = writer.remove(args.ids)
     if removed:

@@ -95,22 +95,35 @@ class LiveIndex:
         return True
 
     def _writer(self) -> IndexWriter:
-        """A writer for one operation (a ShardedWriter for a sharded index); raises
-        `store.IndexLocked` while another process writes."""
+        """A writer for one operation (a ShardedWriter for a sharded index), once another process
+        writing lets it (see store.write_lock)."""
         writer = open_writer(self.dir, encoder=self._write_encoder)
         self._write_encoder = writer.encoder  # the index's own model, loaded once, kept for later writes
         return writer
 
+    @contextmanager
+    def _writing(self) -> Iterator[IndexWriter]:
+        """A writer, once this server's earlier writes and other processes' are done: each waited
+        for up to store.WRITE_LOCK_TIMEOUT, then `store.IndexLocked`."""
+        if not self._write_lock.acquire(timeout=store.WRITE_LOCK_TIMEOUT):
+            raise store.IndexLocked(f"this server's earlier writes to {self.dir} took longer than the "
+                                    f"{store.WRITE_LOCK_TIMEOUT:g} s this write waited; try again when they are done")
+        try:
+            with self._writer() as writer:
+                yield writer
+        finally:
+            self._write_lock.release()
+
     def add(self, articles: list[Article]) -> IndexSummary:
         """Index `articles`; they are searchable when this returns."""
-        with self._write_lock, self._writer() as writer:
+        with self._writing() as writer:
             summary = writer.add(articles)
         self.refresh()
         return summary
 
     def remove(self, article_id: str) -> bool:
         """Remove one article; False when it was not in the index."""
-        with self._write_lock, self._writer() as writer:
+        with self._writing() as writer:
             removed, _ = writer.remove([article_id])
         self.refresh()
         return bool(removed)

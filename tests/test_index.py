@@ -117,9 +117,10 @@ def test_opening_with_another_model_is_refused(writable_index, other_model, enco
         assert writer.counts()["articles"] > 0
 
 
-def test_a_second_writer_is_refused_while_one_writes(writable_index, encoder):
+def test_a_second_writer_waits_for_the_lock_then_gives_up_saying_why(writable_index, encoder, monkeypatch):
+    monkeypatch.setattr(store, "WRITE_LOCK_TIMEOUT", 0.5)
     with IndexWriter(writable_index, encoder=encoder):
-        with pytest.raises(store.StoreError, match="another process is writing"):
+        with pytest.raises(store.IndexLocked, match="another process has been writing the index .* for the 0.5 s"):
             IndexWriter(writable_index, encoder=encoder)
 
 
