@@ -231,6 +231,8 @@ class IndexWriter:
                 repaired = True
             else:
                 raise
+        if self.manifest is not None and not repair:  # a repair accepts the database as it is
+            store.check_generation(self.manifest, store.db_generation(self.conn), self.dir)
         if self.manifest is not None:
             built_with = self.manifest["model"].get("backend", "torch")
             self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"], backend or built_with)
@@ -403,6 +405,7 @@ class IndexWriter:
         # The copy that --repair restores follows the manifest (layout, counts), not just its first form.
         with self.conn:
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(self.manifest),))
+        store.checkpoint(self.conn, truncate=True)
         self._dirty = False
 
     def counts(self) -> dict:
@@ -568,6 +571,7 @@ class IndexWriter:
             raise
         self.vectors.committed()
         self.vectors.merge()
+        store.checkpoint(self.conn)  # the WAL stays short through a long run (docs/reliability.md)
         self._dirty = True
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
@@ -713,5 +717,6 @@ class IndexWriter:
                 self._bump_generation()
         if removed_ids:
             self.vectors.merge()  # a segment now mostly tombstones is rewritten without them
+            store.checkpoint(self.conn)
             self._dirty = True
         return removed_ids, missing

@@ -203,6 +203,11 @@ def current_searcher(index: Index) -> Iterator[Searcher]:
 Reader = Annotated[Searcher, Depends(current_searcher)]
 
 
+def _warm_up(index: LiveIndex) -> None:
+    with index.reading() as searcher:
+        searcher.search("warm up", k=1)
+
+
 def app_from_environment() -> FastAPI:
     """The app of one server process among several (`article-search serve --workers N`): each
     worker builds its own from the settings `serve` left in the environment, opens the index
@@ -231,7 +236,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         options = {"opener": opener} if opener else {"backend": backend, "reranker": reranker}
         index = await asyncio.to_thread(LiveIndex, index_dir, encoder, **options)
         # Warm up: the first real query should be as fast as the rest.
-        await asyncio.to_thread(index.searcher.search, "warm up", k=1)
+        await asyncio.to_thread(_warm_up, index)
         app.state.index = index
         vectors = await asyncio.to_thread(lambda: index.searcher.vector_count)  # a remote call with Ray Serve
         log.info("serving %s: %d vectors, model %s", index.dir, vectors, index.searcher.manifest["model"]["name"])

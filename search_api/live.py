@@ -2,7 +2,8 @@
 
 Readers take `with live.reading() as searcher:`, a `Searcher` over one snapshot of the index
 (indexer.store.Snapshot): rows, vectors and lexical index of one generation, from the first byte
-of a response to the last. When the directory moves to a new generation, through this server's
+of a response to the last. The block holds a read transaction of that generation, and only the
+block: between requests no transaction is held, so the writer's checkpoints keep the WAL short. When the directory moves to a new generation, through this server's
 own writes or an `article-search index` run beside it (each committed batch is one), a new
 `Searcher` is opened, borrowing the vector segments the two generations share, and swapped in with
 one assignment between requests; the old one is closed as soon as the last request reading it is
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from indexer import store
@@ -26,6 +27,8 @@ from indexer.writer import IndexSummary, IndexWriter
 from .searcher import Searcher
 
 log = logging.getLogger("article_search")
+# Times a request opens the newest generation when the database moves on again before it pins it.
+PIN_ATTEMPTS = 5
 
 
 class LiveIndex:
@@ -34,6 +37,8 @@ class LiveIndex:
         remote searcher, see search_api.ray_serve); `searcher_options` are Searcher's."""
         self.dir = Path(index_dir)
         self._opener = opener
+        # Not held: each request pins its generation with a read transaction of its own (`reading`).
+        searcher_options["held"] = False
         self.searcher: Searcher = opener() if opener else Searcher(self.dir, encoder=encoder, **searcher_options)
         # Later searchers share this one's encoder and re-ranker instead of loading them again.
         searcher_options.pop("backend", None)
@@ -52,21 +57,46 @@ class LiveIndex:
 
     @contextmanager
     def reading(self) -> Iterator[Searcher]:
-        """The current searcher, kept open for the block even when a newer one is swapped in
-        meanwhile; a replaced searcher is closed when its last reader leaves."""
+        """The searcher of the generation the database is at when the block starts, pinned to it
+        for the block by a read transaction that ends with the block (indexer.store.Snapshot); a
+        searcher replaced meanwhile is closed when its last reader leaves."""
+        with ExitStack() as stack:
+            yield self._pinned(stack)
+
+    def _pinned(self, stack: ExitStack) -> Searcher:
+        """The current searcher pinned until `stack` closes, after opening a newer generation
+        as often as the database moves on while it tries."""
+        for _ in range(PIN_ATTEMPTS):
+            searcher = self._enter()
+            try:
+                pin = searcher.pinned() if hasattr(searcher, "pinned") else nullcontext(searcher)
+                pin.__enter__()
+            except store.SnapshotMoved:
+                self._leave(searcher)
+                self.refresh()
+                continue
+            except BaseException:
+                self._leave(searcher)
+                raise
+            stack.callback(self._leave, searcher)
+            stack.push(pin)
+            return searcher
+        raise store.SnapshotMoved(f"{self.dir} moved on {PIN_ATTEMPTS} times while this request began; try again")
+
+    def _enter(self) -> Searcher:
         with self._readers_lock:
             searcher = self.searcher
             self._readers[searcher] = self._readers.get(searcher, 0) + 1
-        try:
-            yield searcher
-        finally:
-            with self._readers_lock:
-                self._readers[searcher] -= 1
-                retired = self._readers[searcher] == 0 and searcher is not self.searcher
-                if self._readers[searcher] == 0:
-                    del self._readers[searcher]
-            if retired:
-                searcher.close()
+        return searcher
+
+    def _leave(self, searcher: Searcher) -> None:
+        with self._readers_lock:
+            self._readers[searcher] -= 1
+            retired = self._readers[searcher] == 0 and searcher is not self.searcher
+            if self._readers[searcher] == 0:
+                del self._readers[searcher]
+        if retired:
+            searcher.close()
 
     def _swap(self, fresh: Searcher) -> None:
         """Serve `fresh` from now on; close the previous searcher unless a request still reads it."""
