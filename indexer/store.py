@@ -431,12 +431,15 @@ def checkpoint(conn: sqlite3.Connection, truncate: bool = False) -> bool:
 def open_lexical(index_dir: Path, hidden=(), newest: int | None = None):
     """A reader of the index's lexical index at its newest commit, `hidden` chunk ids and those
     above `newest` left out (see indexer.lexical)."""
-    from .lexical import LexicalReader, exists
+    from .lexical import LexicalReader, damaged_files, exists
 
     folder = Path(index_dir) / LEXICAL
     rebuild = f"rebuild it from the database (nothing is re-embedded) with: article-search index --rebuild --index {index_dir}"
     if not exists(folder):
         raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); {rebuild}")
+    damaged = damaged_files(folder, once=True)
+    if damaged:
+        raise StoreError(f"{folder} is damaged ({'; '.join(damaged)}); {rebuild}")
     try:
         return LexicalReader(folder, hidden, newest)
     except ValueError as exc:  # tantivy's word for files it cannot read
@@ -449,6 +452,43 @@ def open_lexical(index_dir: Path, hidden=(), newest: int | None = None):
 # that HTTP clients commonly wait for an answer. An `index` run holds the lock for its whole run.
 WRITE_LOCK_TIMEOUT = 20.0
 WRITE_LOCK_POLL = 0.05  # seconds between tries: flock has no timed wait
+
+
+def check_index(index_dir: str | Path) -> list[str]:
+    """Everything wrong with the index at `index_dir` that reading all of it finds, each with the
+    command that mends it; [] when nothing is: the manifest, every page of the database, its
+    generation against the manifest's, every vector segment's bytes against its checksum and
+    every lexical file's against tantivy's (`article-search index --check`). Each shard of a
+    sharded index is checked."""
+    from .lexical import damaged_files, exists
+    from .vectors import check_segment, read_layout
+
+    index_dir = Path(index_dir)
+    try:
+        manifest = read_manifest(index_dir)
+        if "shards" in manifest:
+            return [problem for name in manifest["shards"]["directories"] for problem in check_index(index_dir / name)]
+        conn = connect(index_dir, readonly=True)
+    except StoreError as exc:
+        return [str(exc)]
+    repair = f"rebuild it from the database (nothing is re-embedded) with: article-search index --repair --index {index_dir}"
+    problems = []
+    try:
+        check_integrity(conn, index_dir / DATABASE)
+        check_generation(manifest, db_generation(conn), index_dir)
+        for segment in read_layout(conn):
+            problem = check_segment(index_dir / VECTOR_SEGMENTS, segment)
+            if problem:
+                problems.append(f"{index_dir / VECTOR_SEGMENTS / segment.file} {problem}; {repair}")
+    except StoreError as exc:
+        problems.append(str(exc))
+    finally:
+        conn.close()
+    folder = index_dir / LEXICAL
+    damaged = damaged_files(folder) if exists(folder) else [f"{LEXICAL}/ is missing"]
+    if damaged:
+        problems.append(f"{folder}: {'; '.join(damaged)}; {repair}")
+    return problems
 
 
 @contextmanager

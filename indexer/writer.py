@@ -39,11 +39,12 @@ from .embedding import PROBE_SENTENCES, Encoder, load_encoder
 from .onnx_encoder import prepare_query_model
 from .highlights import pooled_sentence_vectors
 from .lexical import LexicalReader, LexicalWriter
+from .lexical import damaged_files as lexical_damaged
 from .lexical import exists as lexical_exists
 from .readers import Problem
 from .vectors import FOLDER as VECTORS_FOLDER
 from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, TOMBSTONES_SCHEMA, VectorWriter, add_tombstones,
-                      describe, read_index, read_tombstones)
+                      check_segment, describe, read_index, read_tombstones)
 
 
 @dataclass
@@ -231,8 +232,10 @@ class IndexWriter:
                 repaired = True
             else:
                 raise
-        if self.manifest is not None and not repair:  # a repair accepts the database as it is
+        if self.manifest is not None and not repair:
             store.check_generation(self.manifest, store.db_generation(self.conn), self.dir)
+        elif self.manifest is not None and store.db_generation(self.conn) < self.manifest.get("generation", 0):
+            repaired = True  # a database behind its manifest (a lost WAL), accepted as it is: saved anew
         if self.manifest is not None:
             built_with = self.manifest["model"].get("backend", "torch")
             self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"], backend or built_with)
@@ -261,7 +264,15 @@ class IndexWriter:
         # A format-2 index (one vectors.faiss), segments lost or damaged: written anew at the save.
         has_chunks = self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
         self._rebuild = bool(has_chunks and (not self.vectors.segments or (repair and self.vectors.missing())))
+        if not (repair or rebuild):
+            lost = [s.file for s in self.vectors.segments if check_segment(self.vectors.folder, s, "size")]
+            if lost:
+                raise store.StoreError(
+                    f"{len(lost)} vector segment(s) of {self.dir} are missing or cut short ({lost[0]}); rebuild them "
+                    f"from the database (nothing is re-embedded) with: article-search index --repair --index {self.dir}")
         folder = self.dir / store.LEXICAL
+        if (repair or rebuild) and lexical_exists(folder) and lexical_damaged(folder):
+            shutil.rmtree(folder)  # files failing their checksums: written anew below from the database
         if self.manifest.get("format_version") in store.UPGRADABLE_VERSIONS and folder.exists():
             shutil.rmtree(folder)  # an older lexical schema: written anew below from the database
         existed = lexical_exists(folder)

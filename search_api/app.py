@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import secrets
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.datastructures import Headers
-from starlette.routing import Match
+from starlette.routing import Match, get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer import store
@@ -142,7 +143,18 @@ class RequestGuard:
         await self.app(scope, counted, send)
 
 
-class RelatedRoute(APIRoute):
+class WholePathRoute(APIRoute):
+    """A route that matches only the whole path: Starlette's pattern ends in `$`, which also
+    matches before a trailing newline, so "/articles/ID%0A" would have named article ID."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE and scope["type"] == "http" and not self.path_regex.fullmatch(get_route_path(scope)):
+            return Match.NONE, {}
+        return match, child_scope
+
+
+class RelatedRoute(WholePathRoute):
     """The route of GET /articles/{id}/related, where an id may hold "/": it matches only when
     "/related" ends the path as sent, so an id that itself ends in "/related" (sent encoded,
     "%2Frelated") names an article instead."""
@@ -271,6 +283,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
     app = FastAPIOffline(title="article-search", version=package_version(), lifespan=lifespan, responses=errors,
                          description="Semantic search over a news article archive. Offsets are in Unicode "
                                      "code points (see docs/api.md).")
+    app.router.route_class = WholePathRoute  # every route below
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
@@ -305,6 +318,18 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         # what to do.
         headers = {"Retry-After": str(WRITE_RETRY_AFTER)} if isinstance(exc, store.IndexLocked) else None
         return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def database_error(request: Request, exc: sqlite3.DatabaseError):
+        # Trouble from outside the process (a disk error, a WAL truncated or deleted under the
+        # server, a damaged page): the request cannot be answered now, and says why. Misuse of
+        # SQLite (a ProgrammingError, an IntegrityError) is a bug, and stays a 500.
+        if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+            raise exc
+        log.error("%s %s: the index database failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(status_code=503, content={"detail": (
+            f"the index database cannot be read or written now ({exc}); check the disk and the index, with: "
+            f"article-search index --check --index {Path(index_dir).name}")})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

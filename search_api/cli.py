@@ -141,7 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild the vector segments and the lexical index from the database, without "
                         "re-embedding (also upgrades an index of an earlier format)")
     p.add_argument("--repair", action="store_true",
-                   help="rewrite a missing or damaged manifest and vector segments from the database")
+                   help="rewrite a missing or damaged manifest, vector segments and lexical index from the database "
+                        "(every file checked against its checksum)")
+    p.add_argument("--check", action="store_true",
+                   help="read the whole index and report what is damaged (database pages, generation, every "
+                        "vector segment and lexical file against its checksum); exit 1 if anything is. Writes nothing")
     p.add_argument("--shards", type=_positive_int, metavar="N",
                    help="a new index split into N shards by a hash of the article id, each a complete index "
                         "(see docs/scaling.md); an existing sharded index keeps its count")
@@ -275,10 +279,25 @@ def _iso_date(value: str | None, option: str) -> str | None:
         raise ValueError(f"{option} must be an ISO date like 2024-01-16, got '{value}'") from None
 
 
+def cmd_check(index_dir: str) -> int:
+    """`index --check`: every problem on its own line, exit 1 if there is any."""
+    from indexer import store
+
+    problems = store.check_index(index_dir)
+    for problem in problems:
+        print(f"damaged: {problem}", file=sys.stderr)
+    print(f"index {index_dir}: {len(problems)} problem(s) found" if problems else f"index {index_dir}: ok")
+    return 1 if problems else 0
+
+
 def cmd_index(args) -> int:
     from indexer.readers import read_paths
     from indexer.sharding import open_writer
 
+    if args.check:
+        if args.paths:
+            raise ValueError("--check reads the index and writes nothing: give it no files to index")
+        return cmd_check(args.index)
     if not args.paths and not (args.repair or args.rebuild or args.index_type or args.optimize):
         raise ValueError("give files or folders to index (or --optimize, --repair, --rebuild or --index-type)")
     # Checked before the index is opened, so a mistyped path creates no index directory.
@@ -541,6 +560,13 @@ def cmd_serve(args) -> int:
     from .app import LOG_FORMAT, SERVER_LIMITS, create_app
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
+    if not (args.ray or args.ray_address):
+        # Every file a server opens, opened and checked here first: damage (a lost segment or lexical
+        # folder, bytes failing their checksum, a lost WAL) is a one-line error, not a traceback from
+        # the server's start-up; the checksums verified stay verified for this process's server.
+        from .readers import open_reader
+
+        open_reader(args.index).close()
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
           file=sys.stderr)
