@@ -40,6 +40,7 @@ from indexer.readers import Problem, article_from_record
 from indexer.writer import unindexable
 
 from . import package_version
+from .http_protocol import DeadlineH11Protocol
 from .live import LiveIndex
 from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, Liveness,
                       RelatedResponse, SearchParams, SearchResponse, Stats, SuggestParams, SuggestResponse)
@@ -51,7 +52,8 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 # The request line and headers of one request, at most (uvicorn's h11 parser answers 400 beyond it;
 # `article-search serve` runs uvicorn with SERVER_LIMITS). Unbounded, one 64 MB header cost 105 MB.
 MAX_HEADER_BYTES = 64 * 1024
-SERVER_LIMITS = {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+# h11 with a deadline for receiving each request whole (search_api.http_protocol).
+SERVER_LIMITS = {"http": DeadlineH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
 RELOAD_CHECK_SECONDS = 1.0
 # Seconds a client is told to wait (Retry-After) after a write that waited store.WRITE_LOCK_TIMEOUT
 # for the write lock in vain: an `index` run beside the server commits a batch every few seconds.

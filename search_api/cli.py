@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--request-timeout", type=_number(float, 0, above=True), metavar="SECONDS",
+                   help="close a connection whose request (line, headers and body) has not arrived whole within "
+                        "this many seconds of its first byte: slow clients cannot hold connections (default 30)")
     _add_backend_option(p, "for queries (default: onnx where it embeds as the index did, else the index's own)")
     _add_reranker_option(p)
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
@@ -558,8 +561,11 @@ def cmd_serve(args) -> int:
     from indexer import store
 
     from .app import LOG_FORMAT, SERVER_LIMITS, create_app
+    from .http_protocol import REQUEST_TIMEOUT_ENV
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
+    if args.request_timeout:  # read by every worker's protocol (search_api.http_protocol)
+        os.environ[REQUEST_TIMEOUT_ENV] = str(args.request_timeout)
     if not (args.ray or args.ray_address):
         # Every file a server opens, opened and checked here first: damage (a lost segment or lexical
         # folder, bytes failing their checksum, a lost WAL) is a one-line error, not a traceback from

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import socket
-import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -33,3 +33,37 @@ def test_an_id_with_a_control_character_is_refused_and_a_newline_names_no_articl
         assert client.get(path).status_code == 404, path
     assert client.delete(f"/articles/{ARTICLE}%0A", headers=headers).status_code == 404
     assert client.get(f"/articles/{ARTICLE}").status_code == 200
+
+
+def _closed_within(url: str, first: bytes, trickle, sends: int) -> int | None:
+    """Open a connection, send `first`, then one `trickle(n)` a second: the number of sends after
+    which the server had closed the connection, or None if it was still open after `sends`."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(first)
+        for number in range(sends):
+            sock.settimeout(1)
+            try:
+                if sock.recv(1024) == b"":
+                    return number
+            except socket.timeout:
+                pass  # nothing said yet: the connection is open
+            except ConnectionError:
+                return number
+            try:
+                sock.sendall(trickle(number))
+            except ConnectionError:
+                return number
+    return None
+
+
+def test_a_client_sending_a_header_line_or_a_body_byte_a_second_is_cut_off(sample_index):
+    with running_server(sample_index, options=("--request-timeout", "2")) as url:
+        headers = _closed_within(url, b"GET /search?q=fire HTTP/1.1\r\nHost: x\r\n",
+                                 lambda n: f"X-Slow-{n}: {n}\r\n".encode(), 40)
+        body = _closed_within(url, b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                   b"Content-Length: 100\r\n\r\n", lambda n: b" ", 40)
+        # A request sent at once is answered as ever on a new connection.
+        assert httpx.get(f"{url}/search", params={"q": "fire", "k": 1}, timeout=60).status_code == 200
+    assert headers is not None and body is not None, (headers, body)
+
