@@ -74,6 +74,9 @@ def main() -> None:
         index = prepare_index(args.index, Path(tmp))
         os.environ["ARTICLE_SEARCH_API_KEY"] = KEY
         process, url = start_server(index)
+        # The first write loads the server's write model: done before the clock and the readers start.
+        httpx.post(f"{url}/articles", json=article(0, random.Random(0)), timeout=600,
+                   headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
         stop = threading.Event()
         searches = [0] * args.readers
         failures: list[str] = []
@@ -93,7 +96,7 @@ def main() -> None:
         rng = random.Random(0)
         largest, rows, started = 0, [], time.monotonic()
         try:
-            with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {KEY}"}) as http:
+            with httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {KEY}"}) as http:
                 for number in range(1, args.writes + 1):
                     if number % 5 == 0:
                         response = http.delete(f"/articles/soak-{number - 4}")
