@@ -87,9 +87,11 @@ def test_two_index_runs_started_together_both_finish_in_turn(tmp_path, encoder):
     runs = []
     for number in range(2):
         corpus = write_jsonl(tmp_path / f"{number}.jsonl", [dict(GOOD, id=f"run-{number}", title=f"Run {number}")])
+        # A wait long enough for the other run's model load and batch on a loaded machine (the
+        # default 20 s was not, with 2 cores shared by several test runs).
         runs.append(subprocess.Popen([sys.executable, "-m", "search_api.cli", "index", str(corpus), "--index",
-                                      str(index), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True))
+                                      str(index), "--quiet", "--lock-timeout", "600"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True))
     results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
     assert [code for code, _ in results] == [0, 0], results
     assert Searcher(index, encoder=encoder).stats()["articles"] == 3
