@@ -34,12 +34,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import tantivy
+
+from . import checksums
 
 TOKENIZER = "news"
 # Unstemmed words (lower-cased, accents folded) for suggestions, which show whole words.
@@ -194,6 +197,52 @@ def _explained(explanation: dict, description: str) -> float | None:
         if value is not None:
             return value
     return None
+
+
+# The end of every file tantivy writes for a segment: a JSON footer holding the CRC-32 of the bytes
+# before it, then the footer's length and this magic number, both little-endian u32.
+FOOTER_MAGIC = 1337
+
+
+def _footer_matches(path: Path) -> bool:
+    """Whether the bytes of one tantivy segment file match the CRC-32 of its footer."""
+    size = path.stat().st_size
+    if size < 8:
+        return False
+    with open(path, "rb") as handle:
+        handle.seek(size - 8)
+        length, magic = struct.unpack("<II", handle.read(8))
+        if magic != FOOTER_MAGIC or length + 8 > size:
+            return False
+        handle.seek(size - 8 - length)
+        try:
+            crc = json.loads(handle.read(length))["crc"]
+        except (ValueError, KeyError, TypeError):
+            return False
+    return checksums.file_crc32(path, size - 8 - length) == crc
+
+
+def damaged_files(folder: Path, once: bool = False) -> list[str]:
+    """The files of the lexical index's current commit (its meta.json's segments) whose bytes do
+    not match the CRC-32 that tantivy wrote in their footer, each named with why; [] when none.
+    With `once`, a file this process verified already is not read again (indexer.checksums)."""
+    folder = Path(folder)
+    try:
+        segments = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["segments"]
+        prefixes = {segment["segment_id"].replace("-", "") for segment in segments}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"meta.json cannot be read ({exc})"]
+    damaged = []
+    for path in sorted(folder.iterdir()):
+        if path.name.split(".", 1)[0] not in prefixes:
+            continue
+        try:
+            good = checksums.verified_once(path, "footer", _footer_matches) if once else _footer_matches(path)
+        except FileNotFoundError:  # merged away meanwhile: no longer part of the commit
+            continue
+        if not good:
+            damaged.append(f"{path.name} fails its checksum")
+    return damaged
 
 
 def exists(folder: Path) -> bool:

@@ -18,9 +18,10 @@ publication of that generation: the writer first writes the batch's vector segme
 passages to the lexical index, then commits the transaction that holds the batch's rows and names
 its segment. The engines are thus never behind the database; they may be ahead of it (a batch
 written, not yet committed) and they keep removed passages a while (tombstones; see
-indexer.vectors). A `Snapshot` opens a read transaction, so its rows are those of one generation,
-and it answers from the engines only what those rows hold: candidates whose row it cannot see (not
-yet committed, or removed) drop out, and the vectors of tombstoned passages are skipped.
+indexer.vectors). A `Snapshot` reads its rows in read transactions at its generation (one held
+for its life, or one per request: see `Snapshot`), and it answers from the engines only what
+those rows hold: candidates whose row it cannot see (not yet committed, or removed) drop out, and
+the vectors of tombstoned passages are skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,6 +50,7 @@ DATABASE = "index.sqlite"
 VECTORS = "vectors.faiss"  # format 2's one vectors file, replaced by segments on upgrade
 LEXICAL = "lexical"
 LOCK = ".lock"
+BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for a lock inside SQLite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -136,7 +139,7 @@ class StoreError(RuntimeError):
 
 
 class IndexLocked(StoreError):
-    """Another process holds the index's write lock."""
+    """Another process held the index's write lock for longer than a write waits for it."""
 
 
 def manifest_path(index_dir: Path) -> Path:
@@ -251,6 +254,7 @@ def connect(index_dir: str | Path, readonly: bool = False) -> sqlite3.Connection
             conn = sqlite3.connect(path, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             conn.executescript(SCHEMA)
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # garbage or truncated: fails here
     except sqlite3.OperationalError:
@@ -259,7 +263,7 @@ def connect(index_dir: str | Path, readonly: bool = False) -> sqlite3.Connection
         raise damaged_database(path, exc) from None
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return conn
 
 
@@ -337,30 +341,58 @@ def current_generation(index_dir: str | Path) -> int:
         conn.close()
 
 
+class SnapshotMoved(StoreError):
+    """The database moved past a snapshot's generation since it opened: a request that pins it
+    goes to a newer snapshot instead (search_api.live)."""
+
+
+class _ReadTransaction:
+    """One read transaction of a `Snapshot`'s generation, on a connection of its own."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.lock = threading.Lock()  # one statement at a time on the connection
+        self.users = 1                # the pins and statements using it; ended at 0
+
+
 class Snapshot:
     """One generation of an unsharded index directory, read-only, for as long as it is open: the
-    database seen through one read transaction, that generation's vector segments minus its
-    tombstones (mmapped; `previous`, the snapshot of an earlier generation, lends the segments
-    both have), and the lexical index at a commit holding at least that generation's passages.
+    database at that generation, that generation's vector segments minus its tombstones (mmapped;
+    `previous`, the snapshot of an earlier generation, lends the segments both have), and the
+    lexical index at a commit holding at least that generation's passages.
 
-    The connection is shared by the threads of a server, one statement at a time (`rows`)."""
+    Its rows are read in read transactions that see that generation. `held` (a library user's or
+    the CLI's searcher) keeps the one opened with the snapshot until `close`, so the snapshot
+    answers from its generation however long it lives. A server opens it not held: every request
+    pins it (`pinned`) with a read transaction of its own, begun when the request starts and
+    ended when it ends, and refused (`SnapshotMoved`) once the database has moved on, so the
+    request goes to a newer snapshot. No transaction then outlives a request, and the writer's
+    checkpoints can empty the WAL between them (docs/reliability.md, "A bounded WAL").
+    Any transaction at the snapshot's generation answers a statement alike (every commit that
+    changes articles or passages bumps the generation), so `rows` takes whichever is free."""
 
-    def __init__(self, index_dir: str | Path, manifest: dict, previous: Snapshot | None = None):
+    IDLE_CONNECTIONS = 4  # kept open between requests for the next ones
+
+    def __init__(self, index_dir: str | Path, manifest: dict, previous: Snapshot | None = None, held: bool = True):
         from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, read_layout, read_tombstones
 
         self.dir = Path(index_dir)
         self._lock = threading.Lock()
-        self.conn = connect(self.dir, readonly=True)
+        self._idle: list[sqlite3.Connection] = []
+        self._open: list[_ReadTransaction] = []
+        self._closed = False
+        first = self._begin()
+        conn = first.conn
         try:
-            self.conn.execute("BEGIN")  # the snapshot of the rows starts at the first read below
-            self.generation = db_generation(self.conn)
-            self.counts = read_counts(self.conn)  # for stats, which then need not wait for `_lock`
-            segments = read_layout(self.conn)
-            if not segments and self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
+            self.generation = db_generation(conn)
+            check_generation(manifest, self.generation, self.dir)
+            self.counts = read_counts(conn)  # for stats, which then need no transaction
+            segments = read_layout(conn)
+            if not segments and conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
                 raise StoreError(f"{self.dir} has passages but no vector segments; rebuild them from the database "
                                  f"(nothing is re-embedded) with: article-search index --repair --index {self.dir}")
             try:
-                self.vectors = VectorReader(self.dir, segments, read_tombstones(self.conn),
+                self.vectors = VectorReader(self.dir, segments, read_tombstones(conn),
                                             nprobe=manifest.get("faiss", {}).get("nprobe") or IVF_NPROBE,
                                             previous=previous.vectors if previous else None)
             except VectorIndexError as exc:
@@ -368,65 +400,230 @@ class Snapshot:
                                  f"article-search index --repair --index {self.dir}") from None
             # Opened after the generation was read: the writer commits a batch to the lexical index
             # before the transaction that publishes it, so this commit holds every passage seen here.
-            newest = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
-            self.lexical = open_lexical(self.dir, hidden=read_tombstones(self.conn, "lexical"),
+            newest = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+            self.lexical = open_lexical(self.dir, hidden=read_tombstones(conn, "lexical"),
                                         newest=newest[0] if newest else 0)
+            self._probes = probe_vectors(conn)
         except BaseException:
-            self.conn.close()
+            conn.close()
             raise
+        self._open.append(first)
+        self._held = held
+        if not held:
+            self._unpin(first)
+
+    def _begin(self) -> _ReadTransaction:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        conn = conn or connect(self.dir, readonly=True)
+        conn.execute("BEGIN")  # the transaction's view of the database starts at its first read
+        return _ReadTransaction(conn)
+
+    def _pin(self) -> _ReadTransaction:
+        """A new read transaction, checked to be at this snapshot's generation."""
+        transaction = self._begin()
+        try:
+            now = db_generation(transaction.conn)
+        except BaseException:
+            transaction.conn.close()
+            raise
+        if now != self.generation:
+            self._end(transaction)
+            raise SnapshotMoved(f"{self.dir} moved on from generation {self.generation} to {now}")
+        with self._lock:
+            self._open.append(transaction)
+        return transaction
+
+    def _unpin(self, transaction: _ReadTransaction) -> None:
+        with self._lock:
+            transaction.users -= 1
+            if transaction.users:
+                return
+            self._open.remove(transaction)
+        self._end(transaction)
+
+    def _end(self, transaction: _ReadTransaction) -> None:
+        """End `transaction` and keep its connection for a later one (or close it)."""
+        transaction.conn.rollback()  # a read transaction: nothing to commit
+        with self._lock:
+            if len(self._idle) < self.IDLE_CONNECTIONS and not self._closed:
+                self._idle.append(transaction.conn)
+                return
+        transaction.conn.close()
+
+    @contextmanager
+    def pinned(self):
+        """This snapshot's generation, held for the block by a read transaction of its own;
+        `SnapshotMoved` when the database has moved on since the snapshot opened. A held snapshot
+        is pinned already."""
+        if self._held:
+            yield self
+            return
+        transaction = self._pin()
+        try:
+            yield self
+        finally:
+            self._unpin(transaction)
 
     def probe_vectors(self) -> np.ndarray | None:
         """The vectors this index stored for embedding.PROBE_SENTENCES (see `check_backend`)."""
-        with self._lock:
-            return probe_vectors(self.conn)
+        return self._probes
 
     def rows(self, sql: str, params=()) -> list[sqlite3.Row]:
-        """All rows of one statement, in this snapshot's transaction."""
+        """All rows of one statement at this snapshot's generation (see `read`)."""
+        return self.read(lambda conn: conn.execute(sql, params).fetchall())
+
+    def read(self, reading):
+        """`reading(conn)` at this snapshot's generation: in a transaction that a pin holds (a free
+        one if any), else in one of its own (`SnapshotMoved` if the database has moved on)."""
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            free = [t for t in self._open if not t.lock.locked()] or self._open
+            transaction = free[0] if free else None
+            if transaction is not None:
+                transaction.users += 1
+        transaction = transaction or self._pin()
+        try:
+            with transaction.lock:
+                return reading(transaction.conn)
+        finally:
+            self._unpin(transaction)
 
     def stories_of(self, article_ids: list[str]) -> dict[str, str]:
         """{article id: story id} of those of `article_ids` assigned a story (`stories_of`)."""
-        with self._lock:
-            return stories_of(self.conn, article_ids)
+        return self.read(lambda conn: stories_of(conn, article_ids))
 
     def story_members(self, story_id: str) -> list[str]:
-        with self._lock:
-            return story_members(self.conn, story_id)
+        return self.read(lambda conn: story_members(conn, story_id))
 
     def close(self) -> None:
-        """End the read transaction (the writer's checkpoints can then pass it) and close."""
+        """End the read transactions and close their connections (call when no request uses it)."""
         with self._lock:
-            self.conn.close()
+            self._closed = True
+            connections = self._idle + [t.conn for t in self._open]
+            self._idle, self._open = [], []
+        for conn in connections:
+            conn.close()
+
+
+def check_generation(manifest: dict, generation: int, index_dir: Path) -> None:
+    """Refuse a database behind the generation its manifest recorded at the last save: committed
+    writes are missing, because its WAL was lost after a crash or it was restored from an older copy."""
+    saved = manifest.get("generation", 0)
+    if generation < saved:
+        raise StoreError(
+            f"{Path(index_dir) / DATABASE} is at generation {generation}, but the index was saved at generation "
+            f"{saved}: {saved - generation} generation(s) of committed writes are missing, most likely because its "
+            f"write-ahead log ({DATABASE}-wal) was lost after a crash, or the database was restored from an older "
+            f"copy. Put the -wal file back if you have it; or accept the database as it is with: article-search "
+            f"index --repair --index {index_dir} (then index the lost articles again)")
+
+
+# How long the checkpoint at a writer's close waits for readers still reading older pages of the
+# WAL: a request's read transaction lasts as long as the request, tens of ms on a quiet machine,
+# ~1 s with 4 searching clients on 2 overloaded cores, where a 200 ms wait let the WAL grow to
+# 3.6 MB in 140 writes (benchmarks/wal_soak.py, docs/reliability.md "A bounded WAL").
+CHECKPOINT_WAIT_MS = 2000
+# A WAL that grew during a burst is cut back to this size when it is next reset.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+def checkpoint(conn: sqlite3.Connection, truncate: bool = False) -> bool:
+    """Copy the WAL's committed pages into the database file, outside any transaction of `conn`:
+    as far as readers allow, never waiting; with `truncate`, waiting up to CHECKPOINT_WAIT_MS for
+    readers of older pages, then emptying the WAL file. True when the whole WAL was copied."""
+    if not truncate:
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return not busy and frames == copied
+    conn.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+    try:
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return not busy
 
 
 def open_lexical(index_dir: Path, hidden=(), newest: int | None = None):
     """A reader of the index's lexical index at its newest commit, `hidden` chunk ids and those
     above `newest` left out (see indexer.lexical)."""
-    from .lexical import LexicalReader, exists
+    from .lexical import LexicalReader, damaged_files, exists
 
     folder = Path(index_dir) / LEXICAL
     rebuild = f"rebuild it from the database (nothing is re-embedded) with: article-search index --rebuild --index {index_dir}"
     if not exists(folder):
         raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); {rebuild}")
+    damaged = damaged_files(folder, once=True)
+    if damaged:
+        raise StoreError(f"{folder} is damaged ({'; '.join(damaged)}); {rebuild}")
     try:
         return LexicalReader(folder, hidden, newest)
     except ValueError as exc:  # tantivy's word for files it cannot read
         raise StoreError(f"{folder} is damaged ({exc}); {rebuild}") from None
 
 
-@contextmanager
-def write_lock(index_dir: Path):
-    """Hold the index's write lock; a second writer gets a clear error instead of a corrupt index."""
-    Path(index_dir).mkdir(parents=True, exist_ok=True)
-    handle = open(Path(index_dir) / LOCK, "a+")
+# How long a write waits for another process's write lock before it gives up with IndexLocked. A
+# one-article write holds the lock for well under a second and a batch of `index` for a few seconds
+# (docs/reliability.md, "Writers queue"); 20 s lets a queue of them pass and stays under the 30-60 s
+# that HTTP clients commonly wait for an answer. An `index` run holds the lock for its whole run.
+WRITE_LOCK_TIMEOUT = 20.0
+WRITE_LOCK_POLL = 0.05  # seconds between tries: flock has no timed wait
+
+
+def check_index(index_dir: str | Path) -> list[str]:
+    """Everything wrong with the index at `index_dir` that reading all of it finds, each with the
+    command that mends it; [] when nothing is: the manifest, every page of the database, its
+    generation against the manifest's, every vector segment's bytes against its checksum and
+    every lexical file's against tantivy's (`article-search index --check`). Each shard of a
+    sharded index is checked."""
+    from .lexical import damaged_files, exists
+    from .vectors import check_segment, read_layout
+
+    index_dir = Path(index_dir)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise IndexLocked(
-            f"another process is writing the index at {index_dir} (lock {Path(index_dir) / LOCK}); "
-            "wait for it to finish and run again") from None
+        manifest = read_manifest(index_dir)
+        if "shards" in manifest:
+            return [problem for name in manifest["shards"]["directories"] for problem in check_index(index_dir / name)]
+        conn = connect(index_dir, readonly=True)
+    except StoreError as exc:
+        return [str(exc)]
+    repair = f"rebuild it from the database (nothing is re-embedded) with: article-search index --repair --index {index_dir}"
+    problems = []
+    try:
+        check_integrity(conn, index_dir / DATABASE)
+        check_generation(manifest, db_generation(conn), index_dir)
+        for segment in read_layout(conn):
+            problem = check_segment(index_dir / VECTOR_SEGMENTS, segment)
+            if problem:
+                problems.append(f"{index_dir / VECTOR_SEGMENTS / segment.file} {problem}; {repair}")
+    except StoreError as exc:
+        problems.append(str(exc))
+    finally:
+        conn.close()
+    folder = index_dir / LEXICAL
+    damaged = damaged_files(folder) if exists(folder) else [f"{LEXICAL}/ is missing"]
+    if damaged:
+        problems.append(f"{folder}: {'; '.join(damaged)}; {repair}")
+    return problems
+
+
+@contextmanager
+def write_lock(index_dir: Path, timeout: float | None = None):
+    """Hold the index's write lock, waiting up to `timeout` seconds (default WRITE_LOCK_TIMEOUT)
+    while another process holds it; IndexLocked, saying how long it waited, when it runs out."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    timeout = WRITE_LOCK_TIMEOUT if timeout is None else timeout
+    handle = open(Path(index_dir) / LOCK, "a+")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise IndexLocked(
+                    f"another process has been writing the index at {index_dir} for the {timeout:g} s this write "
+                    f"waited (lock {Path(index_dir) / LOCK}); try again when it is done") from None
+            time.sleep(WRITE_LOCK_POLL)
     try:
         yield
     finally:

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checksums
+
 FOLDER = "vectors"
 INDEX_TYPES = ("auto", "flat", "ivf-sq8")
 # `auto` keeps exact search up to this many vectors in a segment: a flat query over 200k 384-d
@@ -87,13 +89,16 @@ class VectorIndexError(RuntimeError):
 @dataclass(frozen=True)
 class Segment:
     """One immutable segment file: the vectors of chunk ids `first`..`last` (those not removed when
-    it was written), `count` of them, `kind` flat or ivf-sq8."""
+    it was written), `count` of them, `kind` flat or ivf-sq8; `size` in bytes and `checksum`
+    ("crc32:<hex>") as written (0 and "" for a segment written before checksums, see `check_segment`)."""
 
     file: str
     first: int
     last: int
     count: int
     kind: str
+    size: int = 0
+    checksum: str = ""
 
 
 def choose_index_type(requested: str, count: int) -> str:
@@ -205,12 +210,37 @@ def is_ivf(index) -> bool:
     return hasattr(index, "nprobe")
 
 
-def write_index(path: Path, index) -> None:
+def write_index(path: Path, index) -> tuple[int, str]:
     """Write a FAISS index to `path` so that a crash leaves no half-written file under that name
-    (and, the folder synced, the transaction that names the file finds it after a power cut)."""
+    (and, the folder synced, the transaction that names the file finds it after a power cut);
+    returns its size and checksum."""
     from .store import write_atomically  # store imports this module
 
-    write_atomically(path, _faiss().serialize_index(index).tobytes())
+    data = _faiss().serialize_index(index).tobytes()
+    write_atomically(path, data)
+    return len(data), f"crc32:{checksums.crc32(data):08x}"
+
+
+def check_segment(folder: Path, segment: Segment, depth: str = "full") -> str | None:
+    """What is wrong with `segment`'s file in `folder` ("is missing", "fails its checksum", ...),
+    or None. `depth`: "size" checks that it is there with its size; "full" also reads every byte
+    against its checksum; "once" does so the first time this process sees the file (a reader's
+    open, see indexer.checksums)."""
+    path = folder / segment.file
+    if not path.exists():
+        return "is missing"
+    size = path.stat().st_size
+    if segment.size and size != segment.size:
+        return f"is {size:,} bytes, {segment.size:,} when it was written"
+    if depth == "size" or not segment.checksum:
+        return None  # without a checksum (written before them), FAISS's own checks at open are all there is
+
+    def matches(path: Path) -> bool:
+        return f"crc32:{checksums.file_crc32(path):08x}" == segment.checksum
+
+    if not (checksums.verified_once(path, segment.checksum, matches) if depth == "once" else matches(path)):
+        return "fails its checksum (its bytes changed on disk since it was written)"
+    return None
 
 
 def read_index(path: Path, mmap: bool = True):
@@ -250,6 +280,9 @@ class VectorReader:
             index = lent.get(segment.file)
             if index is None:
                 path = self.dir / FOLDER / segment.file
+                problem = check_segment(self.dir / FOLDER, segment, "once")
+                if problem:
+                    raise VectorIndexError(f"{path} {problem}")
                 try:
                     index = read_index(path)
                 except RuntimeError as exc:  # FAISS's word for a missing, truncated or damaged file
@@ -407,9 +440,9 @@ class VectorWriter:
         if kind == "ivf-sq8" and trained is None and not retrain:
             trained = self._ivf_template()
         index = build(kind, self.dimension, ids, np.ascontiguousarray(vectors, dtype=np.float32), trained)
-        segment = Segment(self._file_name(int(ids[0]), int(ids[-1])), int(ids[0]), int(ids[-1]), len(ids), kind)
-        write_index(self.folder / segment.file, index)
-        return segment
+        name = self._file_name(int(ids[0]), int(ids[-1]))
+        size, checksum = write_index(self.folder / name, index)
+        return Segment(name, int(ids[0]), int(ids[-1]), len(ids), kind, size, checksum)
 
     def _ivf_template(self):
         """The inverted lists new IVF segments copy: the shards' shared ones, else those of the
@@ -512,13 +545,17 @@ class VectorWriter:
         self._replace(segment, None, dropped)
 
     def missing(self) -> list[str]:
-        """Segment files of the layout that cannot be opened (lost or damaged): a repair rebuilds."""
+        """Segment files of the layout that are lost, damaged (every byte checked against its
+        checksum) or cannot be opened: a repair rebuilds them."""
         bad = []
         for segment in self.segments:
             try:
-                read_index(self.folder / segment.file)
+                if check_segment(self.folder, segment) is None:
+                    read_index(self.folder / segment.file)
+                    continue
             except RuntimeError:
-                bad.append(segment.file)
+                pass
+            bad.append(segment.file)
         return bad
 
     def collect_garbage(self, now: float | None = None) -> None:

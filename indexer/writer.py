@@ -38,12 +38,13 @@ from .embedding import PROBE_SENTENCES, Encoder, load_encoder
 from .onnx_encoder import prepare_query_model
 from .highlights import pooled_sentence_vectors
 from .lexical import LexicalReader, LexicalWriter
+from .lexical import damaged_files as lexical_damaged
 from .lexical import exists as lexical_exists
 from .merging import Merger
 from .readers import Problem
 from .vectors import FOLDER as VECTORS_FOLDER
 from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, TOMBSTONES_SCHEMA, VectorWriter, add_tombstones,
-                      describe, read_index, read_tombstones)
+                      check_segment, describe, read_index, read_tombstones)
 from .wording import counted
 
 
@@ -306,6 +307,10 @@ class IndexWriter:
                 repaired = True
             else:
                 raise
+        if self.manifest is not None and not repair:
+            store.check_generation(self.manifest, store.db_generation(self.conn), self.dir)
+        elif self.manifest is not None and store.db_generation(self.conn) < self.manifest.get("generation", 0):
+            repaired = True  # a database behind its manifest (a lost WAL), accepted as it is: saved anew
         if self.manifest is not None:
             built_with = self.manifest["model"].get("backend", "torch")
             self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"], backend or built_with)
@@ -335,7 +340,15 @@ class IndexWriter:
         # A format-2 index (one vectors.faiss), segments lost or damaged: written anew at the save.
         has_chunks = self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
         self._rebuild = bool(has_chunks and (not self.vectors.segments or (repair and self.vectors.missing())))
+        if not (repair or rebuild):
+            lost = [s.file for s in self.vectors.segments if check_segment(self.vectors.folder, s, "size")]
+            if lost:
+                raise store.StoreError(
+                    f"{len(lost)} vector segment(s) of {self.dir} are missing or cut short ({lost[0]}); rebuild them "
+                    f"from the database (nothing is re-embedded) with: article-search index --repair --index {self.dir}")
         folder = self.dir / store.LEXICAL
+        if (repair or rebuild) and lexical_exists(folder) and lexical_damaged(folder):
+            shutil.rmtree(folder)  # files failing their checksums: written anew below from the database
         if self.manifest.get("format_version") in store.UPGRADABLE_VERSIONS and folder.exists():
             shutil.rmtree(folder)  # an older lexical schema: written anew below from the database
         existed = lexical_exists(folder)
@@ -482,6 +495,7 @@ class IndexWriter:
         # The copy that --repair restores follows the manifest (layout, counts), not just its first form.
         with self.conn:
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(self.manifest),))
+        store.checkpoint(self.conn, truncate=True)
         self._dirty = False
 
     def counts(self) -> dict:
@@ -677,6 +691,7 @@ class IndexWriter:
             self._merger.wake()
         if time.monotonic() >= self._next_purge:
             self._purge_tombstones()
+        store.checkpoint(self.conn)  # the WAL stays short through a long run (docs/reliability.md)
         self._dirty = True
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
@@ -849,5 +864,6 @@ class IndexWriter:
         if removed_ids:
             if self._merger is not None:  # a segment now mostly tombstones is rewritten without them
                 self._merger.wake()
+            store.checkpoint(self.conn)
             self._dirty = True
         return removed_ids, missing

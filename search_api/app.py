@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import secrets
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.datastructures import Headers
-from starlette.routing import Match
+from starlette.routing import Match, get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer import store
@@ -39,6 +40,7 @@ from indexer.readers import Problem, article_from_record
 from indexer.writer import unindexable
 
 from . import package_version
+from .http_protocol import DeadlineH11Protocol
 from .live import LiveIndex
 from .schemas import (ArticleIn, ArticleOut, DeleteResponse, ErrorResponse, Health, IndexResponse, Liveness,
                       RelatedResponse, SearchParams, SearchResponse, Stats, StoryResponse, SuggestParams, SuggestResponse)
@@ -50,8 +52,12 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 # The request line and headers of one request, at most (uvicorn's h11 parser answers 400 beyond it;
 # `article-search serve` runs uvicorn with SERVER_LIMITS). Unbounded, one 64 MB header cost 105 MB.
 MAX_HEADER_BYTES = 64 * 1024
-SERVER_LIMITS = {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+# h11 with a deadline for receiving each request whole (search_api.http_protocol).
+SERVER_LIMITS = {"http": DeadlineH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
 RELOAD_CHECK_SECONDS = 1.0
+# Seconds a client is told to wait (Retry-After) after a write that waited store.WRITE_LOCK_TIMEOUT
+# for the write lock in vain: an `index` run beside the server commits a batch every few seconds.
+WRITE_RETRY_AFTER = 5
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [pid %(process)d]: %(message)s"
 
 
@@ -139,7 +145,18 @@ class RequestGuard:
         await self.app(scope, counted, send)
 
 
-class RelatedRoute(APIRoute):
+class WholePathRoute(APIRoute):
+    """A route that matches only the whole path: Starlette's pattern ends in `$`, which also
+    matches before a trailing newline, so "/articles/ID%0A" would have named article ID."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE and scope["type"] == "http" and not self.path_regex.fullmatch(get_route_path(scope)):
+            return Match.NONE, {}
+        return match, child_scope
+
+
+class RelatedRoute(WholePathRoute):
     """The route of GET /articles/{id}/related (or /story), where an id may hold "/": it matches
     only when "/related" ends the path as sent, so an id that itself ends in "/related" (sent
     encoded, "%2Frelated") names an article instead."""
@@ -208,6 +225,11 @@ def current_searcher(index: Index) -> Iterator[Searcher]:
 Reader = Annotated[Searcher, Depends(current_searcher)]
 
 
+def _warm_up(index: LiveIndex) -> None:
+    with index.reading() as searcher:
+        searcher.search("warm up", k=1)
+
+
 def app_from_environment() -> FastAPI:
     """The app of one server process among several (`article-search serve --workers N`): each
     worker builds its own from the settings `serve` left in the environment, opens the index
@@ -237,7 +259,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         # A server that takes writes loads its write model and starts its merge threads now.
         index = await asyncio.to_thread(LiveIndex, index_dir, encoder, writable=api_key is not None, **options)
         # Warm up: the first real query should be as fast as the rest.
-        await asyncio.to_thread(index.searcher.search, "warm up", k=1)
+        await asyncio.to_thread(_warm_up, index)
         app.state.index = index
         vectors = await asyncio.to_thread(lambda: index.searcher.vector_count)  # a remote call with Ray Serve
         log.info("serving %s: %d vectors, model %s", index.dir, vectors, index.searcher.manifest["model"]["name"])
@@ -265,13 +287,15 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
 
     errors = {status: {"model": ErrorResponse, "description": text} for status, text in (
         (401, "no or wrong API key"), (403, "writes are disabled"), (404, "no such article"),
-        (409, "another process is writing the index"), (413, "request body too large"),
+        (413, "request body too large"),
         (422, "invalid input; `detail` names the field"),
-        (503, "the index is still opening, or cannot be read or written (`detail` says why)"))}
+        (503, "the index is still opening, cannot be read or written, or another writer held it longer than "
+              "a write waits (`detail` says why; Retry-After when waiting again may help)"))}
     # FastAPIOffline: /docs and /redoc load their scripts from the installed package, not a CDN.
     app = FastAPIOffline(title="article-search", version=package_version(), lifespan=lifespan, responses=errors,
                          description="Semantic search over a news article archive. Offsets are in Unicode "
                                      "code points (see docs/api.md).")
+    app.router.route_class = WholePathRoute  # every route below
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
@@ -301,10 +325,23 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
 
     @app.exception_handler(store.StoreError)
     async def store_error(request: Request, exc: store.StoreError):
-        # The index directory cannot be opened (a damaged manifest, a missing database) or is
-        # being written by another process: the message says which, and what to do.
-        status = 409 if isinstance(exc, store.IndexLocked) else 503
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        # The index directory cannot be opened (a damaged manifest, a missing database), or another
+        # writer kept the write lock longer than this write waited: the message says which, and
+        # what to do.
+        headers = {"Retry-After": str(WRITE_RETRY_AFTER)} if isinstance(exc, store.IndexLocked) else None
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def database_error(request: Request, exc: sqlite3.DatabaseError):
+        # Trouble from outside the process (a disk error, a WAL truncated or deleted under the
+        # server, a damaged page): the request cannot be answered now, and says why. Misuse of
+        # SQLite (a ProgrammingError, an IntegrityError) is a bug, and stays a 500.
+        if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+            raise exc
+        log.error("%s %s: the index database failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(status_code=503, content={"detail": (
+            f"the index database cannot be read or written now ({exc}); check the disk and the index, with: "
+            f"article-search index --check --index {Path(index_dir).name}")})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

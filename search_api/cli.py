@@ -57,6 +57,20 @@ def _number(kind: type, low: float, high: float | None = None, above: bool = Fal
 _positive_int = _number(int, 1)
 
 
+def _add_lock_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lock-timeout", type=_number(float, 0), metavar="SECONDS",
+                        help="how long to wait while another process (a server's write, another run) writes the "
+                             "index, before giving up (default 20)")
+
+
+def _apply_lock_timeout(args) -> None:
+    """--lock-timeout: this process's writes wait that long for the index's write lock."""
+    from indexer import store
+
+    if args.lock_timeout is not None:
+        store.WRITE_LOCK_TIMEOUT = args.lock_timeout
+
+
 def _add_reranker_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reranker", metavar="NAME_OR_PATH",
                         help="re-score the top 30 articles with this sentence-transformers CrossEncoder "
@@ -128,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild the vector segments and the lexical index from the database, without "
                         "re-embedding (also upgrades an index of an earlier format)")
     p.add_argument("--repair", action="store_true",
-                   help="rewrite a missing or damaged manifest and vector segments from the database")
+                   help="rewrite a missing or damaged manifest, vector segments and lexical index from the database "
+                        "(every file checked against its checksum)")
+    p.add_argument("--check", action="store_true",
+                   help="read the whole index and report what is damaged (database pages, generation, every "
+                        "vector segment and lexical file against its checksum); exit 1 if anything is. Writes nothing")
     p.add_argument("--shards", type=_positive_int, metavar="N",
                    help="a new index split into N shards by a hash of the article id, each a complete index "
                         "(see docs/scaling.md); an existing sharded index keeps its count")
@@ -140,12 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "removes (nothing else there is touched); on a cluster a path every node can write "
                         "(default: INDEX_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_lock_timeout_option(p)
 
     p = commands.add_parser("remove", help="remove articles and all their passages",
                             description="Remove articles by id, with their passages and vectors; an id not in "
                                         "the index is reported and the exit status is 1.")
     p.add_argument("ids", nargs="+", metavar="ID")
     _add_index_option(p)
+    _add_lock_timeout_option(p)
 
     p = commands.add_parser("query", help="search the index",
                             description="Search; prints results grouped by article, or the JSON of GET /search.")
@@ -192,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser requests from ORIGIN (repeatable; default: CORS off)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--request-timeout", type=_number(float, 0, above=True), metavar="SECONDS",
+                   help="close a connection whose request (line, headers and body) has not arrived whole within "
+                        "this many seconds of its first byte: slow clients cannot hold connections (default 30)")
     _add_backend_option(p, "for queries (default: onnx where it embeds as the index did, else the index's own)")
     _add_reranker_option(p)
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
@@ -293,12 +316,27 @@ def _assign_stories(index_dir: str, writer, written: list[str]) -> None:
         reader.close()
 
 
+def cmd_check(index_dir: str) -> int:
+    """`index --check`: every problem on its own line, exit 1 if there is any."""
+    from indexer import store
+
+    problems = store.check_index(index_dir)
+    for problem in problems:
+        print(f"damaged: {problem}", file=sys.stderr)
+    print(f"index {index_dir}: {len(problems)} problem(s) found" if problems else f"index {index_dir}: ok")
+    return 1 if problems else 0
+
+
 def cmd_index(args) -> int:
     from tqdm import tqdm
 
     from indexer.readers import count_records, read_paths, record_limit
     from indexer.sharding import open_writer
 
+    if args.check:
+        if args.paths:
+            raise ValueError("--check reads the index and writes nothing: give it no files to index")
+        return cmd_check(args.index)
     if not args.paths and not (args.repair or args.rebuild or args.index_type or args.optimize):
         raise ValueError("give files or folders to index (or --optimize, --repair, --rebuild or --index-type)")
     missing = [path for path in args.paths if not os.path.lexists(path)]
@@ -312,6 +350,7 @@ def cmd_index(args) -> int:
         else:
             tqdm.write(f"skipped {problem}", file=sys.stderr)
 
+    _apply_lock_timeout(args)
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
                      repair=args.repair, index_type=args.index_type, rebuild=args.rebuild, optimize=args.optimize,
@@ -348,6 +387,7 @@ def cmd_remove(args) -> int:
     from indexer.sharding import open_writer
 
     store.read_manifest(args.index)  # a mistyped --index is an error, not a new empty index
+    _apply_lock_timeout(args)
     with open_writer(args.index) as writer:
         removed, missing = writer.remove(args.ids)
     if removed:
@@ -608,8 +648,18 @@ def cmd_serve(args) -> int:
     from indexer import store
 
     from .app import LOG_FORMAT, SERVER_LIMITS, create_app
+    from .http_protocol import REQUEST_TIMEOUT_ENV
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
+    if args.request_timeout:  # read by every worker's protocol (search_api.http_protocol)
+        os.environ[REQUEST_TIMEOUT_ENV] = str(args.request_timeout)
+    if not (args.ray or args.ray_address):
+        # Every file a server opens, opened and checked here first: damage (a lost segment or lexical
+        # folder, bytes failing their checksum, a lost WAL) is a one-line error, not a traceback from
+        # the server's start-up; the checksums verified stay verified for this process's server.
+        from .readers import open_reader
+
+        open_reader(args.index).close()
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
           file=sys.stderr)

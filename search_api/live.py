@@ -2,7 +2,8 @@
 
 Readers take `with live.reading() as searcher:`, a `Searcher` over one snapshot of the index
 (indexer.store.Snapshot): rows, vectors and lexical index of one generation, from the first byte
-of a response to the last. When the directory moves to a new generation, through this server's
+of a response to the last. The block holds a read transaction of that generation, and only the
+block: between requests no transaction is held, so the writer's checkpoints keep the WAL short. When the directory moves to a new generation, through this server's
 own writes or an `article-search index` run beside it (each committed batch is one), a new
 `Searcher` is opened, borrowing the vector segments the two generations share, and swapped in with
 one assignment between requests; the old one is closed as soon as the last request reading it is
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from indexer import merging, store
@@ -31,6 +32,8 @@ from .searcher import Searcher
 from .stories import assign_stories, keeps_stories
 
 log = logging.getLogger("article_search")
+# Times a request opens the newest generation when the database moves on again before it pins it.
+PIN_ATTEMPTS = 5
 
 
 class LiveIndex:
@@ -42,6 +45,8 @@ class LiveIndex:
         the merge threads start here; call `close` when done."""
         self.dir = Path(index_dir)
         self._opener = opener
+        # Not held: each request pins its generation with a read transaction of its own (`reading`).
+        searcher_options["held"] = False
         self.searcher: Searcher = opener() if opener else Searcher(self.dir, encoder=encoder, **searcher_options)
         # Later searchers share this one's encoder and re-ranker instead of loading them again.
         searcher_options.pop("backend", None)
@@ -65,21 +70,46 @@ class LiveIndex:
 
     @contextmanager
     def reading(self) -> Iterator[Searcher]:
-        """The current searcher, kept open for the block even when a newer one is swapped in
-        meanwhile; a replaced searcher is closed when its last reader leaves."""
+        """The searcher of the generation the database is at when the block starts, pinned to it
+        for the block by a read transaction that ends with the block (indexer.store.Snapshot); a
+        searcher replaced meanwhile is closed when its last reader leaves."""
+        with ExitStack() as stack:
+            yield self._pinned(stack)
+
+    def _pinned(self, stack: ExitStack) -> Searcher:
+        """The current searcher pinned until `stack` closes, after opening a newer generation
+        as often as the database moves on while it tries."""
+        for _ in range(PIN_ATTEMPTS):
+            searcher = self._enter()
+            try:
+                pin = searcher.pinned() if hasattr(searcher, "pinned") else nullcontext(searcher)
+                pin.__enter__()
+            except store.SnapshotMoved:
+                self._leave(searcher)
+                self.refresh()
+                continue
+            except BaseException:
+                self._leave(searcher)
+                raise
+            stack.callback(self._leave, searcher)
+            stack.push(pin)
+            return searcher
+        raise store.SnapshotMoved(f"{self.dir} moved on {PIN_ATTEMPTS} times while this request began; try again")
+
+    def _enter(self) -> Searcher:
         with self._readers_lock:
             searcher = self.searcher
             self._readers[searcher] = self._readers.get(searcher, 0) + 1
-        try:
-            yield searcher
-        finally:
-            with self._readers_lock:
-                self._readers[searcher] -= 1
-                retired = self._readers[searcher] == 0 and searcher is not self.searcher
-                if self._readers[searcher] == 0:
-                    del self._readers[searcher]
-            if retired:
-                searcher.close()
+        return searcher
+
+    def _leave(self, searcher: Searcher) -> None:
+        with self._readers_lock:
+            self._readers[searcher] -= 1
+            retired = self._readers[searcher] == 0 and searcher is not self.searcher
+            if self._readers[searcher] == 0:
+                del self._readers[searcher]
+        if retired:
+            searcher.close()
 
     def _swap(self, fresh: Searcher) -> None:
         """Serve `fresh` from now on; close the previous searcher unless a request still reads it."""
@@ -123,16 +153,29 @@ class LiveIndex:
         return True
 
     def _writer(self) -> IndexWriter:
-        """A writer for one operation (a ShardedWriter for a sharded index); raises
-        `store.IndexLocked` while another process writes."""
+        """A writer for one operation (a ShardedWriter for a sharded index), once another process
+        writing lets it (see store.write_lock)."""
         # Merges are left to this server's merge threads, off the request path.
         writer = open_writer(self.dir, encoder=self._write_encoder, merges=not self.mergers)
         self._write_encoder = writer.encoder  # the index's own model, loaded once, kept for later writes
         return writer
 
+    @contextmanager
+    def _writing(self) -> Iterator[IndexWriter]:
+        """A writer, once this server's earlier writes and other processes' are done: each waited
+        for up to store.WRITE_LOCK_TIMEOUT, then `store.IndexLocked`."""
+        if not self._write_lock.acquire(timeout=store.WRITE_LOCK_TIMEOUT):
+            raise store.IndexLocked(f"this server's earlier writes to {self.dir} took longer than the "
+                                    f"{store.WRITE_LOCK_TIMEOUT:g} s this write waited; try again when they are done")
+        try:
+            with self._writer() as writer:
+                yield writer
+        finally:
+            self._write_lock.release()
+
     def add(self, articles: list[Article]) -> IndexSummary:
         """Index `articles`; they are searchable, each in its story, when this returns."""
-        with self._write_lock, self._writer() as writer:
+        with self._writing() as writer:
             summary = writer.add(articles)
             if summary.written and keeps_stories(writer):
                 self.refresh()  # the searcher that sees them decides their stories
@@ -144,7 +187,7 @@ class LiveIndex:
 
     def remove(self, article_id: str) -> bool:
         """Remove one article; False when it was not in the index."""
-        with self._write_lock, self._writer() as writer:
+        with self._writing() as writer:
             removed, _ = writer.remove([article_id])
         self._wake_mergers()
         self.refresh()

@@ -45,27 +45,29 @@ SOURCES = """WITH RECURSIVE next(source) AS (
 SELECT source FROM next WHERE source IS NOT NULL"""
 
 
-def open_reader(index_dir: str | Path, previous=None):
+def open_reader(index_dir: str | Path, previous=None, held: bool = True):
     """A `ShardedReader` for a sharded index directory, else a `LocalReader`. `previous`, the
-    reader of an earlier generation of the same directory, lends the vector segments both have."""
+    reader of an earlier generation of the same directory, lends the vector segments both have;
+    `held` as for indexer.store.Snapshot (False: each request pins the reader, `pinned`)."""
     manifest = store.read_manifest(index_dir)
     if "shards" in manifest:
         from .sharded import ShardedReader
 
-        return ShardedReader.open(index_dir, manifest, previous)
-    return LocalReader(index_dir, manifest, previous)
+        return ShardedReader.open(index_dir, manifest, previous, held)
+    return LocalReader(index_dir, manifest, previous, held)
 
 
 class LocalReader:
     """One index directory, read-only, as one snapshot: rows, vectors and lexical index of the
     generation that was newest when it opened (indexer.store.Snapshot)."""
 
-    def __init__(self, index_dir: str | Path, manifest: dict | None = None, previous: LocalReader | None = None):
+    def __init__(self, index_dir: str | Path, manifest: dict | None = None, previous: LocalReader | None = None,
+                 held: bool = True):
         self.dir = Path(index_dir)
         self.manifest = manifest or store.read_manifest(self.dir)
         if "shards" in self.manifest:
             raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.readers.open_reader")
-        self.snapshot = store.Snapshot(self.dir, self.manifest, getattr(previous, "snapshot", None))
+        self.snapshot = store.Snapshot(self.dir, self.manifest, getattr(previous, "snapshot", None), held)
         self.vectors = self.snapshot.vectors
         self.lexical_index = self.snapshot.lexical
         self.generation = self.snapshot.generation
@@ -74,6 +76,10 @@ class LocalReader:
     def probe_vectors(self) -> np.ndarray | None:
         """The vectors the index stored for embedding.PROBE_SENTENCES (see store.check_backend)."""
         return self.snapshot.probe_vectors()
+
+    def pinned(self):
+        """A context in which every answer comes from this reader's generation (store.Snapshot.pinned)."""
+        return self.snapshot.pinned()
 
     def close(self) -> None:
         """Close the snapshot; call when no request uses this reader (a server opens one per

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -186,6 +187,17 @@ class ArticleIn(BaseModel):
     published: str = Field("", max_length=100)
     author: str = Field("", max_length=500)
     source: str = Field("", max_length=200)
+
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str | None) -> str | None:
+        # An id names its article in URLs (/articles/{id}), where a control character cannot be
+        # matched back: the article would be searchable and impossible to get, relate or delete.
+        bad = next((c for c in value or "" if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            raise ValueError(f"holds a control character ({bad!r} at character {value.index(bad) + 1}); "
+                             "an id names its article in URLs: use printable characters")
+        return value
 
 
 class IndexResponse(BaseModel):

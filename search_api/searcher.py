@@ -21,6 +21,7 @@ import datetime
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -78,12 +79,15 @@ class Searcher:
     whose embeddings differ from the index's is refused. By default (None or "auto") onnx answers
     where it embeds like the index, else the index's own backend
     (indexer.embedding.load_query_encoder). `previous`, the searcher of an earlier generation of the
-    same directory, lends the vector segments both have."""
+    same directory, lends the vector segments both have. `held` (the default) keeps its generation
+    for its whole life; a server opens searchers not held and pins each per request (`pinned`,
+    search_api.live), so that no read transaction outlives a request."""
 
     def __init__(self, index_dir: str | Path | None = None, model: str | None = None, *, reader=None,
                  encoder: Encoder | None = None, backend: str | None = None, fusion: str = "linear",
-                 rrf_k: float = 60.0, linear_weight: float = 0.5, reranker=None, previous: Searcher | None = None):
-        self.reader = reader if reader is not None else open_reader(index_dir, getattr(previous, "reader", None))
+                 rrf_k: float = 60.0, linear_weight: float = 0.5, reranker=None, previous: Searcher | None = None,
+                 held: bool = True):
+        self.reader = reader if reader is not None else open_reader(index_dir, getattr(previous, "reader", None), held)
         try:
             self.manifest = self.reader.manifest
             self.dir = Path(index_dir) if index_dir is not None else self.reader.dir
@@ -113,6 +117,12 @@ class Searcher:
     @property
     def vector_count(self) -> int:
         return self.reader.vector_count
+
+    def pinned(self):
+        """A context in which every answer comes from this searcher's generation; raises
+        store.SnapshotMoved when a searcher not held can no longer see it (indexer.store.Snapshot)."""
+        pin = getattr(self.reader, "pinned", None)
+        return pin() if pin is not None else nullcontext(self)
 
     def close(self) -> None:
         """Close the reader; call when no request uses this searcher (a server opens one per index

@@ -19,6 +19,7 @@ A chunk is named across shards by `local id * shard count + shard`. A shard is a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from itertools import zip_longest
 from pathlib import Path
 
@@ -57,15 +58,16 @@ class ShardedReader:
         self.generation = sum(self._each("generation"))
 
     @classmethod
-    def open(cls, index_dir: str | Path, manifest: dict, previous: ShardedReader | None = None) -> ShardedReader:
+    def open(cls, index_dir: str | Path, manifest: dict, previous: ShardedReader | None = None,
+             held: bool = True) -> ShardedReader:
         """Open every shard in this process, each as a `LocalReader` (`previous` lends each shard's
-        vector segments to the same shard's new reader)."""
+        vector segments to the same shard's new reader; `held` as for indexer.store.Snapshot)."""
         names = manifest["shards"]["directories"]
         lent = getattr(previous, "shards", None) or [None] * len(names)
         shards = []
         try:
             for name, earlier in zip(names, lent):
-                shards.append(LocalReader(Path(index_dir) / name, previous=earlier))
+                shards.append(LocalReader(Path(index_dir) / name, previous=earlier, held=held))
         except BaseException:
             for shard in shards:
                 shard.close()
@@ -111,6 +113,16 @@ class ShardedReader:
     @property
     def vector_count(self) -> int:
         return self._vectors
+
+    @contextmanager
+    def pinned(self):
+        """Every shard in this process pinned to its generation for the block (a remote shard
+        answers each call from its own current generation)."""
+        with ExitStack() as stack:
+            for shard in self.shards:
+                if hasattr(shard, "pinned"):
+                    stack.enter_context(shard.pinned())
+            yield self
 
     def close(self) -> None:
         for shard in self.shards:

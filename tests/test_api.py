@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import running_server
+from indexer import store
 from search_api.app import STATIC, create_app
 
 KEY = "test-key-123"
@@ -355,11 +356,29 @@ def test_a_search_is_not_held_by_a_large_write(write_client):
     assert still_writing and took < 3, (still_writing, took)
 
 
-def test_a_write_while_another_process_writes_is_409(write_client, writable_index, encoder):
-    from indexer.writer import IndexWriter
-
-    with IndexWriter(writable_index, encoder=encoder):  # holds the index's write lock, as `index` would
+def test_a_write_waits_for_another_process_and_answers_503_after_the_timeout(write_client, writable_index,
+                                                                            monkeypatch):
+    monkeypatch.setattr(store, "WRITE_LOCK_TIMEOUT", 1.0)
+    with store.write_lock(writable_index):  # held, as an `index` run holds it for its whole run
         response = write_client.post("/articles", json=NEW_ARTICLE, headers=auth())
-        assert response.status_code == 409 and "another process is writing" in response.json()["detail"]
-        assert write_client.delete("/articles/wn-e8d671d30811", headers=auth()).status_code == 409
-    assert write_client.post("/articles", json=NEW_ARTICLE, headers=auth()).status_code == 200
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert "another process has been writing the index" in response.json()["detail"]
+        assert write_client.delete("/articles/wn-e8d671d30811", headers=auth()).status_code == 503
+    # A holder that lets go within the wait: the write waits its turn and is written.
+    monkeypatch.setattr(store, "WRITE_LOCK_TIMEOUT", 60.0)
+    held = threading.Event()
+
+    def hold_a_second():
+        with store.write_lock(writable_index):
+            held.set()
+            time.sleep(1)
+
+    holder = threading.Thread(target=hold_a_second)
+    holder.start()
+    held.wait()
+    response = write_client.post("/articles", json=NEW_ARTICLE, headers=auth())
+    holder.join()
+    assert response.status_code == 200, response.text
+    assert write_client.get(f"/articles/{NEW_ARTICLE['id']}").status_code == 200
+
+

@@ -70,9 +70,31 @@ def test_two_index_runs_on_one_directory_are_kept_apart_by_the_lock(tmp_path, en
 
     corpus = write_jsonl(tmp_path / "a.jsonl", [GOOD])
     with IndexWriter(tmp_path / "index", encoder=encoder):
-        result = run_index(corpus, "--index", tmp_path / "index")
+        result = run_index(corpus, "--index", tmp_path / "index", "--lock-timeout", "1")
     assert result.returncode == 1
-    assert "another process is writing the index" in result.stderr and "Traceback" not in result.stderr
+    assert "another process has been writing the index" in result.stderr and "for the 1 s" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_two_index_runs_started_together_both_finish_in_turn(tmp_path, encoder):
+    """The second waits for the first's write lock instead of being refused."""
+    from indexer.readers import read_paths
+    from indexer.writer import IndexWriter
+
+    index = tmp_path / "index"
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.add(read_paths([write_jsonl(tmp_path / "good.jsonl", [GOOD])]))
+    runs = []
+    for number in range(2):
+        corpus = write_jsonl(tmp_path / f"{number}.jsonl", [dict(GOOD, id=f"run-{number}", title=f"Run {number}")])
+        # A wait long enough for the other run's model load and batch on a loaded machine (the
+        # default 20 s was not, with 2 cores shared by several test runs).
+        runs.append(subprocess.Popen([sys.executable, "-m", "search_api.cli", "index", str(corpus), "--index",
+                                      str(index), "--quiet", "--lock-timeout", "600"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True))
+    results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert [code for code, _ in results] == [0, 0], results
+    assert Searcher(index, encoder=encoder).stats()["articles"] == 3
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path):

@@ -119,9 +119,10 @@ def test_opening_with_another_model_is_refused(writable_index, other_model, enco
         assert writer.counts()["articles"] > 0
 
 
-def test_a_second_writer_is_refused_while_one_writes(writable_index, encoder):
+def test_a_second_writer_waits_for_the_lock_then_gives_up_saying_why(writable_index, encoder, monkeypatch):
+    monkeypatch.setattr(store, "WRITE_LOCK_TIMEOUT", 0.5)
     with IndexWriter(writable_index, encoder=encoder):
-        with pytest.raises(store.StoreError, match="another process is writing"):
+        with pytest.raises(store.IndexLocked, match="another process has been writing the index .* for the 0.5 s"):
             IndexWriter(writable_index, encoder=encoder)
 
 
@@ -135,7 +136,7 @@ def test_a_truncated_or_lost_segment_is_refused_by_readers_and_rebuilt_by_a_repa
             segment.write_bytes(segment.read_bytes()[:1000])
         else:
             segment.unlink()
-        with pytest.raises(store.StoreError, match=f"{segment.name} cannot be read.*index --repair"):
+        with pytest.raises(store.StoreError, match=f"{segment.name} (is 1,000 bytes|is missing).*index --repair"):
             Searcher(writable_index, encoder=encoder)
         with IndexWriter(writable_index, encoder=encoder, repair=True):
             pass
@@ -252,7 +253,7 @@ def test_lost_ivf_segments_are_refused_by_readers_and_repaired_as_ivf_by_the_wri
     for path in (writable_index / vectors.FOLDER).iterdir():
         path.unlink()
     status, _, err = run_cli(capsys, "query", "bridge collapse", "--index", writable_index)
-    assert_one_line_error(status, err, "cannot be read", f"article-search index --repair --index {writable_index}")
+    assert_one_line_error(status, err, "is missing", f"article-search index --repair --index {writable_index}")
     with IndexWriter(writable_index, encoder=encoder, repair=True):
         pass
     assert kinds(Searcher(writable_index, encoder=encoder)) == ["ivf-sq8"]

@@ -195,9 +195,10 @@ def test_shard_count_mismatch_and_unsharded_index_are_refused(sharded_index, wri
         LocalReader(sharded_index)  # one directory's reader; a Searcher opens the shards instead
 
 
-def test_a_sharded_writer_reads_the_manifest_only_under_the_lock(sharded_index, encoder):
+def test_a_sharded_writer_reads_the_manifest_only_under_the_lock(sharded_index, encoder, monkeypatch):
     """A second run, with another --shards, while one holds the lock: it must wait for the lock
     before reading the manifest, which the run holding it may be about to write."""
+    monkeypatch.setattr(store, "WRITE_LOCK_TIMEOUT", 0.5)
     with store.write_lock(sharded_index):
         with pytest.raises(store.IndexLocked):
             ShardedWriter(sharded_index, shards=SHARDS + 1, encoder=encoder)

@@ -197,3 +197,19 @@ def test_a_long_run_purges_lexical_tombstones_on_the_retention_clock(index, enco
         assert writer.conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_lexical = 1").fetchone()[0] == 0
     finally:
         writer.close()
+
+def test_a_server_holds_a_read_transaction_only_for_a_request_so_the_wal_empties(index, encoder):
+    """A request keeps its generation while the writer moves on, but between requests nothing
+    holds the WAL: each write's closing checkpoint empties it, however many writes a server sees."""
+    live = LiveIndex(index, encoder)
+    wal = index / (store.DATABASE + "-wal")
+    with live.reading() as searcher:
+        with IndexWriter(index, encoder=encoder) as writer:
+            writer.remove([REMOVED])
+        assert searcher.article(REMOVED) is not None  # the request's generation, to its end
+        assert REMOVED in _ids(searcher, "escape room fire Koszalin", "hybrid")
+    for number in range(3):
+        live.add([Article(f"{ADDED.id}-{number}", f"{ADDED.title} {number}", ADDED.text)])
+        with live.reading() as searcher:
+            assert searcher.article(REMOVED) is None and searcher.article(f"{ADDED.id}-{number}") is not None
+        assert not wal.exists() or wal.stat().st_size == 0, wal.stat().st_size
