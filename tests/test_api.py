@@ -70,7 +70,7 @@ def test_pagination_is_stable(client):
 
 def test_filters(client):
     data = client.get("/search", params={"q": "crash", "date_from": "2019-01-10", "date_to": "2019-01-31", "k": 4}).json()
-    assert len(data["results"]) == 4
+    assert 0 < len(data["results"]) == min(4, data["total"])  # what matches in the range, not padding
     assert all("2019-01-10" <= r["published"] <= "2019-01-31" for r in data["results"])
     assert client.get("/search", params={"q": "crash", "source": "Nowhere"}).json()["results"] == []
 

@@ -26,7 +26,9 @@ def full_index(tmp_path_factory, encoder):
     """An index of all 295 sample articles (about a minute to embed), built once for this module."""
     index_dir = tmp_path_factory.mktemp("full") / "index"
     with IndexWriter(index_dir, encoder=encoder) as writer:
-        assert not writer.add(read_paths([SAMPLE])).problems
+        problems = writer.add(read_paths([SAMPLE])).problems
+    # One sample "article" is a test page whose whole text is a dateline: cleaning leaves it nothing.
+    assert all("no text left" in problem.message for problem in problems) and len(problems) <= 1, problems
     return index_dir
 
 
