@@ -24,7 +24,7 @@ import numpy as np
 
 from indexer import store
 from indexer.highlights import best_sentences
-from indexer.lexical import CollectionStats
+from indexer.lexical import CollectionStats, text_scores
 from indexer.vectors import FOLDER as VECTORS_FOLDER
 
 from .query import Filters, typed_words
@@ -38,6 +38,10 @@ from .schemas import Passage, SearchHit
 FILTER_SELECTOR_LIMIT = 100_000
 # Values shown per facet (the most frequent).
 FACET_VALUES = 10
+# A shard's best lexical candidates scored again from their texts with the statistics of all shards
+# (`LocalReader.lexical`); below these, each shard's own average passage length stays, within a
+# percent or so. Measured in docs/scaling.md ("Lexical ranking over shards").
+RESCORED_DEPTH = 100
 
 
 def open_reader(index_dir: str | Path, previous=None):
@@ -116,13 +120,23 @@ class LocalReader:
         `collection`, the statistics of all shards of a sharded index, scores as one index of
         them all would."""
         words, prefix = typed_words(query)
-        return self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
+        hits = self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
                                          **filters.conditions())
+        if collection is None or not hits:
+            return hits
+        # tantivy weighs a passage's length against this shard's average length, not the whole
+        # archive's: the best are scored again from their texts, as one index of all shards would.
+        texts = {chunk_id: text for chunk_id, (text, _) in
+                 self.passage_evidence([chunk_id for chunk_id, _ in hits[:RESCORED_DEPTH]]).items()}
+        exact = text_scores(texts, words, prefix, typos, collection)
+        return sorted(((chunk_id, exact.get(chunk_id, score)) for chunk_id, score in hits),
+                      key=lambda pair: (-pair[1], pair[0]))
 
-    def lexical_statistics(self, query: str) -> CollectionStats:
-        """This index's BM25 statistics for the words of `query` (the first phase of a sharded
-        lexical query; the second is `lexical` with the shards' sum)."""
-        return self.lexical_index.statistics(self.lexical_index.query_terms(*typed_words(query)))
+    def lexical_statistics(self, query: str, typos: bool = False) -> CollectionStats:
+        """This index's BM25 statistics for the words of `query`, with `typos` those of their near
+        misses too (the first phase of a sharded lexical query; the second is `lexical` with the
+        shards' sum)."""
+        return self.lexical_index.query_statistics(*typed_words(query), typos=typos)
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         """The article of each chunk id that still exists: looked up by primary key for the
