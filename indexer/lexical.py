@@ -473,8 +473,9 @@ class LexicalReader:
         only, whatever the archive's size. The first phase of a search over several indexes
         (shards), as Elasticsearch's DFS phase: their sum, passed to each as `collection`, gives
         each word its weight in all of them together and the completions most frequent in all.
-        These are the most frequent of every shard's `PREFIX_EXPANSIONS`, so they are one index's
-        unless a completion is frequent in all shards together but in no shard's own list."""
+        These are the most frequent of the union of the shards' `PREFIX_EXPANSIONS` (counted in
+        every shard: search_api.sharded), so they are one index's unless a completion is frequent
+        in all shards together but in no shard's own list."""
         statistics = self.statistics(self.query_terms(words, prefix))
         if prefix:
             statistics.completions = frozenset(self.completions(prefix))

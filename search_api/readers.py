@@ -138,6 +138,11 @@ class LocalReader:
         shards' sum)."""
         return self.lexical_index.query_statistics(*typed_words(query), typos=typos)
 
+    def term_statistics(self, terms: list[str]) -> CollectionStats:
+        """This index's passages and the passages holding each of `terms` (index terms, as the
+        `completions` of `lexical_statistics` name them)."""
+        return self.lexical_index.statistics(terms)
+
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         """The article of each chunk id that still exists: looked up by primary key for the
         candidates of one query, so a server holds nothing per passage and opens in the same

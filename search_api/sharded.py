@@ -165,6 +165,12 @@ class ShardedReader:
 
     def lexical_statistics(self, query: str, typos: bool = False) -> CollectionStats:
         statistics = self._each("lexical_statistics", query, typos)
+        listed = sorted(set().union(*(shard.completions for shard in statistics)))
+        if listed:
+            # Each shard lists its own most frequent completions: every shard's passages of each
+            # listed one count, or the most frequent of all would be picked from partial counts.
+            for shard, counts in zip(statistics, self._each("term_statistics", listed)):
+                shard.doc_freqs.update(counts.doc_freqs)
         return sum(statistics[1:], statistics[0])
 
     def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:
