@@ -31,12 +31,13 @@ FTS5's .9398; scoring title and text as two fields, as tantivy's query parser wo
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -56,10 +57,13 @@ PREFIX_EXPANSIONS = 20
 # completions of the same rarity.
 PREFIX_WEIGHT = 0.9
 # A fuzzy match of a word scores this share of what a one-time exact match of a word as rare as
-# the fuzzy matches would (tantivy scores fuzzy matches as a constant), so exact ranks above fuzzy.
+# its near misses would (tantivy scores fuzzy matches as a constant), so exact ranks above fuzzy.
+# How rare the near misses are is read from the term dictionary (`near_miss_terms`), not counted.
 # Measured on 1,000 squad-dev-a questions with a seeded typo, hybrid recall@5: .944 at 0.8, .947 at
 # 0.9, .949 at 1.0; clean questions .965-.966 at all three (docs/quality.md).
 FUZZY_WEIGHT = 0.9
+# tantivy's BM25 parameters (fixed in tantivy): term saturation and length normalisation.
+BM25_K1, BM25_B = 1.2, 0.75
 # Facets: a metadata field's name must be a word; its values are kept when short enough to be a
 # label (a long text is not a value to count by), at most this many values of a list.
 FACET_NAME = re.compile(r"^\w{1,64}$")
@@ -104,6 +108,32 @@ def typo_budget(word: str) -> int:
     (1, 2, 0)
     """
     return 2 if len(word) >= 9 else 1 if len(word) >= 5 else 0
+
+
+# Letters a near miss may insert or substitute, besides the word's own: the index's terms are
+# lower-cased and accents folded.
+_NEAR_MISS_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def near_miss_terms(term: str) -> set[str]:
+    """`term` and every string one edit from it (a letter deleted, inserted or substituted, two
+    neighbours swapped; letters a-z, 0-9 and the term's own): the terms whose passages weigh a
+    fuzzy match of `term`. Some 20-40 x len(term) strings, looked up in the term dictionary one by
+    one (well under a microsecond each), so a word's fuzzy weight costs the same in any archive,
+    where counting the passages its fuzzy query matches grew with the archive (issue 22). A word
+    forgiven two edits is weighed by these too: the terms two edits away are too many to look up.
+
+    >>> sorted(near_miss_terms("oil") & {"oil", "oils", "soil", "oli", "owl", "io", "oak"})
+    ['oil', 'oils', 'oli', 'owl', 'soil']
+    """
+    letters = _NEAR_MISS_LETTERS | set(term)
+    splits = [(term[:i], term[i:]) for i in range(len(term) + 1)]
+    found = {term}
+    found.update(head + tail[1:] for head, tail in splits if tail)
+    found.update(head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1)
+    found.update(head + letter + tail[1:] for head, tail in splits if tail for letter in letters)
+    found.update(head + letter + tail for head, tail in splits for letter in letters)
+    return found
 
 
 def _schema() -> tantivy.Schema:
@@ -161,20 +191,55 @@ def day_number(date: str) -> int | None:
 @dataclass
 class CollectionStats:
     """BM25's collection statistics for some terms: passages in all, and passages holding each term,
-    both counted as tantivy's BM25 counts them (a deleted passage counts until a merge drops it)."""
+    both counted as tantivy's BM25 counts them (a deleted passage counts until a merge drops it).
+    For a query (`LexicalReader.query_statistics`) also every weight a word has beside its term's:
+    `near_misses`, per term matched with typo tolerance, the passages holding its `near_miss_terms`
+    (summed over those terms); `completions`, the terms a word being typed may complete to, of which
+    the most frequent are taken. All add up over indexes (shards), so the sum weighs every word as
+    one index of them all would. `tokens`, the passages' lengths summed as BM25 averages them."""
 
     passages: int
     doc_freqs: dict[str, int]
+    near_misses: dict[str, int] = field(default_factory=dict)
+    completions: frozenset[str] = frozenset()
+    tokens: float = 0.0
 
     def __add__(self, other: CollectionStats) -> CollectionStats:
-        terms = self.doc_freqs.keys() | other.doc_freqs.keys()
-        return CollectionStats(self.passages + other.passages,
-                               {t: self.doc_freqs.get(t, 0) + other.doc_freqs.get(t, 0) for t in terms})
+        return CollectionStats(self.passages + other.passages, _summed(self.doc_freqs, other.doc_freqs),
+                               _summed(self.near_misses, other.near_misses), self.completions | other.completions,
+                               self.tokens + other.tokens)
+
+    def length_correction(self, own: CollectionStats) -> float:
+        """The factor that turns BM25's term-frequency part under `own` average passage length into
+        this collection's, exact for a passage of the average length holding the term once (tantivy
+        takes no average length from outside, so a longer or shorter passage keeps a small error)."""
+        if not (own.tokens and self.tokens and own.passages and self.passages):
+            return 1.0
+        ratio = (own.tokens / own.passages) / (self.tokens / self.passages)
+        return (1 + BM25_K1) / (1 + BM25_K1 * (1 - BM25_B + BM25_B * ratio))
 
     def idf(self, term: str) -> float:
         """tantivy's BM25 idf: ln(1 + (N - n + 0.5) / (n + 0.5))."""
-        n = self.doc_freqs.get(term, 0)
-        return math.log1p((self.passages - n + 0.5) / (n + 0.5))
+        return _idf(self.passages, self.doc_freqs.get(term, 0))
+
+    def fuzzy_weight(self, term: str) -> float:
+        """The constant score of a fuzzy match of `term`: `FUZZY_WEIGHT` of the idf of its near misses
+        (their passages summed, so at most every passage: "for" and "from" are near misses of "form")."""
+        return FUZZY_WEIGHT * _idf(self.passages, min(self.near_misses.get(term, 0), self.passages))
+
+    def top_completions(self, start: str) -> list[str]:
+        """The `PREFIX_EXPANSIONS` most frequent `completions` that start with `start`, most frequent
+        first, then alphabetically (as tantivy's `terms_with_prefix` orders them)."""
+        found = sorted((-self.doc_freqs.get(t, 0), t) for t in self.completions if t.startswith(start))
+        return [term for _, term in found[:PREFIX_EXPANSIONS]]
+
+
+def _idf(passages: int, holding: int) -> float:
+    return math.log1p((passages - holding + 0.5) / (holding + 0.5))
+
+
+def _summed(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    return {key: first.get(key, 0) + second.get(key, 0) for key in first.keys() | second.keys()}
 
 
 def _open(folder: Path, create: bool) -> tantivy.Index:
@@ -244,6 +309,98 @@ def damaged_files(folder: Path, once: bool = False) -> list[str]:
             damaged.append(f"{path.name} fails its checksum")
     return damaged
 
+@dataclass
+class WordMatch:
+    """What one query word matches and what each match weighs: `terms`, (term, boost) pairs scored
+    by BM25 (the word's term; a word being typed, its completions too); `fuzzy`, (term, edits,
+    constant score) of its near misses. A passage scores the best of these (a word counts once),
+    or with `summed` the sum of `terms` (a word the analyser splits in several)."""
+
+    terms: list[tuple[str, float]]
+    summed: bool = False
+    fuzzy: tuple[str, int, float] | None = None
+
+
+def _word_matches(words: list[str], prefix: str | None, typos: bool, collection: CollectionStats) -> list[WordMatch]:
+    """The `WordMatch` of each of `words` and of a word being typed, `prefix`, weighed by `collection`
+    (completions and near-miss weights from it): what `LexicalReader.search` asks tantivy, and
+    what `text_scores` scores texts by."""
+    matches, seen = [], set()
+    for word, partial in [(w, False) for w in words] + ([(prefix, True)] if prefix else []):
+        terms = list(dict.fromkeys(_STEMMER.analyze(word)))
+        if tuple(terms) in seen and not partial:
+            continue  # "run" and "running" are one term: it counts once
+        seen.add(tuple(terms))
+        if len(terms) != 1:  # none (too long), or several (a word with "_" in it): plain terms
+            if terms:
+                matches.append(WordMatch([(term, 1.0) for term in terms], summed=True))
+            continue
+        term = terms[0]
+        match = WordMatch([(term, 1.0)])
+        if partial:
+            start = "".join(_FOLDER.analyze(word))
+            match.terms += [(c, PREFIX_WEIGHT) for c in collection.top_completions(start) if c != term]
+        budget = typo_budget(word) if typos else 0
+        # No term one edit away: none two away either for a short word (a long one may have some).
+        if budget and (collection.near_misses.get(term) or budget > 1):
+            match.fuzzy = (term, budget, collection.fuzzy_weight(term))
+        matches.append(match)
+    return matches
+
+
+def _field_norms() -> list[int]:
+    """The 256 passage lengths tantivy's BM25 knows (Lucene's one-byte scheme: exact to 24, then
+    four significant bits); a passage counts as the longest of these not above its length."""
+    norms = []
+    for code in range(256):
+        part = code - 24
+        bits, shift = part & 7, part >> 3
+        norms.append(code if code < 24 else 24 + (bits if shift == 0 else (bits | 8) << (shift - 1)))
+    return norms
+
+
+_FIELD_NORMS = _field_norms()
+
+
+def text_scores(texts: dict[int, str], words: list[str], prefix: str | None, typos: bool,
+                collection: CollectionStats) -> dict[int, float]:
+    """The BM25 score of each passage of `texts` ({chunk_id: its title, a line break and its text,
+    as indexed}) for a query, as `LexicalReader.search` would score it in one index holding all
+    of `collection`: idf, near-miss weights, completions and the average passage length all
+    the collection's. What a shard's tantivy cannot do (it takes no average length from outside),
+    done from the texts of its candidates: a shard's best then rank as one index ranks them."""
+    matches = _word_matches(words, prefix, typos, collection)
+    average = collection.tokens / collection.passages if collection.passages else 0.0
+    analysed = {chunk_id: _STEMMER.analyze(text) for chunk_id, text in texts.items()}
+    vocabulary = {token for tokens in analysed.values() for token in tokens}
+    near = {match.fuzzy: _near_words(vocabulary, *match.fuzzy[:2]) for match in matches if match.fuzzy}
+    scores = {}
+    for chunk_id, tokens in analysed.items():
+        counts = dict.fromkeys(tokens, 0)
+        for token in tokens:
+            counts[token] += 1
+        norm = _FIELD_NORMS[bisect.bisect_right(_FIELD_NORMS, len(tokens)) - 1]
+        saturation = BM25_K1 * (1 - BM25_B + BM25_B * norm / average) if average else BM25_K1
+        total = 0.0
+        for match in matches:
+            parts = [boost * collection.idf(term) * (1 + BM25_K1) * counts[term] / (counts[term] + saturation)
+                     for term, boost in match.terms if term in counts]
+            if match.fuzzy is not None and not near[match.fuzzy].isdisjoint(counts):
+                parts.append(match.fuzzy[2])
+            if parts:
+                total += sum(parts) if match.summed else max(parts)
+        scores[chunk_id] = total
+    return scores
+
+
+def _near_words(words: set[str], term: str, budget: int) -> set[str]:
+    """The words of `words` within `budget` edits of `term` (as tantivy's fuzzy query matches)."""
+    if budget == 1:  # a set intersection; only words with other letters need the comparison
+        letters = _NEAR_MISS_LETTERS | set(term)
+        return (words & near_miss_terms(term)) | {w for w in words if not letters.issuperset(w)
+                                                   and within_edits(w, term, budget)}
+    return {w for w in words if abs(len(w) - len(term)) <= budget and within_edits(w, term, budget)}
+
 
 def exists(folder: Path) -> bool:
     """Whether `folder` holds a lexical index (tantivy raises for a folder that is not there)."""
@@ -305,6 +462,8 @@ class LexicalReader:
     passage of the generation the reader serves (a batch this commit holds before the database
     publishes it), match nothing and count nowhere."""
 
+    _body_average: float | None = None  # see `_average_length`
+
     def __init__(self, folder: str | Path, hidden: Iterable[int] = (), newest: int | None = None):
         self.index = _open(Path(folder), create=False)
         self.schema = self.index.schema
@@ -344,16 +503,43 @@ class LexicalReader:
 
     def query_terms(self, words: list[str], prefix: str | None = None) -> list[str]:
         """Every index term a query of `words` and a word being typed, `prefix`, may match exactly,
-        each once: what a sharded search sums statistics of (see `search`). A shard lists the
-        completions it holds, so the sums are exact while a prefix has at most `PREFIX_EXPANSIONS`
-        completions in each shard, and close otherwise."""
+        each once: its words' terms and this index's `completions` of `prefix`."""
         terms = self.terms(words + ([prefix] if prefix else []))
         return list(dict.fromkeys(terms + (self.completions(prefix) if prefix else [])))
 
     def statistics(self, terms: list[str]) -> CollectionStats:
         """How many passages this index holds and how many hold each of `terms` (analysed terms,
-        see `terms`): the first phase of a search over several indexes (shards)."""
-        return CollectionStats(self._scored_passages, {t: self.searcher.doc_freq("body", t) for t in terms})
+        see `terms`)."""
+        doc_freqs = {t: self.searcher.doc_freq("body", t) for t in terms}
+        return CollectionStats(self._scored_passages, doc_freqs,
+                               tokens=self._scored_passages * self._average_length(doc_freqs))
+
+    def query_statistics(self, words: list[str], prefix: str | None = None, typos: bool = False) -> CollectionStats:
+        """Everything `search` weighs a query of `words` and a word being typed, `prefix`, by: the
+        `statistics` of its `query_terms`, the completions of `prefix` this index would take, and
+        with `typos` the passages holding near misses of each word forgiven a typo. Term lookups
+        only, whatever the archive's size. The first phase of a search over several indexes
+        (shards), as Elasticsearch's DFS phase: their sum, passed to each as `collection`, gives
+        each word its weight in all of them together and the completions most frequent in all.
+        These are the most frequent of the union of the shards' `PREFIX_EXPANSIONS` (counted in
+        every shard: search_api.sharded), so they are one index's unless a completion is frequent
+        in all shards together but in no shard's own list."""
+        statistics = self.statistics(self.query_terms(words, prefix))
+        if prefix:
+            statistics.completions = frozenset(self.completions(prefix))
+        if typos:
+            statistics.near_misses = {term: sum(self.searcher.doc_freq("body", t) for t in near_miss_terms(term))
+                                      for term in self._fuzzy_terms(words, prefix)}
+        return statistics
+
+    def _fuzzy_terms(self, words: list[str], prefix: str | None) -> list[str]:
+        """The terms of the words that `_word_query` matches with typo tolerance."""
+        fuzzy = []
+        for word in words + ([prefix] if prefix else []):
+            terms = self.terms([word])
+            if len(terms) == 1 and typo_budget(word):
+                fuzzy.append(terms[0])
+        return fuzzy
 
     @cached_property
     def _scored_passages(self) -> int:
@@ -368,6 +554,18 @@ class LexicalReader:
         explanation = tantivy.Query.term_query(self.schema, "chunk_id", chunk_id).explain(self.searcher, address)
         return int(_explained(json.loads(explanation.to_json()), "N, "))
 
+    def _average_length(self, doc_freqs: dict[str, int]) -> float:
+        """avgdl in tantivy's BM25 of the body field, read (once per reader) from the explanation
+        of a passage's score for one of `doc_freqs`' terms that some passage holds; 0 while none has."""
+        if self._body_average is None:
+            term = next((t for t, n in doc_freqs.items() if n), None)
+            if term is None:
+                return 0.0
+            query = tantivy.Query.term_query(self.schema, "body", term)
+            ((_, address),) = self.searcher.search(query, 1, count=False).hits
+            self._body_average = _explained(json.loads(query.explain(self.searcher, address).to_json()), "avgdl")
+        return self._body_average
+
     def search(self, words: list[str], depth: int, *, prefix: str | None = None, typos: bool = False,
                source: str | None = None, date_from: str | None = None, date_to: str | None = None,
                collection: CollectionStats | None = None) -> list[tuple[int, float]]:
@@ -376,8 +574,9 @@ class LexicalReader:
         word of 5 letters or more also matches words `typo_budget` edits away, below exact matches.
         Filters restrict without scoring: `source` exactly, `date_from`/`date_to` as inclusive ISO
         days (a passage without a date never passes one). `collection`, the summed statistics of
-        several indexes, makes each word weigh what it weighs in all of them together."""
-        own = self.statistics(self.query_terms(words, prefix)) if collection is not None else None
+        several indexes (`query_statistics` summed), makes each word weigh what it weighs in all of
+        them together, completions and near misses included."""
+        own = self.statistics(list(collection.doc_freqs)) if collection is not None else None
         query = self._match_query(words, prefix, typos, collection, own)
         if query is None:
             return []
@@ -391,16 +590,12 @@ class LexicalReader:
 
     def _match_query(self, words: list[str], prefix: str | None, typos: bool, collection: CollectionStats | None,
                      own: CollectionStats | None) -> tantivy.Query | None:
-        """The query `search` ranks by: any of the words (see `_word_query`); None for no words."""
-        should, seen = [], set()
-        for word, partial in [(w, False) for w in words] + ([(prefix, True)] if prefix else []):
-            terms = tuple(self.terms([word]))
-            if terms in seen and not partial:
-                continue  # "run" and "running" are one term: it counts once
-            seen.add(terms)
-            query = self._word_query(word, partial, typos, collection, own)
-            if query is not None:
-                should.append((tantivy.Occur.Should, query))
+        """The query `search` ranks by: any of the words (see `_word_matches`); None for no words.
+        Weighed by `collection`, else by this index's own `query_statistics`."""
+        if collection is None:
+            own = collection = self.query_statistics(words, prefix, typos)
+        should = [(tantivy.Occur.Should, self._word_query(match, collection, own))
+                  for match in _word_matches(words, prefix, typos, collection)]
         return tantivy.Query.boolean_query(should) if should else None
 
     def facets(self, names: list[str], words: list[str], prefix: str | None = None, *, typos: bool = False,
@@ -493,34 +688,28 @@ class LexicalReader:
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.const_score_query(r, 0.0))
                                             for r in restrictions])
 
-    def _word_query(self, word: str, partial: bool, typos: bool, collection: CollectionStats | None,
-                    own: CollectionStats | None) -> tantivy.Query | None:
-        """What one query word matches: its term; when `partial`, its completions too; with
-        `typos`, its near misses. A passage scores the best of these (a word counts once)."""
-        terms = self.terms([word])
-        if len(terms) != 1:  # none (too long), or several (a word with "_" in it): plain terms
-            return tantivy.Query.boolean_query([(tantivy.Occur.Should, self._term_query(t, collection, own))
-                                                for t in terms]) if terms else None
-        term = terms[0]
-        alternatives = [self._term_query(term, collection, own)]
-        if partial:
-            alternatives += [tantivy.Query.boost_query(self._term_query(completion, collection, own), PREFIX_WEIGHT)
-                             for completion in self.completions(word) if completion != term]
-        budget = typo_budget(word) if typos else 0
-        if budget:
+    def _word_query(self, match: WordMatch, collection: CollectionStats, own: CollectionStats) -> tantivy.Query:
+        """One query word's tantivy query (see `WordMatch`), weighed by `collection`; `own`, this
+        index's statistics when `collection` is several indexes'."""
+        queries = [self._term_query(term, collection, own) if boost == 1.0
+                   else tantivy.Query.boost_query(self._term_query(term, collection, own), boost)
+                   for term, boost in match.terms]
+        if match.summed:
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, query) for query in queries])
+        if match.fuzzy is not None:
+            term, budget, weight = match.fuzzy
             fuzzy = tantivy.Query.fuzzy_term_query(self.schema, "body", term, distance=budget)
-            matches = self.searcher.search(fuzzy, 1, count=True).count
-            if matches:
-                weight = FUZZY_WEIGHT * CollectionStats(self.searcher.num_docs, {term: matches}).idf(term)
-                alternatives.append(tantivy.Query.const_score_query(fuzzy, weight))
-        return alternatives[0] if len(alternatives) == 1 else tantivy.Query.disjunction_max_query(alternatives)
+            queries.append(tantivy.Query.const_score_query(fuzzy, weight))
+        return queries[0] if len(queries) == 1 else tantivy.Query.disjunction_max_query(queries)
 
-    def _term_query(self, term: str, collection: CollectionStats | None, own: CollectionStats | None) -> tantivy.Query:
+    def _term_query(self, term: str, collection: CollectionStats, own: CollectionStats) -> tantivy.Query:
         query = tantivy.Query.term_query(self.schema, "body", term)
-        if collection is not None and own.doc_freqs.get(term):
+        if collection is not own and own.doc_freqs.get(term):
             # BM25 is idf × a term-frequency part, so this boost swaps this index's idf for the
-            # collection's; only the average passage length stays this index's own.
-            query = tantivy.Query.boost_query(query, collection.idf(term) / own.idf(term))
+            # collection's, and its average passage length for the collection's as far as one
+            # factor can (`length_correction`).
+            query = tantivy.Query.boost_query(
+                query, collection.idf(term) / own.idf(term) * collection.length_correction(own))
         return query
 
     def _filters(self, source: str | None, date_from: str | None, date_to: str | None) -> list[tantivy.Query]:
@@ -646,11 +835,13 @@ def within_edits(a: str, b: str, limit: int, letters_of_b: set[str] | None = Non
 
 def _words_condition(reader: LexicalReader, words: list[str], prefix: str | None, typos: bool, minimum: int,
                      collection: CollectionStats | None, own: CollectionStats | None) -> tantivy.Query | None:
-    """Passages holding at least `minimum` of the query's words (each as `_word_query` matches it:
+    """Passages holding at least `minimum` of the query's words (each as `_word_matches` plans it:
     its term, a completion of `prefix`, and with `typos` near misses of a word that neither the
     archive (`collection`, else this index) holds nor, being typed, starts a word of it), scored
     by BM25 as `search` scores them; None for no words. A word whose terms repeat another's
     counts once."""
+    if collection is None:
+        own = collection = reader.query_statistics(words, prefix, typos)
     should, seen = [], set()
     for word, partial in [(w, False) for w in words] + ([(prefix, True)] if prefix else []):
         terms = tuple(reader.terms([word]))
@@ -659,11 +850,11 @@ def _words_condition(reader: LexicalReader, words: list[str], prefix: str | None
         seen.add(terms)
         # A word the archive holds matches itself: its near misses are other words ("about" is
         # one edit from "abort", the stem of "abortion"); only a word it lacks is taken for a typo.
-        held = any((collection or own or reader.statistics(list(terms))).doc_freqs.get(t) for t in terms) \
-            or (partial and bool(reader.completions(word)))
-        query = reader._word_query(word, partial, typos and not held, collection, own)
+        held = any(collection.doc_freqs.get(t) for t in terms) or (partial and bool(reader.completions(word)))
+        plan = _word_matches([] if partial else [word], word if partial else None, typos and not held, collection)
         # A word no passage can hold still counts: `minimum` is of the query's words, not the archive's.
-        should.append((tantivy.Occur.Should, query if query is not None else tantivy.Query.empty_query()))
+        query = reader._word_query(plan[0], collection, own) if plan else tantivy.Query.empty_query()
+        should.append((tantivy.Occur.Should, query))
     if not should:
         return None
     return tantivy.Query.boolean_query(should, minimum_number_should_match=max(1, min(minimum, len(should))))
@@ -682,7 +873,7 @@ def search_matching(reader: LexicalReader, words: list[str], depth: int, *, pref
     """The `depth` best passages that hold `minimum` of the query's words, (chunk_id, BM25), best
     first; or, with `newest` True/False, the newest/oldest first (the score is then the day as
     YYYYMMDD, 0 for an undated passage). Filters and `collection` as `LexicalReader.search`."""
-    own = reader.statistics(reader.query_terms(words, prefix)) if collection is not None else None
+    own = reader.statistics(list(collection.doc_freqs)) if collection is not None else None
     query = _words_condition(reader, words, prefix, typos, minimum, collection, own)
     if query is None or depth <= 0:
         return []
@@ -702,7 +893,7 @@ def scores_among(reader: LexicalReader, words: list[str], chunk_ids: Iterable[in
                  typos: bool = False, collection: CollectionStats | None = None) -> dict[int, float]:
     """BM25 (as `search` scores it: any of the words) of those of `chunk_ids` that hold a query word."""
     chunk_ids = [int(i) for i in chunk_ids]
-    own = reader.statistics(reader.query_terms(words, prefix)) if collection is not None else None
+    own = reader.statistics(list(collection.doc_freqs)) if collection is not None else None
     query = reader._match_query(words, prefix, typos, collection, own)
     if query is None or not chunk_ids:
         return {}
@@ -725,7 +916,7 @@ def match_counts(reader: LexicalReader, names: list[str], words: list[str], pref
     statistics of all shards, decides which words are typos as `search_matching` does."""
     matching = []
     if minimum is not None:
-        own = reader.statistics(reader.query_terms(words, prefix)) if collection is not None else None
+        own = reader.statistics(list(collection.doc_freqs)) if collection is not None else None
         condition = _words_condition(reader, words, prefix, typos, minimum, collection, own)
         if condition is not None:
             matching.append(condition)

@@ -24,7 +24,7 @@ import numpy as np
 
 from indexer import store
 from indexer.highlights import best_sentences
-from indexer.lexical import CollectionStats, match_counts, search_matching
+from indexer.lexical import CollectionStats, match_counts, search_matching, text_scores
 
 from .query import Filters, typed_words
 from .schemas import Passage, SearchHit
@@ -43,6 +43,10 @@ SOURCES = """WITH RECURSIVE next(source) AS (
     SELECT MIN(source) FROM articles WHERE source > ''
     UNION ALL SELECT (SELECT MIN(source) FROM articles WHERE source > next.source) FROM next WHERE source IS NOT NULL)
 SELECT source FROM next WHERE source IS NOT NULL"""
+# A shard's best lexical candidates scored again from their texts with the statistics of all shards
+# (`LocalReader.lexical`); below these, each shard's own average passage length stays, within a
+# percent or so. Measured in docs/scaling.md ("Lexical ranking over shards").
+RESCORED_DEPTH = 100
 
 
 def open_reader(index_dir: str | Path, previous=None, held: bool = True):
@@ -128,8 +132,17 @@ class LocalReader:
         `collection`, the statistics of all shards of a sharded index, scores as one index of
         them all would."""
         words, prefix = typed_words(query)
-        return self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
+        hits = self.lexical_index.search(words, depth, prefix=prefix, typos=typos, collection=collection,
                                          **filters.conditions())
+        if collection is None or not hits:
+            return hits
+        # tantivy weighs a passage's length against this shard's average length, not the whole
+        # archive's: the best are scored again from their texts, as one index of all shards would.
+        texts = {chunk_id: text for chunk_id, (text, _) in
+                 self.passage_evidence([chunk_id for chunk_id, _ in hits[:RESCORED_DEPTH]]).items()}
+        exact = text_scores(texts, words, prefix, typos, collection)
+        return sorted(((chunk_id, exact.get(chunk_id, score)) for chunk_id, score in hits),
+                      key=lambda pair: (-pair[1], pair[0]))
 
     def lexical_matching(self, query: str, depth: int, filters: Filters = Filters(), *, typos: bool = False,
                          minimum: int = 1, newest: bool | None = None,
@@ -154,10 +167,16 @@ class LocalReader:
         return total, {name: [{"value": value, "count": count} for value, count in pairs]
                        for name, pairs in counts.items()}
 
-    def lexical_statistics(self, query: str) -> CollectionStats:
-        """This index's BM25 statistics for the words of `query` (the first phase of a sharded
-        lexical query; the second is `lexical` with the shards' sum)."""
-        return self.lexical_index.statistics(self.lexical_index.query_terms(*typed_words(query)))
+    def lexical_statistics(self, query: str, typos: bool = False) -> CollectionStats:
+        """This index's BM25 statistics for the words of `query`, with `typos` those of their near
+        misses too (the first phase of a sharded lexical query; the second is `lexical` with the
+        shards' sum)."""
+        return self.lexical_index.query_statistics(*typed_words(query), typos=typos)
+
+    def term_statistics(self, terms: list[str]) -> CollectionStats:
+        """This index's passages and the passages holding each of `terms` (index terms, as the
+        `completions` of `lexical_statistics` name them)."""
+        return self.lexical_index.statistics(terms)
 
     def article_of(self, chunk_ids: list[int]) -> dict[int, str]:
         """The article of each chunk id that still exists: looked up by primary key for the

@@ -6,9 +6,13 @@
 The ranking is `Searcher`'s own; this reader answers its questions by a fan-out to the shards and
 a merge. Each shard is asked for its best `depth` candidates and the merge keeps the best `depth`
 of all, so with exact FAISS indexes dense candidates are exactly those of one index. Lexical
-candidates are scored in two phases: the shards report their BM25 statistics for the query's
-terms, then each scores its matches with the sum (indexer.lexical), so a term weighs what it weighs
-in the whole archive; only the average passage length stays each shard's own. Near-duplicate
+candidates are scored in two phases, as Elasticsearch's DFS query-then-fetch: the shards report
+their statistics for the query (`LexicalReader.query_statistics`: passages, each term's passages,
+the passages of each typo'd word's near misses, their completions of a word being typed, their
+passages' total length), then each scores its matches with the sum, so every word, near miss and
+completion weighs what it weighs in the whole archive, and each shard scores its best candidates
+again from their texts with the archive's average passage length (`LocalReader.lexical`), which
+tantivy takes from no one but the shard. Near-duplicate
 groups are found across all shards at index time (see indexer.sharding), so copies of a story in
 different shards collapse into one result as they do in one index.
 
@@ -139,7 +143,7 @@ class ShardedReader:
 
     def lexical(self, query: str, depth: int, filters: Filters = Filters(),
                 typos: bool = False) -> list[tuple[int, float]]:
-        collection = self.lexical_statistics(query)
+        collection = self.lexical_statistics(query, typos)
         answers = self._each("lexical", query, depth, filters, collection, typos)
         return _merge([self._global(n, answer) for n, answer in enumerate(answers)], depth)
 
@@ -147,7 +151,7 @@ class ShardedReader:
                          minimum: int = 1, newest: bool | None = None) -> list[tuple[int, float]]:
         # Scored as one index (the shards' summed statistics, which also say which words are
         # typos), or merged by day for a date order.
-        collection = self.lexical_statistics(query)
+        collection = self.lexical_statistics(query, typos)
         answers = list(_SHARD_POOL.map(lambda n: self.shards[n].lexical_matching(
             query, depth, filters, typos=typos, minimum=minimum, newest=newest, collection=collection),
             range(self._count)))
@@ -162,7 +166,7 @@ class ShardedReader:
         # An article lives in one shard: totals and each value's count add up (a value outside a
         # shard's top FACET_VALUES is missing from that shard's part, as for `facet_counts`).
         local = self._split(among or [])
-        collection = self.lexical_statistics(query) if minimum is not None else None
+        collection = self.lexical_statistics(query, typos) if minimum is not None else None
         answers = list(_SHARD_POOL.map(lambda n: self.shards[n].match_counts(
             query, names, filters, typos=typos, minimum=minimum, among=local.get(n, []), collection=collection),
             range(self._count)))
@@ -201,8 +205,14 @@ class ShardedReader:
         half = min(len(terms), max(k - len(titles), (k + 1) // 2))
         return terms[:half] + titles[:k - half]
 
-    def lexical_statistics(self, query: str) -> CollectionStats:
-        statistics = self._each("lexical_statistics", query)
+    def lexical_statistics(self, query: str, typos: bool = False) -> CollectionStats:
+        statistics = self._each("lexical_statistics", query, typos)
+        listed = sorted(set().union(*(shard.completions for shard in statistics)))
+        if listed:
+            # Each shard lists its own most frequent completions: every shard's passages of each
+            # listed one count, or the most frequent of all would be picked from partial counts.
+            for shard, counts in zip(statistics, self._each("term_statistics", listed)):
+                shard.doc_freqs.update(counts.doc_freqs)
         return sum(statistics[1:], statistics[0])
 
     def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:

@@ -3,7 +3,7 @@ that a reader stays on the commit it opened."""
 
 import pytest
 
-from indexer.lexical import LexicalReader, LexicalWriter
+from indexer.lexical import LexicalReader, LexicalWriter, text_scores
 
 PASSAGES = [
     dict(chunk_id=1, title="Airline banned", text="Germany banned the Iranian airline Mahan Air.", source="Wire",
@@ -140,3 +140,22 @@ def test_marking_words_survives_the_stems_cache_emptying_meanwhile(monkeypatch):
     assert lexical.TermMarker(["bridge"]).spans("bridge") == [[0, 6]]  # "bridge" is cached now
     # Three new words overflow the cache, which empties while "bridge" is still to be marked.
     assert lexical.TermMarker(["bridges"]).spans("old bridge cables snapped") == [[4, 10]]
+
+def test_scores_from_texts_equal_tantivys(tmp_path):
+    """`text_scores` (what a shard scores its best by, with the statistics of all shards) gives the
+    scores tantivy gives, typos, completions and passage lengths included: it must stay in step
+    with the query `search` builds."""
+    passages = [dict(chunk_id=i, title=f"Story {i}", text=text, source="Wire") for i, text in enumerate([
+        "The airline was banned after the crash.", "An airline strike grounded flights and flights again.",
+        "The council banned cars from the square, " + "a long aside about nothing much " * 12,
+        "Airliners resumed flights at the airport.", "The airline banned smoking on flights long ago.",
+        "Farmers protested the new rules.", "Airline shares fell after the ban.", "The ban on flights was lifted."],
+        start=1)]
+    reader = build(tmp_path / "whole", passages)
+    texts = {p["chunk_id"]: f"{p['title']}\n{p['text']}" for p in passages}
+    for words, prefix in ((["airline", "banned", "flights"], None), (["airlnie", "councel"], "fli"), ([], "air")):
+        hits = reader.search(words, 20, prefix=prefix, typos=True)
+        assert len(hits) >= 3
+        scores = text_scores({i: texts[i] for i, _ in hits}, words, prefix, True,
+                             reader.query_statistics(words, prefix, typos=True))
+        assert [scores[i] for i, _ in hits] == pytest.approx([score for _, score in hits], rel=1e-5), (words, prefix)

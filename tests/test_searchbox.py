@@ -313,3 +313,39 @@ def test_a_sharded_index_gives_the_same_facets_and_suggestions(desk_index, encod
             single.search("floods", mode=mode, facets=NAMES).facets
     assert sorted(map(str, sharded.suggest("flo", 8))) == sorted(map(str, single.suggest("flo", 8)))
     assert {"text": "floods", "kind": "term"} in sharded.suggest("flo", 8)
+
+
+class _CountingSearcher:
+    """A reader's tantivy searcher that notes the searches asked to count their matches (a count
+    walks every match, so it grows with the archive) and the term dictionary lookups."""
+
+    def __init__(self, searcher):
+        self._searcher, self.counts, self.lookups = searcher, 0, 0
+
+    def search(self, query, limit=10, count=True, *args, **kwargs):
+        self.counts += bool(count)
+        return self._searcher.search(query, limit, count, *args, **kwargs)
+
+    def doc_freq(self, *args):
+        self.lookups += 1
+        return self._searcher.doc_freq(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._searcher, name)
+
+
+def test_a_near_miss_weighs_by_term_lookups_not_by_counting_its_matches(tmp_path):
+    """Issue 22: a word's fuzzy weight came from counting the passages its fuzzy query matches,
+    a walk that grows with the archive, on every query. It now comes from the term dictionary's
+    passage counts of the terms one edit away: as many lookups in an archive ten times larger."""
+    lookups = []
+    for size in (1, 10):
+        reader = build(tmp_path / f"lexical-{size}", [dict(p, chunk_id=p["chunk_id"] + 10 * copy)
+                                                      for copy in range(size) for p in PASSAGES])
+        reader.search(["station"], 1)  # reads N and the average length once per reader (by `explain`)
+        reader.searcher = searcher = _CountingSearcher(reader.searcher)
+        assert set(ids(reader.search(["stattion", "magnitogrosk"], 50, typos=True))) == \
+               {n + 10 * copy for n in (1, 2) for copy in range(size)}
+        assert searcher.counts == 0
+        lookups.append(searcher.lookups)
+    assert lookups[0] == lookups[1] > 0

@@ -307,3 +307,21 @@ def test_api_writes_to_a_sharded_index(tmp_path, sharded_index, encoder):
         generation = Searcher(index / name, encoder=encoder).generation
         original = Searcher(sharded_index / name, encoder=encoder).generation
         assert (generation > original) == (number == shard_of("llama-1", SHARDS)), name
+
+
+# Search-box forms of QUERIES: a seeded-style typo in a long word, and a last word half typed.
+TYPED = ["How many people died when the ten-storey blcok came down after a gas laek?",
+         "Notre Dame cathedarl fire", "same-sex marriage vote parliment", "Mars water oxyg",
+         "Iranian airline Germany ba", "zebra stripes fli", "Notre Dame cath", "same-sex marriage vo"]
+
+
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_sharded_search_box_queries_rank_as_one_index(single, sharded, mode):
+    """Typo'd and half-typed queries: the weight of a word's near misses and the completions of a
+    word being typed are taken from all shards together (issue 20, item 6), as one index takes
+    them, so the top 10 is one index's, in the same order. Each shard weighing near misses by its
+    own counts and completing a word with its own most frequent words ranked otherwise."""
+    for query in TYPED:
+        expected = [h.article_id for h in single.search(query, k=10, mode=mode).results]
+        got = [h.article_id for h in sharded.search(query, k=10, mode=mode).results]
+        assert expected and got == expected, query
