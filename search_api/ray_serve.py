@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from indexer import store
@@ -104,6 +105,11 @@ class _RemoteShard:
         if method.startswith("_"):
             raise AttributeError(method)
         return lambda *args, **kwargs: self._handle.call.remote(method, *args, **kwargs).result()
+
+    @contextmanager
+    def pinned(self):
+        """Nothing to pin here: a replica answers each call from its own current generation."""
+        yield self
 
     def close(self) -> None:
         """Nothing to close here: each shard replica closes its own searchers."""

@@ -125,7 +125,7 @@ def test_stats_are_read_without_a_scan_and_kept_by_the_writer(writable_index, en
         writer.remove(["note-2", "wn-e8d671d30811"])
     searcher = Searcher(writable_index, encoder=encoder)
     statements: list[str] = []
-    searcher.reader.snapshot.conn.set_trace_callback(statements.append)
+    searcher.reader.snapshot.read(lambda conn: conn.set_trace_callback(statements.append))  # its held transaction
     stats = searcher.stats()
     counted = sqlite3.connect(writable_index / store.DATABASE)
     assert stats["articles"] == counted.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
