@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.extras import missing_extra
 from indexer.lexical import FACET_NAME, TermMarker, day_number
 from indexer.models import Encoder, check_backend, check_model, query_encoder
 
@@ -55,8 +56,10 @@ _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
 
 def _load_reranker(name_or_path: str):
     """A sentence-transformers CrossEncoder from a local folder or the local cache (never downloaded)."""
-    from sentence_transformers import CrossEncoder
-
+    try:
+        from sentence_transformers import CrossEncoder
+    except ImportError as exc:
+        raise SearchError(missing_extra("torch", "the re-ranker", exc)) from exc
     try:
         return CrossEncoder(name_or_path, device="cpu")
     except (OSError, ValueError) as exc:

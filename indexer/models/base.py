@@ -29,13 +29,6 @@ class ModelError(RuntimeError):
     """The model cannot be loaded, or does not match the index."""
 
 
-def missing_extra(extra: str, purpose: str, exc: ImportError) -> ModelError:
-    """The error for `purpose` (what was asked) when the import that the optional `extra` installs
-    failed with `exc`: it names the extra to install."""
-    return ModelError(f"{purpose} needs the [{extra}] extra, which is not installed ({exc}): "
-                      f"pip install 'article-search[{extra}]' -c constraints.txt")
-
-
 def resolve_model(name_or_path: str | None) -> tuple[str, str]:
     """Return (name recorded in the manifest, path or name to load) for a `--model` value."""
     if not name_or_path or name_or_path in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Encoder, ModelError, fingerprint, missing_extra, resolve_model
+from ..extras import missing_extra
+from .base import Encoder, ModelError, fingerprint, resolve_model
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 
@@ -109,7 +110,8 @@ def export_onnx(model_dir: Path, target: Path, quantized: bool) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
     except ImportError as exc:
-        raise missing_extra("torch", f"exporting the model to onnx (once per model, into {cache_dir()})", exc) from exc
+        raise ModelError(missing_extra("torch", f"exporting the model to onnx (once per model, into {cache_dir()})",
+                                       exc)) from exc
 
     class Transformer(torch.nn.Module):
         def __init__(self, model):
@@ -144,7 +146,7 @@ def export_onnx(model_dir: Path, target: Path, quantized: bool) -> None:
         try:
             from onnxruntime.quantization import QuantType, quantize_dynamic
         except ImportError as exc:
-            raise missing_extra("int8", "quantising the onnx model to int8", exc) from exc
+            raise ModelError(missing_extra("int8", "quantising the onnx model to int8", exc)) from exc
 
         with _replacing(target) as tmp:
             quantize_dynamic(str(full), str(tmp), weight_type=QuantType.QInt8, per_channel=True)

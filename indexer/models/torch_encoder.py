@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Encoder, ModelError, fingerprint, missing_extra, resolve_model
+from ..extras import missing_extra
+from .base import Encoder, ModelError, fingerprint, resolve_model
 
 
 class TorchEncoder(Encoder):
@@ -35,7 +36,7 @@ class TorchEncoder(Encoder):
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
         except ImportError as exc:
-            raise missing_extra("torch", "the torch backend", exc) from exc
+            raise ModelError(missing_extra("torch", "the torch backend", exc)) from exc
 
         # Long-text tokenisation for chunking warns about the model's limit; chunking handles it.
         hf_logging.set_verbosity_error()
