@@ -43,11 +43,11 @@ def question_vectors(count: int) -> np.ndarray:
     path = SHARED_DATA / "squad-dev-a" / "queries.jsonl"
     if not path.exists():
         return np.zeros((0, 384), dtype=np.float32)
-    from indexer.embedding import Encoder
+    from indexer.models import TorchEncoder
 
     questions = [json.loads(line)["text"] for line in path.open(encoding="utf-8")]
     questions = [questions[i] for i in np.random.default_rng(3).choice(len(questions), count, replace=False)]
-    return Encoder().encode(questions, batch_size=64)
+    return TorchEncoder().encode(questions, batch_size=64)
 
 
 def synthesize(real: np.ndarray, size: int, rng) -> np.ndarray:

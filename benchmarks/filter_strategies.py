@@ -70,7 +70,7 @@ def main() -> None:
                         help="only the filters whose name contains one of these (e.g. \"3 years\")")
     args = parser.parse_args()
 
-    from indexer.onnx_encoder import OnnxEncoder
+    from indexer.models import OnnxEncoder
 
     # Only for Searcher's model check; the queries are stored vectors.
     searcher = Searcher(args.index, encoder=OnnxEncoder(None, "onnx"))

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_DATA  # noqa: E402
 
 from indexer.chunking import split_sentences  # noqa: E402
-from indexer.embedding import Encoder  # noqa: E402
+from indexer.models import TorchEncoder  # noqa: E402
 from indexer.highlights import best_sentences, pooled_sentence_vectors  # noqa: E402
 from search_api.evaluation import load_beir  # noqa: E402
 
@@ -37,7 +37,7 @@ def main() -> None:
     docs = {a.id: a for a in corpus}
     answers = {json.loads(line)["_id"]: json.loads(line)["metadata"]["answers"]
                for line in open(Path(args.dataset) / "queries.jsonl", encoding="utf-8")}
-    encoder = Encoder()
+    encoder = TorchEncoder()
     hits = {"pooled (index)": 0, "one by one": 0, "first sentence": 0}
     judged = 0
     for qid in random.Random(0).sample(sorted(queries), args.questions):

@@ -24,7 +24,7 @@ from common import report, table  # noqa: E402
 
 from indexer.article import Article  # noqa: E402
 from indexer.cleaning import clean_text  # noqa: E402
-from indexer.embedding import Encoder, load_encoder  # noqa: E402
+from indexer.models import TorchEncoder, load_encoder  # noqa: E402
 from indexer.readers import read_paths  # noqa: E402
 from indexer.writer import IndexWriter  # noqa: E402
 
@@ -42,7 +42,7 @@ def main() -> None:
 
     articles = [a for a in itertools.islice((i for i in read_paths([args.corpus]) if isinstance(i, Article)),
                                              args.limit)]
-    encoder = Encoder()
+    encoder = TorchEncoder()
     with tempfile.TemporaryDirectory() as tmp:
         writer = IndexWriter(Path(tmp) / "probe", encoder=encoder)
         texts = [writer.chunker.embedded_text(a.title, c.text) for a in articles

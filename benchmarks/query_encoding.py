@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED_DATA, report, table  # noqa: E402
 
-from indexer.embedding import load_encoder  # noqa: E402
+from indexer.models import load_encoder  # noqa: E402
 
 
 def main() -> None:
@@ -66,7 +66,7 @@ def main() -> None:
                   "cosine to torch, passages (min / mean)"], rows)
     notes = (f"{len(questions)} squad-dev-a questions, one at a time, warm; {len(passages)} squad-dev-a passages "
              "embedded in batches of 32 for the cosine. The probe check that lets onnx answer an index's queries "
-             "asks for cosine >= 0.999 (indexer.embedding.PROBE_MIN_COSINE).")
+             "asks for cosine >= 0.999 (indexer.models.PROBE_MIN_COSINE).")
     report(f"Query encoding: torch, onnx and onnx-int8, {len(questions)} questions", body, notes)
 
 

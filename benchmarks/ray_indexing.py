@@ -37,9 +37,9 @@ def main() -> None:
     import ray
 
     from indexer.distributed import index_with_ray
-    from indexer.embedding import Encoder
+    from indexer.models import TorchEncoder
 
-    encoder = Encoder()
+    encoder = TorchEncoder()
     rows, rates = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = first_records(args.corpus, args.limit, tmp)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import report, table  # noqa: E402
 
-from indexer.onnx_encoder import cache_dir  # noqa: E402
+from indexer.models.onnx_encoder import cache_dir  # noqa: E402
 
 
 def ready_seconds(index: str, cache: Path, options: list[str]) -> tuple[float, str]:

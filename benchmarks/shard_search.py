@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import first_records, report, table  # noqa: E402
 from query_latency import load_queries, percentile  # noqa: E402
 
-from indexer.embedding import Encoder  # noqa: E402
+from indexer.models import TorchEncoder  # noqa: E402
 from indexer.readers import read_paths  # noqa: E402
 from indexer.sharding import open_writer  # noqa: E402
 from search_api.searcher import Searcher  # noqa: E402
@@ -42,7 +42,7 @@ def main() -> None:
                         help="also the largest layout behind Ray Serve (a local Ray instance, 1 replica a shard)")
     args = parser.parse_args()
 
-    encoder = Encoder()
+    encoder = TorchEncoder()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = first_records(args.corpus, args.limit, tmp)
         searchers = {}

@@ -91,7 +91,7 @@ class _Embedder:
     def __init__(self, model_location: str, backend: str, chunker_settings: dict, threads: int):
         import torch
 
-        from .embedding import load_encoder
+        from .models import load_encoder
 
         torch.set_num_threads(threads)
         self.encoder = load_encoder(model_location, backend)

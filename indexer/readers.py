@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .article import MAX_ARTICLE_CHARS, Article, stable_id
+from .extras import missing_extra
 from .page_dates import page_date
 
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
@@ -401,8 +402,11 @@ def _read_html(where: str, html: str, article_id: str) -> Article | Problem:
     """The article of an HTML page: main text, title, author, URL and site by trafilatura; the
     date only from the page's own metadata or dateline (indexer.page_dates), never trafilatura's,
     which takes any date in the page."""
-    import trafilatura  # imported here: it takes a second and only HTML input needs it
-    from trafilatura.utils import load_html
+    try:  # imported here: it takes a second, and only HTML input needs it (the [html] extra)
+        import trafilatura
+        from trafilatura.utils import load_html
+    except ImportError as exc:
+        return Problem(where, missing_extra("html", "HTML input", exc))
 
     tree = load_html(html)
     doc = trafilatura.bare_extraction(html, with_metadata=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import store, vectors
 from .article import Article
-from .embedding import load_encoder
+from .models import load_encoder
 from .readers import Problem
 from .writer import IndexSummary, IndexWriter, _now, close_progress_bar, progress_bar
 

@@ -466,7 +466,8 @@ class Snapshot:
             self._unpin(transaction)
 
     def probe_vectors(self) -> np.ndarray | None:
-        """The vectors this index stored for embedding.PROBE_SENTENCES (see `check_backend`)."""
+        """The vectors this index stored for the probe sentences (`probe_vectors`; see
+        indexer.models.check_backend)."""
         return self._probes
 
     def rows(self, sql: str, params=()) -> list[sqlite3.Row]:
@@ -631,53 +632,11 @@ def write_lock(index_dir: Path, timeout: float | None = None):
         handle.close()
 
 
-def check_model(manifest: dict, name: str, model_fingerprint: str, index_dir: Path) -> None:
-    """Refuse a model other than the one the index was built with: its vectors would not compare."""
-    built = manifest["model"]
-    if built["fingerprint"] != model_fingerprint:
-        raise StoreError(
-            f"the index at {index_dir} was built with model '{built['name']}' (fingerprint "
-            f"{built['fingerprint'][:12]}); the model given, '{name}' (fingerprint {model_fingerprint[:12]}), "
-            "embeds differently. Leave out --model to use the index's own, or index into a new --index directory.")
-
-
 def probe_vectors(conn: sqlite3.Connection) -> np.ndarray | None:
-    """The vectors of embedding.PROBE_SENTENCES that the index stored when it was created, one row
-    per sentence; None for an index without them."""
-    from .embedding import PROBE_SENTENCES
-
+    """The vectors of the probe sentences (indexer.models.PROBE_SENTENCES) that the index stored when
+    it was created, as one flat float32 array (the models read it as one row per sentence); None
+    for an index without them."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'probe_vectors'").fetchone()
     if row is None:
         return None
-    return np.frombuffer(bytes.fromhex(row[0]), dtype=np.float32).reshape(len(PROBE_SENTENCES), -1)
-
-
-def query_encoder(manifest: dict, probes: np.ndarray | None, model: str | None = None, backend: str | None = None):
-    """The encoder that answers queries on the index of `manifest`, whose stored probe vectors are
-    `probes` (`probe_vectors`): `backend` when one is asked for, else onnx where the probe vectors
-    allow it, else the index's own backend (embedding.load_query_encoder)."""
-    from .embedding import load_query_encoder, resolve_model
-
-    built_with = manifest["model"].get("backend", "torch")
-    if model and resolve_model(model)[0] != manifest["model"]["name"]:
-        backend = backend or built_with  # another model, which check_model refuses: no export of it
-    return load_query_encoder(model or manifest["model"]["name"], built_with, probes, backend)
-
-
-def check_backend(manifest: dict, stored: np.ndarray | None, encoder, index_dir: Path) -> None:
-    """Refuse a query backend whose embeddings differ from the index's own (for example int8
-    queries on a float index), judged on the index's `stored` probe vectors: it would rank by a
-    slightly different geometry."""
-    from .embedding import PROBE_MIN_COSINE, probe_cosine
-
-    built_with = manifest["model"].get("backend", "torch")
-    if encoder.backend == built_with:
-        return
-    if stored is None:
-        return
-    cosine = probe_cosine(encoder, stored)
-    if cosine < PROBE_MIN_COSINE:
-        raise StoreError(
-            f"the index at {index_dir} was embedded with the {built_with} backend; the {encoder.backend} backend "
-            f"embeds differently (cosine {cosine:.4f} < {PROBE_MIN_COSINE} on the probe sentences). "
-            f"Use --backend {built_with}, or re-index with --backend {encoder.backend}.")
+    return np.frombuffer(bytes.fromhex(row[0]), dtype=np.float32)

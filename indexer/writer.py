@@ -34,13 +34,12 @@ from .boilerplate import LearnedBoilerplate, Observation, source_of
 from .article import MAX_ARTICLE_CHARS, Article, normalize_date
 from .chunking import Chunk, Chunker, split_sentences
 from .cleaning import clean_text
-from .embedding import PROBE_SENTENCES, Encoder, load_encoder
-from .onnx_encoder import prepare_query_model
 from .highlights import pooled_sentence_vectors
 from .lexical import LexicalReader, LexicalWriter
 from .lexical import damaged_files as lexical_damaged
 from .lexical import exists as lexical_exists
 from .merging import Merger
+from .models import PROBE_SENTENCES, Encoder, check_backend, check_model, load_encoder, prepare_query_model
 from .readers import Problem
 from .vectors import FOLDER as VECTORS_FOLDER
 from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, TOMBSTONES_SCHEMA, VectorWriter, add_tombstones,
@@ -314,8 +313,8 @@ class IndexWriter:
         if self.manifest is not None:
             built_with = self.manifest["model"].get("backend", "torch")
             self.encoder = encoder or load_encoder(model or self.manifest["model"]["name"], backend or built_with)
-            store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
-            store.check_backend(self.manifest, store.probe_vectors(self.conn), self.encoder, self.dir)
+            check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
+            check_backend(self.manifest, store.probe_vectors(self.conn), self.encoder, self.dir)
             settings = self.manifest["chunker"]
             self.chunker = Chunker(self.encoder.tokenizer, settings["max_tokens"], settings["overlap_sentences"],
                                    settings["title_tokens"])

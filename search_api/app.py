@@ -247,7 +247,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
     """Build the app over `index_dir`. `api_key` defaults to $ARTICLE_SEARCH_API_KEY; without one,
     write routes answer 403. `cors_origins` is an allow-list; CORS is off when it is empty.
     `backend` picks the query encoder (torch, onnx, onnx-int8; default: onnx where it embeds like
-    the index, else the index's own, see indexer.embedding.load_query_encoder);
+    the index, else the index's own, see indexer.models.load_query_encoder);
     `reranker` a CrossEncoder that re-scores the top of each ranking; `opener` opens the searcher
     instead of the index directory (Ray Serve, see search_api.ray_serve)."""
     api_key = api_key if api_key is not None else os.environ.get("ARTICLE_SEARCH_API_KEY") or None

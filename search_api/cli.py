@@ -699,7 +699,7 @@ COMMANDS = {"index": cmd_index, "remove": cmd_remove, "query": cmd_query, "relat
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from indexer.embedding import ModelError
+    from indexer.models import ModelError
     from indexer.store import StoreError
 
     from .searcher import SearchError

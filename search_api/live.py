@@ -24,7 +24,7 @@ from pathlib import Path
 
 from indexer import merging, store
 from indexer.article import Article
-from indexer.embedding import Encoder, load_encoder
+from indexer.models import Encoder, load_encoder
 from indexer.sharding import open_writer
 from indexer.writer import IndexSummary, IndexWriter
 

@@ -78,7 +78,7 @@ class LocalReader:
         self._sources: list[str] | None = None  # read at the first `stats`
 
     def probe_vectors(self) -> np.ndarray | None:
-        """The vectors the index stored for embedding.PROBE_SENTENCES (see store.check_backend)."""
+        """The vectors the index stored for the probe sentences (see indexer.models.check_backend)."""
         return self.snapshot.probe_vectors()
 
     def pinned(self):

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import store
-from indexer.embedding import Encoder
+from indexer.extras import missing_extra
 from indexer.lexical import FACET_NAME, TermMarker, day_number
+from indexer.models import Encoder, check_backend, check_model, query_encoder
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 from .matching import MATCH_PROBABILITY, PROBABLE_DEPTH, RARE_WORDS_HELD, required_words, scored
@@ -56,8 +56,10 @@ _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
 
 def _load_reranker(name_or_path: str):
     """A sentence-transformers CrossEncoder from a local folder or the local cache (never downloaded)."""
-    from sentence_transformers import CrossEncoder
-
+    try:
+        from sentence_transformers import CrossEncoder
+    except ImportError as exc:
+        raise SearchError(missing_extra("torch", "the re-ranker", exc)) from exc
     try:
         return CrossEncoder(name_or_path, device="cpu")
     except (OSError, ValueError) as exc:
@@ -78,7 +80,7 @@ class Searcher:
     different one is refused). `backend` runs the query encoder on torch, onnx or onnx-int8; one
     whose embeddings differ from the index's is refused. By default (None or "auto") onnx answers
     where it embeds like the index, else the index's own backend
-    (indexer.embedding.load_query_encoder). `previous`, the searcher of an earlier generation of the
+    (indexer.models.load_query_encoder). `previous`, the searcher of an earlier generation of the
     same directory, lends the vector segments both have. `held` (the default) keeps its generation
     for its whole life; a server opens searchers not held and pins each per request (`pinned`,
     search_api.live), so that no read transaction outlives a request."""
@@ -96,9 +98,9 @@ class Searcher:
             # checked against: a server opening one per committed batch embeds the probes once.
             if previous is None or previous.encoder is not self.encoder:
                 probes = self.reader.probe_vectors()
-                self.encoder = self.encoder or store.query_encoder(self.manifest, probes, model, backend)
-                store.check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
-                store.check_backend(self.manifest, probes, self.encoder, self.dir)
+                self.encoder = self.encoder or query_encoder(self.manifest, probes, model, backend)
+                check_model(self.manifest, self.encoder.name, self.encoder.fingerprint, self.dir)
+                check_backend(self.manifest, probes, self.encoder, self.dir)
             if fusion not in FUSIONS:
                 raise SearchError(f"fusion must be one of {', '.join(FUSIONS)}, got '{fusion}'")
             # A name or path is loaded; a loaded CrossEncoder (shared by a server's searchers) is used as is.

@@ -16,7 +16,7 @@ import httpx
 
 import pytest
 
-from indexer.embedding import Encoder
+from indexer.models import Encoder, TorchEncoder
 from indexer.readers import read_paths
 from indexer.writer import IndexWriter
 
@@ -28,7 +28,7 @@ SAMPLE_SUBSET_SIZE = 60  # the first 60 sample articles: ~200 passages, ~10 s to
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    return Encoder()
+    return TorchEncoder()
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from indexer.embedding import PROBE_SENTENCES
-from indexer.onnx_encoder import OnnxEncoder
+from indexer.models import PROBE_SENTENCES, OnnxEncoder
 from indexer.readers import read_paths
 from indexer.store import StoreError
 from indexer.writer import IndexWriter
@@ -85,7 +84,7 @@ def test_one_off_cli_query_with_onnx(sample_index, onnx):
 def test_processes_exporting_into_one_empty_cache_at_once_all_get_a_valid_model(tmp_path, encoder):
     """`serve --workers N --backend onnx` with an empty cache: every worker exports at once. Each
     must end with a whole model (temporary files of their own, renamed into place)."""
-    script = ("import json; from indexer.onnx_encoder import OnnxEncoder; "
+    script = ("import json; from indexer.models import OnnxEncoder; "
               f"print(json.dumps(OnnxEncoder(None, 'onnx').encode({PROBE_SENTENCES[:3]!r}).tolist()))")
     env = dict(os.environ, ARTICLE_SEARCH_CACHE=str(tmp_path / "cache"))
     workers = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from indexer import store, vectors
-from indexer.embedding import Encoder, ModelError
+from indexer.models import ModelError, TorchEncoder
 from indexer.lexical import LexicalReader
 from indexer.article import Article
 from indexer.chunking import Chunker
@@ -182,8 +182,8 @@ def test_a_model_is_never_downloaded(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     with pytest.raises(ModelError, match="(?s)cannot load model 'no-such-org/no-such-model'.*nothing is downloaded"):
-        Encoder("no-such-org/no-such-model")
-    assert Encoder().encode(["Storm hits coast"]).shape == (1, 384)
+        TorchEncoder("no-such-org/no-such-model")
+    assert TorchEncoder().encode(["Storm hits coast"]).shape == (1, 384)
     assert attempts == []
 
 

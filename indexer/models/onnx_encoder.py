@@ -7,8 +7,9 @@ quantised int8 export (`onnx-int8`, per-channel weights; cosine ~0.99 to torch).
 
 The export (`torch.onnx.export(..., dynamo=False)` of the transformer, then mean pooling and
 normalisation in numpy, as the model's own modules do) runs once per model and is cached under
-$ARTICLE_SEARCH_CACHE (default ~/.cache/article-search). It needs torch and transformers only
-then; afterwards a query needs neither. A torch `IndexWriter` exports the fp32 model when it
+$ARTICLE_SEARCH_CACHE (default ~/.cache/article-search). It needs torch and transformers (the
+[torch] extra) only then, and the int8 quantisation onnx (the [int8] extra); afterwards a query
+needs none of them. A torch `IndexWriter` exports the fp32 model when it
 closes (`prepare_query_model`), where torch is loaded already (~1 s): a server that exports it
 imports torch first, and was ready in 53 s instead of 8 s on a 1M-passage index on a loaded machine
 (docs/benchmarks.md, "serve start-up until ready"). Only mean-pooling models given as a local folder (the
@@ -28,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedding import ModelError, fingerprint, resolve_model
+from ..extras import missing_extra
+from .base import Encoder, ModelError, fingerprint, resolve_model
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 
@@ -56,7 +58,7 @@ def check_exportable(model_dir: Path, backend: str, name_or_path: str | None) ->
 
 def prepare_query_model(encoder) -> None:
     """Export the onnx (fp32) model of a torch `encoder` into the cache unless it is there, so that
-    servers embed queries with onnx (embedding.load_query_encoder) without importing torch to
+    servers embed queries with onnx (indexer.models.factory.load_query_encoder) without importing torch to
     export it first. A model that cannot be exported is logged and skipped: queries keep torch."""
     if encoder.backend != "torch":
         return
@@ -104,8 +106,12 @@ def _read_json(path: Path) -> dict:
 
 def export_onnx(model_dir: Path, target: Path, quantized: bool) -> None:
     """Export the transformer of the sentence-transformers model in `model_dir` to `target`."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+    try:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise ModelError(missing_extra("torch", f"exporting the model to onnx (once per model, into {cache_dir()})",
+                                       exc)) from exc
 
     class Transformer(torch.nn.Module):
         def __init__(self, model):
@@ -137,7 +143,10 @@ def export_onnx(model_dir: Path, target: Path, quantized: bool) -> None:
                               dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
                                             "last_hidden_state": axes})
     if quantized and not target.exists():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        try:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+        except ImportError as exc:
+            raise ModelError(missing_extra("int8", "quantising the onnx model to int8", exc)) from exc
 
         with _replacing(target) as tmp:
             quantize_dynamic(str(full), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
@@ -158,8 +167,9 @@ def _replacing(path: Path):
             os.unlink(name)
 
 
-class OnnxEncoder:
-    """Drop-in for `Encoder` (same attributes and methods) running on onnxruntime."""
+class OnnxEncoder(Encoder):
+    """The model exported to onnx (`backend` "onnx", or "onnx-int8" for its int8 quantisation) and run
+    by onnxruntime: an `Encoder`, embedding like `TorchEncoder` (int8: cosine ~0.99)."""
 
     def __init__(self, name_or_path: str | None = None, backend: str = "onnx"):
         if backend not in ONNX_BACKENDS:
@@ -198,6 +208,8 @@ class OnnxEncoder:
             return self.session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
 
     def _forward(self, texts: list[str], batch_size: int, keep_tokens: bool):
+        """(vectors of `texts`, shape (len(texts), dimension), and with `keep_tokens` each text's token
+        embeddings, else Nones), run `batch_size` texts of similar length at a time."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad less
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         tokens: list[np.ndarray | None] = [None] * len(texts)
@@ -219,12 +231,8 @@ class OnnxEncoder:
                     tokens[i] = hidden[row, :int(mask[row].sum())]
         return vectors, tokens
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         return self._forward(texts, batch_size, keep_tokens=False)[0]
 
-    def encode_with_tokens(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, list[np.ndarray]]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32), []
+    def _encode_with_tokens(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
         return self._forward(texts, batch_size, keep_tokens=True)
