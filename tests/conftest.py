@@ -76,6 +76,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(condition, what: str, timeout: float = 60) -> None:
+    """Poll `condition()` until it is true; fail naming `what` after `timeout` seconds. For tests
+    that wait for another thread or process: no fixed sleep, which is too short on a loaded machine
+    and wasted on an idle one."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s in vain until {what}")
+        time.sleep(0.02)
+
+
 @contextmanager
 def running_server(index_dir: Path, api_key: str | None = None, log_path: Path | None = None,
                    options: tuple[str, ...] = ()):
