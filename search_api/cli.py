@@ -18,6 +18,7 @@ import textwrap
 from indexer.wording import counted, file_size
 
 from . import package_version
+from .query import FUSIONS, MODES, SORTS, SearchError, facet_list
 
 
 def _default_index() -> str:
@@ -91,7 +92,7 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=_positive_int, help="passage size limit in word pieces")
     parser.add_argument("--title-tokens", type=_number(int, 0), default=32, metavar="N",
                         help="word pieces of the title embedded with each passage; 0 for none (default 32)")
-    parser.add_argument("--fusion", choices=["rrf", "linear"], help="hybrid fusion (default: the searcher's)")
+    parser.add_argument("--fusion", choices=FUSIONS, help="hybrid fusion (default: the searcher's)")
     parser.add_argument("--rrf-k", type=_number(float, 0, above=True), help="RRF constant k")
     parser.add_argument("--linear-weight", type=_number(float, 0, 1), help="dense weight of linear fusion, 0..1")
     _add_backend_option(parser, "(default: torch)")
@@ -173,12 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_option(p)
     p.add_argument("-k", type=_positive_int, default=10, help="articles to return (default 10)")
     p.add_argument("--offset", type=_number(int, 0), default=0, help="skip this many articles (pagination)")
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--source", help="only articles from this source")
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD)")
     p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE (YYYY-MM-DD)")
     p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
-    p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance",
+    p.add_argument("--sort", choices=SORTS, default="relevance",
                    help="order of the matching articles: relevance (default), or by date")
     p.add_argument("--recency", type=_number(float, 0, above=True), metavar="DAYS",
                    help="boost recent articles: the score halves per DAYS older than the newest match")
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Index each corpus entry as one article and score every query: "
                                         "recall@1/5/10, MRR@10, nDCG@10 per mode.")
     p.add_argument("dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    p.add_argument("--mode", nargs="+", choices=["hybrid", "dense", "lexical"], default=["dense", "lexical", "hybrid"])
+    p.add_argument("--mode", nargs="+", choices=MODES, default=["dense", "lexical", "hybrid"])
     p.add_argument("--max-queries", type=_positive_int,
                    help="a fixed random sample of N queries (quick runs; of the --no-match questions too)")
     p.add_argument("--typos", action="store_true",
@@ -457,10 +458,10 @@ def cmd_query(args) -> int:
 
 def _facet_names(text: str) -> list[str]:
     """The field names of --facets ("source,author,year")."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give field names separated by commas, such as source,author,year")
-    return names
+    try:
+        return facet_list(text)
+    except SearchError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _min_confidence(args) -> dict:
@@ -701,8 +702,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from indexer.embedding import ModelError
     from indexer.store import StoreError
-
-    from .searcher import SearchError
 
     # A broken pipe (piping into `head`) is a normal end, not a traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
