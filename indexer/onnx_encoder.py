@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import ModelError, fingerprint, resolve_model
+from .settings import Settings
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 
@@ -36,7 +37,7 @@ log = logging.getLogger("article_search")
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("ARTICLE_SEARCH_CACHE", Path.home() / ".cache" / "article-search"))
+    return Settings.from_environment().cache_dir
 
 
 def export_path(fingerprint: str, backend: str) -> Path:

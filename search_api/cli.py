@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import textwrap
 
+from indexer.settings import VARIABLES, Settings
 from indexer.wording import counted, file_size
 
 from . import package_version
@@ -22,7 +23,7 @@ from .query import FUSIONS, MODES, SORTS, SearchError, facet_list
 
 
 def _default_index() -> str:
-    return os.environ.get("ARTICLE_SEARCH_INDEX", "index")
+    return Settings.from_environment().index
 
 
 def _add_index_option(parser: argparse.ArgumentParser) -> None:
@@ -649,11 +650,10 @@ def cmd_serve(args) -> int:
     from indexer import store
 
     from .app import LOG_FORMAT, SERVER_LIMITS, create_app
-    from .http_protocol import REQUEST_TIMEOUT_ENV
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
     if args.request_timeout:  # read by every worker's protocol (search_api.http_protocol)
-        os.environ[REQUEST_TIMEOUT_ENV] = str(args.request_timeout)
+        os.environ[VARIABLES["request_timeout"]] = str(args.request_timeout)
     if not (args.ray or args.ray_address):
         # Every file a server opens, opened and checked here first: damage (a lost segment or lexical
         # folder, bytes failing their checksum, a lost WAL) is a one-line error, not a traceback from
@@ -680,11 +680,11 @@ def cmd_serve(args) -> int:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **SERVER_LIMITS)
         return 0
     # Worker processes are started by uvicorn and build their app from the environment.
-    os.environ.update(ARTICLE_SEARCH_INDEX=args.index, ARTICLE_SEARCH_LOG_LEVEL=args.log_level,
-                      ARTICLE_SEARCH_CORS_ORIGINS=",".join(args.cors_origin),
-                      ARTICLE_SEARCH_BACKEND=args.backend or "", ARTICLE_SEARCH_RERANKER=args.reranker or "")
+    os.environ.update({VARIABLES["index"]: args.index, VARIABLES["log_level"]: args.log_level,
+                       VARIABLES["cors_origins"]: ",".join(args.cors_origin),
+                       VARIABLES["backend"]: args.backend or "", VARIABLES["reranker"]: args.reranker or ""})
     # One metrics directory for all workers, so that /metrics counts every worker's requests.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir = tempfile.mkdtemp(prefix="article-search-metrics-")
+    os.environ[VARIABLES["metrics_dir"]] = metrics_dir = tempfile.mkdtemp(prefix="article-search-metrics-")
     try:
         uvicorn.run("search_api.app:app_from_environment", factory=True, host=args.host, port=args.port,
                     log_level=args.log_level, workers=args.workers, **SERVER_LIMITS)
