@@ -142,7 +142,8 @@ def pytest_unconfigure(config):
     """Leave with the test run's own status, skipping the interpreter's teardown: once, after
     "194 passed" had been printed, the process then died in a native library's finalizer
     (segmentation fault, exit 139), which would fail a green run. Everything a test opened has been
-    closed by its fixtures by now; what is left is the process's own exit."""
+    closed by its fixtures by now; what is left is the process's own exit. Its cause is still
+    unknown: what was tried, and how to look further, is in docs/reliability.md (issue 24)."""
     import gc
 
     gc.collect()  # native objects still referenced are freed while the interpreter is whole
