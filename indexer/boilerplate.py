@@ -35,6 +35,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .words import WORD
+
 # Chosen by the sweep in docs/quality.md ("Cleaning"): the smallest values that keep every story
 # line of the dev set while removing the templates of sources seen a handful of times.
 MIN_STORIES = 3
@@ -61,7 +63,6 @@ CREATE TABLE IF NOT EXISTS cleaned_with (
 CREATE INDEX IF NOT EXISTS cleaned_with_version ON cleaned_with(source, version);
 """
 
-_WORD = re.compile(r"\w+")
 _SHORT_LINE_WORDS = 6
 # A short label ending in a colon ("READ MORE:", "Related:", "ALSO READ:") before the rest of the line.
 _LABEL = re.compile(r"^([^:.!?\"“”]{1,30}):\s*(\S.*)$")
@@ -100,14 +101,14 @@ def normalise(line: str) -> str:
     report, "Report 3 ...") are different stories."""
     line = unicodedata.normalize("NFKC", line).casefold()
     line = re.sub(r"\b(?:19|20)\d\d\b", "0", line)
-    if len(_WORD.findall(line)) <= _SHORT_LINE_WORDS:
+    if len(WORD.findall(line)) <= _SHORT_LINE_WORDS:
         line = re.sub(r"\d+", "0", line)
     return re.sub(r"\s+", " ", line).strip(" \t.,;:!?-–—|•·")
 
 
 def headline_like(line: str) -> bool:
     """A short line that is not a sentence: a headline, a link text, a menu entry."""
-    words = len(_WORD.findall(line))
+    words = len(WORD.findall(line))
     return 0 < words <= 16 and not _SENTENCE_END.search(line.strip())
 
 
@@ -167,7 +168,7 @@ def line_keys(line: str) -> list[int]:
         return []
     names = ["line:" + normalise(line)]
     label = _LABEL.match(line)
-    if label and len(_WORD.findall(label.group(1))) <= 4 and headline_like(label.group(2)):
+    if label and len(WORD.findall(label.group(1))) <= 4 and headline_like(label.group(2)):
         names.append("label:" + normalise(label.group(1)))
     return [_hash(name) for name in names]
 
@@ -185,7 +186,7 @@ def text_keys(text: str) -> set[int]:
 def story_key(text: str) -> str:
     """The identity of a story's text for counting: the same words in the same order, whatever the
     spacing, case or id it arrives under."""
-    return "text:" + hashlib.blake2b(" ".join(_WORD.findall(text.casefold())).encode(), digest_size=12).hexdigest()
+    return "text:" + hashlib.blake2b(" ".join(WORD.findall(text.casefold())).encode(), digest_size=12).hexdigest()
 
 
 @dataclass

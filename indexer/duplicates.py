@@ -18,10 +18,11 @@ written independently share few 5-word runs and stay far below it.
 from __future__ import annotations
 
 import hashlib
-import re
 import zlib
 
 import numpy as np
+
+from .words import WORD
 
 NUM_PERM = 128
 BANDS, ROWS = 16, 8
@@ -31,14 +32,13 @@ _PRIME = (1 << 31) - 1
 _rng = np.random.default_rng(20240116)  # fixed: signatures must be the same in every process
 _A = _rng.integers(1, _PRIME, NUM_PERM, dtype=np.int64)
 _B = _rng.integers(0, _PRIME, NUM_PERM, dtype=np.int64)
-_WORD = re.compile(r"\w+")
 
 
 def shingles(text: str) -> np.ndarray:
     """crc32 hashes of the text's lower-cased 5-word shingles (the whole text if shorter). A text
     with no words (emoji only) is shingled on its characters instead: with no shingles at all,
     every such text would have one and the same signature and all would group together."""
-    words = _WORD.findall(text.lower()) or [c for c in text if not c.isspace()]
+    words = WORD.findall(text.lower()) or [c for c in text if not c.isspace()]
     if len(words) <= SHINGLE_WORDS:
         pieces = [" ".join(words)]
     else:

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer import store
 from indexer.readers import Problem, article_from_record
+from indexer.settings import Settings
 from indexer.writer import unindexable
 
 from . import package_version
@@ -74,7 +75,6 @@ class Metrics:
     scrape would show the counters of whichever worker answered it."""
 
     def __init__(self):
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
         self.requests = Counter("article_search_requests_total", "HTTP requests", ["route", "method", "status"],
                                 registry=self.registry)
@@ -87,9 +87,9 @@ class Metrics:
         self.passages = Gauge("article_search_index_passages", "passages in the index", **sizes)
         self.vectors = Gauge("article_search_index_vectors", "vectors in the FAISS index", **sizes)
 
-    def exposition(self) -> bytes:
+    def exposition(self, multiprocess: bool) -> bytes:
         """The Prometheus text of this process, or of all worker processes in multiprocess mode."""
-        if not self.multiprocess:
+        if not multiprocess:
             return generate_latest(self.registry)
         merged = CollectorRegistry()
         MultiProcessCollector(merged)
@@ -225,6 +225,14 @@ def current_searcher(index: Index) -> Iterator[Searcher]:
 Reader = Annotated[Searcher, Depends(current_searcher)]
 
 
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with (a dependency of the routes that read one)."""
+    return request.app.state.settings
+
+
+Configured = Annotated[Settings, Depends(get_settings)]
+
+
 def _warm_up(index: LiveIndex) -> None:
     with index.reading() as searcher:
         searcher.search("warm up", k=1)
@@ -234,23 +242,24 @@ def app_from_environment() -> FastAPI:
     """The app of one server process among several (`article-search serve --workers N`): each
     worker builds its own from the settings `serve` left in the environment, opens the index
     read-only and follows its generations on its own."""
-    logging.basicConfig(level=os.environ.get("ARTICLE_SEARCH_LOG_LEVEL", "info").upper(), format=LOG_FORMAT)
-    origins = os.environ.get("ARTICLE_SEARCH_CORS_ORIGINS", "")
-    return create_app(os.environ["ARTICLE_SEARCH_INDEX"], cors_origins=[o for o in origins.split(",") if o],
-                      backend=os.environ.get("ARTICLE_SEARCH_BACKEND") or None,
-                      reranker=os.environ.get("ARTICLE_SEARCH_RERANKER") or None)
+    settings = Settings.from_environment()
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    return create_app(settings.index, cors_origins=list(settings.cors_origins), backend=settings.backend,
+                      reranker=settings.reranker, settings=settings)
 
 
 def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = None,
                cors_origins: list[str] | None = None, backend: str | None = None,
-               reranker: str | None = None, opener=None) -> FastAPI:
+               reranker: str | None = None, opener=None, settings: Settings | None = None) -> FastAPI:
     """Build the app over `index_dir`. `api_key` defaults to $ARTICLE_SEARCH_API_KEY; without one,
     write routes answer 403. `cors_origins` is an allow-list; CORS is off when it is empty.
     `backend` picks the query encoder (torch, onnx, onnx-int8; default: onnx where it embeds like
     the index, else the index's own, see indexer.models.load_query_encoder);
     `reranker` a CrossEncoder that re-scores the top of each ranking; `opener` opens the searcher
-    instead of the index directory (Ray Serve, see search_api.ray_serve)."""
-    api_key = api_key if api_key is not None else os.environ.get("ARTICLE_SEARCH_API_KEY") or None
+    instead of the index directory (Ray Serve, see search_api.ray_serve); `settings` defaults to
+    the environment's (indexer.settings), read now."""
+    settings = settings or Settings.from_environment()
+    api_key = api_key if api_key is not None else settings.api_key
     metrics = Metrics()
 
     @asynccontextmanager
@@ -296,6 +305,7 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
                          description="Semantic search over a news article archive. Offsets are in Unicode "
                                      "code points (see docs/api.md).")
     app.router.route_class = WholePathRoute  # every route below
+    app.state.settings = settings
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
@@ -457,12 +467,13 @@ def create_app(index_dir: str | Path, *, encoder=None, api_key: str | None = Non
         return public_stats(searcher.stats())
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    def prometheus(searcher: Reader):
+    def prometheus(searcher: Reader, configured: Configured):
         counts = searcher.stats()
         metrics.articles.set(counts["articles"])
         metrics.passages.set(counts["passages"])
         metrics.vectors.set(counts["vectors"])
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(multiprocess=configured.metrics_dir is not None),
+                        media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     def page():

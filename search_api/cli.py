@@ -15,13 +15,15 @@ import sqlite3
 import sys
 import textwrap
 
+from indexer.settings import VARIABLES, Settings
 from indexer.wording import counted, file_size
 
 from . import package_version
+from .query import FUSIONS, MODES, SORTS, SearchError, facet_list
 
 
 def _default_index() -> str:
-    return os.environ.get("ARTICLE_SEARCH_INDEX", "index")
+    return Settings.from_environment().index
 
 
 def _add_index_option(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +93,7 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=_positive_int, help="passage size limit in word pieces")
     parser.add_argument("--title-tokens", type=_number(int, 0), default=32, metavar="N",
                         help="word pieces of the title embedded with each passage; 0 for none (default 32)")
-    parser.add_argument("--fusion", choices=["rrf", "linear"], help="hybrid fusion (default: the searcher's)")
+    parser.add_argument("--fusion", choices=FUSIONS, help="hybrid fusion (default: the searcher's)")
     parser.add_argument("--rrf-k", type=_number(float, 0, above=True), help="RRF constant k")
     parser.add_argument("--linear-weight", type=_number(float, 0, 1), help="dense weight of linear fusion, 0..1")
     _add_backend_option(parser, "(default: torch)")
@@ -173,12 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_option(p)
     p.add_argument("-k", type=_positive_int, default=10, help="articles to return (default 10)")
     p.add_argument("--offset", type=_number(int, 0), default=0, help="skip this many articles (pagination)")
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--source", help="only articles from this source")
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD)")
     p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE (YYYY-MM-DD)")
     p.add_argument("--passages", type=_positive_int, default=3, help="passages per article (default 3)")
-    p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance",
+    p.add_argument("--sort", choices=SORTS, default="relevance",
                    help="order of the matching articles: relevance (default), or by date")
     p.add_argument("--recency", type=_number(float, 0, above=True), metavar="DAYS",
                    help="boost recent articles: the score halves per DAYS older than the newest match")
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Index each corpus entry as one article and score every query: "
                                         "recall@1/5/10, MRR@10, nDCG@10 per mode.")
     p.add_argument("dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    p.add_argument("--mode", nargs="+", choices=["hybrid", "dense", "lexical"], default=["dense", "lexical", "hybrid"])
+    p.add_argument("--mode", nargs="+", choices=MODES, default=["dense", "lexical", "hybrid"])
     p.add_argument("--max-queries", type=_positive_int,
                    help="a fixed random sample of N queries (quick runs; of the --no-match questions too)")
     p.add_argument("--typos", action="store_true",
@@ -457,10 +459,10 @@ def cmd_query(args) -> int:
 
 def _facet_names(text: str) -> list[str]:
     """The field names of --facets ("source,author,year")."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give field names separated by commas, such as source,author,year")
-    return names
+    try:
+        return facet_list(text)
+    except SearchError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _min_confidence(args) -> dict:
@@ -648,11 +650,10 @@ def cmd_serve(args) -> int:
     from indexer import store
 
     from .app import LOG_FORMAT, SERVER_LIMITS, create_app
-    from .http_protocol import REQUEST_TIMEOUT_ENV
 
     store.read_manifest(args.index)  # a missing index is a one-line error, not a server that fails to start
     if args.request_timeout:  # read by every worker's protocol (search_api.http_protocol)
-        os.environ[REQUEST_TIMEOUT_ENV] = str(args.request_timeout)
+        os.environ[VARIABLES["request_timeout"]] = str(args.request_timeout)
     if not (args.ray or args.ray_address):
         # Every file a server opens, opened and checked here first: damage (a lost segment or lexical
         # folder, bytes failing their checksum, a lost WAL) is a one-line error, not a traceback from
@@ -679,11 +680,11 @@ def cmd_serve(args) -> int:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **SERVER_LIMITS)
         return 0
     # Worker processes are started by uvicorn and build their app from the environment.
-    os.environ.update(ARTICLE_SEARCH_INDEX=args.index, ARTICLE_SEARCH_LOG_LEVEL=args.log_level,
-                      ARTICLE_SEARCH_CORS_ORIGINS=",".join(args.cors_origin),
-                      ARTICLE_SEARCH_BACKEND=args.backend or "", ARTICLE_SEARCH_RERANKER=args.reranker or "")
+    os.environ.update({VARIABLES["index"]: args.index, VARIABLES["log_level"]: args.log_level,
+                       VARIABLES["cors_origins"]: ",".join(args.cors_origin),
+                       VARIABLES["backend"]: args.backend or "", VARIABLES["reranker"]: args.reranker or ""})
     # One metrics directory for all workers, so that /metrics counts every worker's requests.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir = tempfile.mkdtemp(prefix="article-search-metrics-")
+    os.environ[VARIABLES["metrics_dir"]] = metrics_dir = tempfile.mkdtemp(prefix="article-search-metrics-")
     try:
         uvicorn.run("search_api.app:app_from_environment", factory=True, host=args.host, port=args.port,
                     log_level=args.log_level, workers=args.workers, **SERVER_LIMITS)
@@ -701,8 +702,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from indexer.models import ModelError
     from indexer.store import StoreError
-
-    from .searcher import SearchError
 
     # A broken pipe (piping into `head`) is a normal end, not a traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)

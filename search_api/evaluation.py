@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from indexer.article import Article
+from indexer.words import WORD
 
 from .searcher import Searcher
 
@@ -105,14 +105,13 @@ def sample_queries(queries: dict[str, str], max_queries: int | None, seed: int =
     return {q: queries[q] for q in chosen}
 
 
-_WORD = re.compile(r"\w+")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def with_typo(text: str, rng: random.Random) -> str:
     """`text` with one typo (a letter inserted, deleted, substituted, or two neighbours swapped) in
     one of its words of 5+ characters, chosen by `rng`; unchanged when it has no such word."""
-    words = [m for m in _WORD.finditer(text) if len(m.group()) >= 5]
+    words = [m for m in WORD.finditer(text) if len(m.group()) >= 5]
     if not words:
         return text
     match = rng.choice(words)
@@ -134,7 +133,7 @@ def cut_inside_last_word(text: str, rng: random.Random) -> str:
     """`text` up to a point inside its last word chosen by `rng`, at least 3 of its characters kept,
     as a search box holds it while the word is typed; a last word of 3 or fewer characters is kept
     whole (with nothing after it)."""
-    words = list(_WORD.finditer(text))
+    words = list(WORD.finditer(text))
     if not words:
         return text
     last = words[-1]

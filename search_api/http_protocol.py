@@ -13,16 +13,14 @@ request is received, so a slow answer (a large write, a deep search) is never cu
 
 from __future__ import annotations
 
-import os
-
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from indexer.settings import Settings
 
 # Seconds a client has to send one whole request. A 16 MB body (the largest accepted) at 1 MB/s
 # takes 16 s; a browser or an HTTP client sends a search in milliseconds.
 REQUEST_SECONDS = 30.0
-# Where `serve --request-timeout` leaves its value for the server's worker processes.
-REQUEST_TIMEOUT_ENV = "ARTICLE_SEARCH_REQUEST_TIMEOUT"
 
 
 class DeadlineH11Protocol(H11Protocol):
@@ -31,7 +29,9 @@ class DeadlineH11Protocol(H11Protocol):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.request_seconds = float(os.environ.get(REQUEST_TIMEOUT_ENV) or REQUEST_SECONDS)
+        # `serve --request-timeout`, handed to every worker process through its environment.
+        timeout = Settings.from_environment().request_timeout
+        self.request_seconds = REQUEST_SECONDS if timeout is None else timeout
         self._deadline = None
 
     def _arm(self) -> None:

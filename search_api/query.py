@@ -1,18 +1,50 @@
-"""What a query is before any index sees it: its words, the word being typed, its filters, and
-the error for a query that cannot be answered. Shared by the `Searcher` (search_api.searcher) and
-the index readers (search_api.readers)."""
+"""What a query is before any index sees it: its words, the word being typed, its filters, the
+modes, sorts and facets it may ask for, and the error for a query that cannot be answered. Shared
+by the `Searcher` (search_api.searcher), the index readers (search_api.readers), the HTTP schemas
+(search_api.schemas) and the command line (search_api.cli)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+from indexer.lexical import FACET_NAME
+from indexer.words import WORD
+
 _PARTIAL_WORD = re.compile(r"\w+$", re.UNICODE)
+
+
+Mode = Literal["hybrid", "dense", "lexical"]
+Sort = Literal["relevance", "newest", "oldest"]
+MODES: tuple[str, ...] = get_args(Mode)
+SORTS: tuple[str, ...] = get_args(Sort)
+FUSIONS = ("rrf", "linear")  # how hybrid merges its two rankings (search_api.fusion)
+# Facets one query may ask for.
+MAX_FACETS = 10
 
 
 class SearchError(ValueError):
     """A query or parameter the index cannot answer; the message says what to change."""
+
+
+def facet_list(text: str) -> list[str]:
+    """The field names of a comma-separated list ("source, author,year"), blanks left out;
+    SearchError when it names none. `checked_facets` checks the names."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise SearchError("give field names separated by commas, such as source,author,year")
+    return names
+
+
+def checked_facets(names: list[str]) -> list[str]:
+    """`names` without repeats, in order; SearchError when they are more than MAX_FACETS or one
+    is not a field name (a word of at most 64 characters, indexer.lexical.FACET_NAME)."""
+    names = list(dict.fromkeys(names))
+    if len(names) > MAX_FACETS or not all(FACET_NAME.match(name) for name in names):
+        raise SearchError(f"facets must be up to {MAX_FACETS} field names (letters, digits, _), "
+                          f"such as source,author,year; got {','.join(names)!r}")
+    return names
 
 
 @dataclass
@@ -39,7 +71,7 @@ while who whom why will with would you your""".split())
 
 def query_words(text: str) -> list[str]:
     """The distinct words of a query, lower-cased, stopwords left out unless nothing else is left."""
-    words = list(dict.fromkeys(_WORD.findall(text.lower())))
+    words = list(dict.fromkeys(WORD.findall(text.lower())))
     return [word for word in words if word not in STOPWORDS] or words
 
 

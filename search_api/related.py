@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from indexer.words import WORD
+
 from .query import STOPWORDS
 from .schemas import RelatedHit
 
@@ -52,7 +54,6 @@ SPECIFICS_DEPTH = 30
 # A related article whose passages match this article's this closely on average is a copy of the
 # same text (syndicated, republished), not other coverage.
 NEAR_DUPLICATE_SCORE = 0.93
-_WORD = re.compile(r"\w+")
 # A capitalised word that does not open a sentence, or a figure: the names and numbers of a story.
 _NAME = re.compile(r"(?<![.!?:\"”])(?<!^) +([A-Z][\w'’-]+|\d[\d,.:/]*\d|\d)")
 
@@ -127,7 +128,7 @@ def names(title: str, text: str) -> set[str]:
 
 
 def title_words(title: str) -> set[str]:
-    return {word for word in _WORD.findall(title.lower()) if word not in STOPWORDS}
+    return {word for word in WORD.findall(title.lower()) if word not in STOPWORDS}
 
 
 def _overlap(a: set, b: set) -> float:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .query import Mode, Sort, checked_facets, facet_list
 
 MAX_QUERY_CHARS = 2000
 
@@ -20,13 +21,13 @@ class SearchParams(BaseModel):
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
     k: int = Field(10, ge=1, le=100, description="articles per page")
     offset: int = Field(0, ge=0, le=10_000, description="articles to skip (pagination)")
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    mode: Mode = "hybrid"
     source: str | None = Field(None, max_length=200, description="only articles from this source")
     date_from: dt.date | None = Field(None, description="only articles published on or after this date")
     date_to: dt.date | None = Field(None, description="only articles published on or before this date")
     passages: int = Field(3, ge=1, le=10, description="best passages per article")
     highlight: bool = Field(True, description="mark the sentences that best answer the query")
-    sort: Literal["relevance", "newest", "oldest"] = Field(
+    sort: Sort = Field(
         "relevance", description="relevance, or the matching articles by date (newest or oldest first)")
     recency: float | None = Field(None, gt=0, le=1_000_000, description="boost recent articles: a half-life in "
                                   "days (the score halves per that many days older than the newest match)")
@@ -39,13 +40,7 @@ class SearchParams(BaseModel):
     @field_validator("facets")
     @classmethod
     def _facet_names(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        names = [name.strip() for name in value.split(",") if name.strip()]
-        if not names or len(names) > 10 or not all(re.fullmatch(r"\w{1,64}", name) for name in names):
-            raise ValueError("facets must be 1 to 10 field names (letters, digits, _) separated by commas, "
-                             "such as source,author,year")
-        return ",".join(names)
+        return None if value is None else ",".join(checked_facets(facet_list(value)))
     min_confidence: float | None = Field(
         None, ge=0, le=1, description="0 turns the match decision off: the best candidates are listed, matching or "
         "not, as before it; any other value (or none) keeps it on (docs/api.md, 'Match sets and total')")

@@ -27,20 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from indexer.extras import missing_extra
-from indexer.lexical import FACET_NAME, TermMarker, day_number
+from indexer.lexical import TermMarker, day_number
 from indexer.models import Encoder, check_backend, check_model, query_encoder
 
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 from .matching import MATCH_PROBABILITY, PROBABLE_DEPTH, RARE_WORDS_HELD, required_words, scored
-from .query import Filters, SearchError, typed_words
+from .query import FUSIONS, MODES, SORTS, Filters, SearchError, checked_facets, typed_words
 from .readers import open_reader
 from .schemas import Copy, RelatedHit, SearchResponse
 
-MODES = ("hybrid", "dense", "lexical")
-SORTS = ("relevance", "newest", "oldest")
-FUSIONS = ("rrf", "linear")
-# Facets one query may ask for.
-MAX_FACETS = 10
 # Suggestions returned at most, whatever `k` asks (a box shows a handful).
 MAX_SUGGESTIONS = 20
 # Articles re-scored by a cross-encoder when one is given (`reranker`): the top of the ranking.
@@ -167,10 +162,7 @@ class Searcher:
             raise SearchError(f"sort must be one of {', '.join(SORTS)}, got '{sort}'")
         if recency is not None and not recency > 0:
             raise SearchError(f"recency is a half-life in days and must be above 0, got {recency}")
-        facets = list(dict.fromkeys(facets)) if facets is not None else None
-        if facets is not None and (len(facets) > MAX_FACETS or not all(FACET_NAME.match(f) for f in facets)):
-            raise SearchError(f"facets must be up to {MAX_FACETS} field names (letters, digits, _), "
-                              f"such as source,author,year; got {','.join(facets)!r}")
+        facets = checked_facets(facets) if facets is not None else None
         for name, value in (("date_from", date_from), ("date_to", date_to)):
             if value and day_number(value) is None:
                 raise SearchError(f"{name} must be a date as YYYY-MM-DD, got '{value}'")

@@ -76,6 +76,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(condition, what: str, timeout: float = 60) -> None:
+    """Poll `condition()` until it is true; fail naming `what` after `timeout` seconds. For tests
+    that wait for another thread or process: no fixed sleep, which is too short on a loaded machine
+    and wasted on an idle one."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s in vain until {what}")
+        time.sleep(0.02)
+
+
 @contextmanager
 def running_server(index_dir: Path, api_key: str | None = None, log_path: Path | None = None,
                    options: tuple[str, ...] = ()):
@@ -131,7 +142,8 @@ def pytest_unconfigure(config):
     """Leave with the test run's own status, skipping the interpreter's teardown: once, after
     "194 passed" had been printed, the process then died in a native library's finalizer
     (segmentation fault, exit 139), which would fail a green run. Everything a test opened has been
-    closed by its fixtures by now; what is left is the process's own exit."""
+    closed by its fixtures by now; what is left is the process's own exit. Its cause is still
+    unknown: what was tried, and how to look further, is in docs/reliability.md (issue 24)."""
     import gc
 
     gc.collect()  # native objects still referenced are freed while the interpreter is whole

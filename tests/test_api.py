@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import running_server
+from conftest import running_server, wait_until
 from indexer import store
 from search_api.app import STATIC, create_app
 
@@ -271,14 +271,24 @@ def test_a_batch_with_a_bad_item_writes_nothing_and_names_each_bad_item(write_cl
 def test_a_damaged_index_is_a_503_saying_why_and_is_logged_once(write_client, writable_index, caplog, monkeypatch):
     import search_api.app as app_module
 
-    monkeypatch.setattr(app_module, "RELOAD_CHECK_SECONDS", 0.05)
-    time.sleep(0.2)  # the watcher's current sleep (1 s at most) ends; it then checks every 0.05 s
+    monkeypatch.setattr(app_module, "RELOAD_CHECK_SECONDS", 0.05)  # from the watcher's next check on
+    index = write_client.app.state.index
+    failed_reloads = []
+    reload = index.refresh
+
+    def counted_reload() -> bool:
+        try:
+            return reload()
+        except Exception:
+            failed_reloads.append(True)
+            raise
+
+    monkeypatch.setattr(index, "refresh", counted_reload)  # the watcher looks it up at every check
     (writable_index / "manifest.json").write_text("{ damaged", encoding="utf-8")
-    time.sleep(1.5)
+    wait_until(lambda: len(failed_reloads) >= 3, "the watcher tried to reload the damaged index three times")
     response = write_client.post("/articles", json=NEW_ARTICLE, headers=auth())
     assert response.status_code == 503 and "manifest" in response.json()["detail"], response.text
     assert write_client.get("/search", params={"q": "fire"}).status_code == 200  # still serving the last state
-    time.sleep(0.5)
     failures = [r for r in caplog.records if "could not open the new index generation" in r.getMessage()]
     assert len(failures) == 1 and not failures[0].exc_info  # the message says it all: no traceback
 
@@ -336,24 +346,36 @@ def test_writes_do_not_leak_file_descriptors(write_client):
     assert after - before <= 5, (before, after)
 
 
-def test_a_search_is_not_held_by_a_large_write(write_client):
-    """Writes embed with their own model, so a search waits for neither the write nor its batch."""
+def test_a_search_is_not_held_by_a_large_write(write_client, monkeypatch):
+    """Writes embed with their own model, so a search waits for neither the write nor its batch:
+    the write is held inside its model (with every lock it takes) until the search is answered."""
+    from sentence_transformers import SentenceTransformer
+
     sentences = " ".join(f"The harbour board met for session {n} and argued about crane {n * 7} and its repairs."
                          for n in range(120))
     batch = [{"id": f"big-{i}", "title": f"Harbour board session {i}", "text": f"Report {i}. {sentences}"}
              for i in range(20)]
+    embedding, searched = threading.Event(), threading.Event()
+    answered_while_held = []  # at the write's first batch: whether the search was answered meanwhile
+    model_encode = SentenceTransformer.encode
+
+    def held_write_encode(model, texts, *args, **kwargs):
+        if not answered_while_held and any("harbour board" in text for text in texts):
+            embedding.set()
+            answered_while_held.append(searched.wait(60))
+        return model_encode(model, texts, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "encode", held_write_encode)
     statuses = []
     write = threading.Thread(target=lambda: statuses.append(
         write_client.post("/articles", json=batch, headers=auth()).status_code))
     write.start()
-    time.sleep(4)  # the write has loaded its model and is embedding its ~100 passages
-    started = time.monotonic()
+    assert embedding.wait(120), "the write never reached its model"
     response = write_client.get("/search", params={"q": "penguins on the ice", "k": 3})
-    took = time.monotonic() - started
-    still_writing = write.is_alive()
+    searched.set()
     write.join()
     assert response.status_code == 200 and statuses == [200]
-    assert still_writing and took < 3, (still_writing, took)
+    assert answered_while_held == [True]
 
 
 def test_a_write_waits_for_another_process_and_answers_503_after_the_timeout(write_client, writable_index,

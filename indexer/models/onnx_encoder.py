@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..extras import missing_extra
+from ..settings import Settings
 from .base import Encoder, ModelError, fingerprint, resolve_model
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
@@ -38,7 +39,7 @@ log = logging.getLogger("article_search")
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("ARTICLE_SEARCH_CACHE", Path.home() / ".cache" / "article-search"))
+    return Settings.from_environment().cache_dir
 
 
 def export_path(fingerprint: str, backend: str) -> Path:
