@@ -223,9 +223,18 @@ class CollectionStats:
         return _idf(self.passages, self.doc_freqs.get(term, 0))
 
     def fuzzy_weight(self, term: str) -> float:
-        """The constant score of a fuzzy match of `term`: `FUZZY_WEIGHT` of the idf of its near misses
-        (their passages summed, so at most every passage: "for" and "from" are near misses of "form")."""
-        return FUZZY_WEIGHT * _idf(self.passages, min(self.near_misses.get(term, 0), self.passages))
+        """The constant score of a fuzzy match of `term`: `FUZZY_WEIGHT` of its `near_miss_idf`."""
+        return FUZZY_WEIGHT * self.near_miss_idf(term)
+
+    def near_miss_idf(self, term: str) -> float:
+        """The idf of the near misses of `term` (their passages summed, so at most every passage:
+        "for" and "from" are near misses of "form"): what the word weighs if it is a typo of one."""
+        return self.passages_idf(self.near_misses.get(term, 0))
+
+    def passages_idf(self, holding: int) -> float:
+        """The idf of a word held by `holding` passages (capped at every passage: summed counts of
+        several terms may count a passage twice)."""
+        return _idf(self.passages, min(holding, self.passages))
 
     def top_completions(self, start: str) -> list[str]:
         """The `PREFIX_EXPANSIONS` most frequent `completions` that start with `start`, most frequent

@@ -64,22 +64,30 @@ def word_shares(reader, query: str, texts: dict[int, str], typos: bool = True) -
     archive never holds weighs the most (the highest idf), so a name weighs more than a common word.
     A last word still being typed is held by a text with a word that starts with it; with `typos`,
     a word the archive does not hold (or, being typed, starts none of its words) is held by a text
-    with a word `typo_budget` edits away, as the match condition matches them. `reader` gives the idf (its `lexical_statistics`)."""
+    with a word `typo_budget` edits away, as the match condition matches them, and weighs as the
+    passages holding its near misses. `reader` gives the idf (its `lexical_statistics`)."""
     words, prefix = typed_words(query)
-    statistics = reader.lexical_statistics(query)
+    statistics = reader.lexical_statistics(query, typos=typos)
     weights = {term: statistics.idf(term) for term in terms_of(" ".join(words))}
+    # A misspelt word is one no passage holds: only those are looked for among near words.
+    misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
+    # One with near misses in the archive weighs as the word it is a typo of, as lexical search
+    # weighs it ("lcoated" as "located"), not as a name the archive lacks (the highest idf): a
+    # passage without it then loses what the corrected question would lose there, no more.
+    weights.update({t: statistics.near_miss_idf(t) for t in misspelt if statistics.near_misses.get(t)})
     start = "".join(sorted(terms_of(prefix, stem=False))) if prefix else ""
     # A word being typed weighs as the whole word when the archive holds it ("air" of "Mahan Air"),
-    # else as a word no passage holds (the highest idf): what it will become is not known yet.
+    # else as the passages holding its completions ("gam": game, games, gamma), as a misspelt word
+    # weighs as its near misses; one that starts no word of the archive as a word no passage holds.
     typed_terms = [t for t in terms_of(prefix) if statistics.doc_freqs.get(t)] if prefix else []
-    typed_weight = max(map(statistics.idf, typed_terms)) if typed_terms else statistics.idf("")
+    completed = sum(statistics.doc_freqs.get(t, 0) for t in statistics.completions)
+    typed_weight = (max(map(statistics.idf, typed_terms)) if typed_terms
+                    else statistics.passages_idf(completed) if completed else statistics.idf(""))
     total = sum(weights.values()) + (typed_weight if start else 0.0)
     if not total:
         return {chunk: 0.0 for chunk in texts}
     stems = {chunk: terms_of(text) for chunk, text in texts.items()}
     vocabulary = set().union(*stems.values()) if stems else set()
-    # A misspelt word is one no passage holds: only those are looked for among near words.
-    misspelt = [t for t in weights if typos and not statistics.doc_freqs.get(t) and typo_budget(t)]
     near = {t: {w for w in vocabulary if within_edits(t, w, typo_budget(t))} for t in misspelt}
     # A word being typed that starts a word of the archive is no typo (as lexical search takes it).
     unknown_start = not any(n and term.startswith(start) for term, n in statistics.doc_freqs.items())

@@ -80,6 +80,20 @@ def test_a_typo_or_a_half_typed_word_matches_what_the_word_matches(searcher):
     assert matched("Navalny poisoned ") == matched("Navalny poisnoed ") == matched("Navalny poiso") != set()
 
 
+@pytest.mark.parametrize("corrected, typo", [
+    ("On what charges did the House impeach Donald Trump?", "On what charges did the House impeach Donlad Trump?"),
+    ("Which prison was Sirhan Sirhan stabbed in?", "Whicbh prison was Sirhan Sirhan stabbed in?"),
+])
+def test_a_question_with_a_typo_matches_what_the_corrected_question_matches(searcher, corrected, typo):
+    # Questions of tests/fixtures/wikinews_questions.jsonl with `eval --typos`'s seeded typos. The
+    # misspelt word weighs as the word it is a typo of, so a passage without it is no likelier to
+    # match (and one with it no less likely) than for the corrected question.
+    def matched(query):
+        return {hit.article_id for hit in searcher.search(query, k=50, highlight=False).results}
+
+    assert matched(typo) == matched(corrected) != set()
+
+
 @pytest.mark.parametrize("query", ["\u200b", "😀", "zzzzqqqq"])
 def test_a_query_without_a_word_of_the_archive_matches_nothing(searcher, query):
     for mode in ("hybrid", "dense", "lexical"):
