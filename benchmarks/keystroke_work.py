@@ -5,7 +5,8 @@ time of a median and a p99 keystroke goes.
     python benchmarks/keystroke_work.py --index /tmp/big/index --questions 30 --no-report
 
 What is typed: every prefix, from the 3rd character, of `--questions` squad-dev-a questions
-(`query_latency.load_queries`, as benchmarks/archive_scale.py types them), each a
+(`query_latency.load_queries`, as benchmarks/archive_scale.py types them), or with `--typing
+titles` of the index's own articles (whose words it holds), each a
 `Searcher.search(text, k=10, mode=--mode, facets=source,author,year)` as `GET /search` asks it
 (passages 3, highlights). A warm-up pass types 10 other questions (so that what is cached
 between queries helps as it would a server's stream of keystrokes, not by having seen these), then:
@@ -26,6 +27,7 @@ import argparse
 import collections
 import copy
 import functools
+import sqlite3
 import statistics
 import sys
 import threading
@@ -160,17 +162,27 @@ def breakdown(took: list[float], parts: list[collections.Counter], texts: list[s
     return rows
 
 
-def profile(index: Path, questions: int, mode: str) -> tuple[list[list], list[list], list[list], int]:
-    """(latency rows, step rows, work rows, keystrokes) of `mode` keystrokes over `index`."""
+def titles(index: Path, count: int) -> list[str]:
+    """`count` titles of the index's articles, spread over it (every 997th row), the same every run."""
+    conn = sqlite3.connect(index / "index.sqlite")
+    rows = conn.execute("SELECT title FROM articles WHERE title != '' AND rowid % 997 = 0 LIMIT ?", (count,)).fetchall()
+    conn.close()
+    return [title for (title,) in rows]
+
+
+def profile(index: Path, questions: int, mode: str, typing: str = "questions") -> tuple[list[list], list[list],
+                                                                                      list[list], int]:
+    """(latency rows, step rows, work rows, keystrokes) of `mode` keystrokes over `index`, typing
+    squad-dev-a questions or (`typing` "titles") titles of the index's own articles."""
     from search_api.searcher import Searcher
 
     searcher = Searcher(index)
-    typed = load_queries(index, 2 * questions + 10)
+    typed = (load_queries if typing == "questions" else titles)(index, 2 * questions + 10)
     texts, others = keystrokes(typed[:questions]), keystrokes(typed[questions:2 * questions])
     for text in keystrokes(typed[2 * questions:]):  # warm-up: the model's first calls, the page cache
         searcher.search(text, k=10, mode=mode, facets=FACETS)
     took, parts = timed(searcher, texts, mode)
-    latency = [[f"{mode} keystroke, in process", len(took), *(f"{percentile(took, q):.1f}" for q in (50, 90, 99))]]
+    latency = [[f"{mode} keystroke typing {typing}, in process", len(took), *(f"{percentile(took, q):.1f}" for q in (50, 90, 99))]]
     work = [[name, f"{value:,.1f}"] for name, value in counted(Searcher(index, encoder=searcher.encoder), others,
                                                                  mode).items()]
     return latency, breakdown(took, parts, texts), work, len(texts)
@@ -181,10 +193,12 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--questions", type=int, default=30, help="questions typed, each from its 3rd character")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "lexical", "dense"])
+    parser.add_argument("--typing", default="questions", choices=["questions", "titles"],
+                        help="what is typed: squad-dev-a questions, or the titles of the index's articles")
     parser.add_argument("--note", default="", help="a line added to the report (for example the machine's load)")
     parser.add_argument("--no-report", action="store_true", help="print, do not append to docs/benchmarks.md")
     args = parser.parse_args()
-    latency, steps, work, count = profile(args.index, args.questions, args.mode)
+    latency, steps, work, count = profile(args.index, args.questions, args.mode, args.typing)
     body = "\n\n".join([table(["request", "keystrokes", "p50 ms", "p90 ms", "p99 ms"], latency),
                         table(["step", "median keystroke ms", "p99 keystroke ms", "mean ms"], steps),
                         table(["work per keystroke (mean)", "count"], work)])
