@@ -9,25 +9,31 @@ passage, 4 passages an article), sources spread over 20 names and dates over 199
 passage's vector is a real passage vector of `--seed-index` (default: an index of data/, built
 first) plus noise, renormalised. Rows go into SQLite directly; then `IndexWriter(rebuild=True)`,
 the product's own code, lays out FAISS (IVF from 200k passages, as `auto` chooses) and writes the
-lexical index. An existing --out is measured again without rebuilding.
+lexical index. An existing --out is measured again without rebuilding, whoever built it (an archive
+of benchmarks/soak.py too: the filters measured come from the archive's own sources and dates).
 
 Measured, against a real `article-search serve` over HTTP with one client: /search p50/p90/p99
 for 300 squad-dev-a questions per mode and per filter, the keystrokes of 30 of them typed into a
-search box (/search with facets, /suggest), /articles/{id}/related, two POSTed articles
+search box (/search with facets, /suggest), the keystrokes of 30 others typed by 8 clients at
+once (keystrokes/s, p50, p99), /articles/{id}/related, two POSTed articles
 (until it answers, until a search finds it, and the bytes the server wrote for it), the CLI
 `index` of one new article, `serve` start-up until ready, server RSS after start-up and after the
-searches, and disk bytes per passage.
+searches, and disk bytes per passage. Then, in process with the server stopped, the keystroke
+profile of benchmarks/keystroke_work.py: where the time of a median and a p99 keystroke goes, and
+the work per keystroke (skip it with --no-profile).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,12 +44,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import report, table  # noqa: E402
-from lexical_engines import SOURCES, synthetic_passages  # noqa: E402
+from lexical_engines import synthetic_passages  # noqa: E402
 from memory import rss_mb  # noqa: E402
+from keystroke_work import keystrokes, profile  # noqa: E402
 from query_latency import load_queries, percentile, start_server  # noqa: E402
 
 PASSAGES_PER_ARTICLE = 4
 KEY = "archive-scale-benchmark"
+KEYSTROKE_FACETS = "source,author,year"
+CONCURRENT_BOXES = 8
 
 
 def seed_vectors(seed_index: Path | None, workdir: Path) -> tuple[np.ndarray, Path]:
@@ -148,12 +157,59 @@ def touched(before: dict[Path, tuple[int, int]], after: dict[Path, tuple[int, in
     return f"new files: {names(new)}; changed files: {names(changed)}"
 
 
+def archive_filters(sample: list[tuple[str, str]]) -> list[tuple[str, dict]]:
+    """The filters measured, from a random sample of the archive's (source, published) rows, so
+    that any archive (this script's, or one built by benchmarks/soak.py) is measured with filters
+    that pass part of it: the sample's most common source but three (`SOURCES[3]` of this script's
+    builds), and the dates of the sample's 85th and 17th percentile (near 2020-01-01 and 1995-12-31
+    in this script's builds, dated 1990-2024)."""
+    sources = collections.Counter(source for source, _ in sample if source).most_common()
+    days = sorted(published[:10] for _, published in sample if published)
+    filters = []
+    if sources:
+        source = sources[min(3, len(sources) - 1)][0]
+        filters.append((f"source={source}", {"source": source}))
+    if days:
+        late, early = days[int(len(days) * 0.85)], days[int(len(days) * 0.17)]
+        filters += [(f"date_from={late}", {"date_from": late}), (f"date_to={early}", {"date_to": early})]
+    return filters
+
+
+def keystrokes_concurrently(url: str, questions: list[str], clients: int) -> tuple[list[float], float, int]:
+    """`clients` search boxes typing at once, each its share of `questions` keystroke by keystroke
+    (from the 3rd character, /search hybrid with facets, as one client's keystroke rows); returns
+    the latencies (ms), keystrokes per second, and the non-200 answers."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def box(typed: list[str]) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for text in typed:
+                started = time.perf_counter()
+                status = http.get("/search", params={"q": text, "facets": KEYSTROKE_FACETS}).status_code
+                with lock:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    errors += status != 200
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=box, args=(keystrokes(questions[number::clients]),)) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, len(latencies) / (time.perf_counter() - started), errors
+
+
 def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
     queries = load_queries(out, requests)
     conn = sqlite3.connect(out / "index.sqlite")
-    article_ids = [row[0] for row in conn.execute("SELECT id FROM articles ORDER BY random() LIMIT ?", (requests,))]
+    sample = conn.execute("SELECT id, source, published FROM articles ORDER BY random() LIMIT ?", (requests,)).fetchall()
     passages = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     conn.close()
+    article_ids = [article_id for article_id, _, _ in sample]
+    filters = archive_filters([(source or "", published or "") for _, source, published in sample])
     disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     rows, notes = [], []
     os.environ["ARTICLE_SEARCH_API_KEY"] = KEY
@@ -168,19 +224,20 @@ def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
             for mode in ("hybrid", "dense", "lexical"):
                 rows.append([f"/search {mode}", *spread([timed_get(http, "/search", {"q": q, "mode": mode})
                                                          for q in queries])])
-            for name, params in (("source=" + SOURCES[3], {"source": SOURCES[3]}),
-                                 ("date_from=2020-01-01", {"date_from": "2020-01-01"}),
-                                 ("date_to=1995-12-31", {"date_to": "1995-12-31"})):
+            for name, params in filters:
                 for mode in ("hybrid", "dense", "lexical"):
                     rows.append([f"/search {mode}, {name}", *spread(
                         [timed_get(http, "/search", {"q": q, "mode": mode, **params}) for q in queries])])
             # A search box: every prefix of a question from its third character, as typed, asks for
             # results with facets and for suggestions (issue 13's keystroke).
-            keystrokes = [q[:end] for q in queries[:30] for end in range(3, len(q) + 1)]
-            rows.append(["keystroke: /search hybrid + facets=source,author,year", *spread(
-                [timed_get(http, "/search", {"q": typed, "facets": "source,author,year"}) for typed in keystrokes])])
-            rows.append(["keystroke: /suggest", *spread([timed_get(http, "/suggest", {"q": typed})
-                                                         for typed in keystrokes])])
+            typed = keystrokes(queries[:30])
+            rows.append([f"keystroke: /search hybrid + facets={KEYSTROKE_FACETS}", *spread(
+                [timed_get(http, "/search", {"q": text, "facets": KEYSTROKE_FACETS}) for text in typed])])
+            rows.append(["keystroke: /suggest", *spread([timed_get(http, "/suggest", {"q": text}) for text in typed])])
+            # Eight search boxes at once, typing 30 other questions between them.
+            latencies, rate, errors = keystrokes_concurrently(url, queries[30:60], CONCURRENT_BOXES)
+            rows.append([f"keystroke, {CONCURRENT_BOXES} clients at once: {rate:.1f} keystrokes/s, {errors} errors",
+                         *spread(latencies)])
             rows.append(["/articles/{id}/related", *spread(
                 [timed_get(http, f"/articles/{a}/related", {"k": 10}) for a in article_ids])])
             rss_after = rss_mb(process.pid)
@@ -224,7 +281,7 @@ def measure(out: Path, requests: int) -> tuple[list[list], list[str]]:
                                                                     posts)],
              f"CLI `index` of one new article: {cli_s:.1f} s (a new process: model load included)",
              f"disk: {disk / 1e9:.2f} GB, {disk / passages:.0f} bytes per passage ({passages:,} passages)"]
-    return rows, notes
+    return rows, notes, passages
 
 
 def main() -> None:
@@ -234,16 +291,24 @@ def main() -> None:
     parser.add_argument("--seed-index", type=Path, help="an index whose passage vectors seed the synthetic ones")
     parser.add_argument("--requests", type=int, default=300, help="requests per row")
     parser.add_argument("--no-report", action="store_true", help="print, do not append to docs/benchmarks.md")
+    parser.add_argument("--no-profile", action="store_true", help="skip the in-process keystroke profile")
     args = parser.parse_args()
     build_note = "reused"
     if not (args.out / "manifest.json").exists():
         build_note = f"built in {build(args.out, args.passages, args.seed_index):.0f} s"
-    rows, notes = measure(args.out, args.requests)
+    rows, notes, passages = measure(args.out, args.requests)
     body = table(["request (1 client, HTTP)", "p50 ms", "p90 ms", "p99 ms"], rows)
+    if not args.no_profile:
+        # In process, once the server has stopped: where a keystroke's time goes, and its work.
+        latency, steps, work, count = profile(args.out, 30, "hybrid")
+        body += "\n\n" + "\n\n".join([
+            table(["request", "keystrokes", "p50 ms", "p90 ms", "p99 ms"], latency),
+            table(["step (benchmarks/keystroke_work.py)", "median keystroke ms", "p99 keystroke ms", "mean ms"], steps),
+            table(["work per keystroke (mean)", "count"], work)])
     notes_text = "\n".join(f"- {note}" for note in [f"index {build_note}"] + notes)
     print(body + "\n\n" + notes_text)
     if not args.no_report:
-        report(f"Archive scale: {args.passages:,} passages over HTTP", body, notes_text)
+        report(f"Archive scale: {passages:,} passages over HTTP", body, notes_text)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ PREFIX_WEIGHT = 0.9
 # Measured on 1,000 squad-dev-a questions with a seeded typo, hybrid recall@5: .944 at 0.8, .947 at
 # 0.9, .949 at 1.0; clean questions .965-.966 at all three (docs/quality.md).
 FUZZY_WEIGHT = 0.9
+# Queries whose statistics a reader keeps (`LexicalReader.query_statistics`); all are forgotten
+# when this many are kept (a few kB each).
+QUERY_STATISTICS_KEPT = 1024
 # tantivy's BM25 parameters (fixed in tantivy): term saturation and length normalisation.
 BM25_K1, BM25_B = 1.2, 0.75
 # Facets: a metadata field's name must be a word; its values are kept when short enough to be a
@@ -486,6 +489,7 @@ class LexicalReader:
             if unpublished:
                 clauses.append(later)
         self._hidden_count = len(hidden) + unpublished
+        self._query_statistics: dict[tuple, CollectionStats] = {}  # see `query_statistics`
         self._hidden = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in clauses]) if clauses else None
 
     def _visible(self, query: tantivy.Query) -> tantivy.Query:
@@ -532,13 +536,22 @@ class LexicalReader:
         each word its weight in all of them together and the completions most frequent in all.
         These are the most frequent of the union of the shards' `PREFIX_EXPANSIONS` (counted in
         every shard: search_api.sharded), so they are one index's unless a completion is frequent
-        in all shards together but in no shard's own list."""
+        in all shards together but in no shard's own list. Kept for the reader's life (one commit's
+        statistics never change): a query asks for them up to four times, and the next keystroke of
+        a search box asks for many of them again. The answer is shared: not to be changed."""
+        key = (tuple(words), prefix, typos)
+        statistics = self._query_statistics.get(key)
+        if statistics is not None:
+            return statistics
         statistics = self.statistics(self.query_terms(words, prefix))
         if prefix:
             statistics.completions = frozenset(self.completions(prefix))
         if typos:
             statistics.near_misses = {term: sum(self.searcher.doc_freq("body", t) for t in near_miss_terms(term))
                                       for term in self._fuzzy_terms(words, prefix)}
+        if len(self._query_statistics) >= QUERY_STATISTICS_KEPT:
+            self._query_statistics.clear()
+        self._query_statistics[key] = statistics
         return statistics
 
     def _fuzzy_terms(self, words: list[str], prefix: str | None) -> list[str]:

@@ -18,7 +18,10 @@ needs a cosine of 0.89 to match, so a neighbour in meaning alone rarely pads a l
 
 from __future__ import annotations
 
+import bisect
 import math
+import sys
+import threading
 
 import numpy as np
 
@@ -86,21 +89,51 @@ def word_shares(reader, query: str, texts: dict[int, str], typos: bool = True) -
     total = sum(weights.values()) + (typed_weight if start else 0.0)
     if not total:
         return {chunk: 0.0 for chunk in texts}
-    stems = {chunk: terms_of(text) for chunk, text in texts.items()}
-    vocabulary = set().union(*stems.values()) if stems else set()
+    analysed = {chunk: analysed_text(chunk, text) for chunk, text in texts.items()}
+    vocabulary = set().union(*(stems for stems, _ in analysed.values())) if misspelt else set()
     near = {t: {w for w in vocabulary if within_edits(t, w, typo_budget(t))} for t in misspelt}
     # A word being typed that starts a word of the archive is no typo (as lexical search takes it).
     unknown_start = not any(n and term.startswith(start) for term, n in statistics.doc_freqs.items())
     budget = typo_budget(start)
     shares = {}
-    for chunk, text in texts.items():
-        terms = stems[chunk] | {t for t in misspelt if near[t] & stems[chunk]}
-        held = sum(weight for term, weight in weights.items() if term in terms)
-        if start and any(word.startswith(start) or typos and unknown_start and within_edits(start, word, budget)
-                         for word in terms_of(text, stem=False)):
+    for chunk, (stems, folded) in analysed.items():
+        held = sum(weight for term, weight in weights.items()
+                   if term in stems or term in near and not near[term].isdisjoint(stems))
+        if start and (_starts_one(folded, start) or typos and unknown_start
+                      and any(within_edits(start, word, budget) for word in folded)):
             held += typed_weight
         shares[chunk] = held / total
     return shares
+
+
+# The analysed words of passages scored lately, by chunk id and text (an id alone could be reused
+# by a later generation): the keystrokes of a search box score mostly the candidates of the
+# keystroke before, and analysing their texts was most of the time of scoring them
+# (docs/benchmarks.md, "Keystrokes: work per query"). The oldest are forgotten past this many
+# passages (a few kB each, the words interned).
+ANALYSED_TEXTS = 8192
+_ANALYSED: dict[tuple[int, str], tuple[frozenset[str], tuple[str, ...]]] = {}
+_ANALYSED_LOCK = threading.Lock()
+
+
+def analysed_text(chunk_id: int, text: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A passage's index terms (`terms_of`, stemmed) and its words unstemmed, sorted (as the
+    start of a word being typed is matched), kept for the next query that scores the same passage."""
+    key = (chunk_id, text)
+    found = _ANALYSED.get(key)
+    if found is None:
+        found = (frozenset(map(sys.intern, terms_of(text))), tuple(sorted(map(sys.intern, terms_of(text, stem=False)))))
+        with _ANALYSED_LOCK:
+            _ANALYSED[key] = found
+            while len(_ANALYSED) > ANALYSED_TEXTS:
+                del _ANALYSED[next(iter(_ANALYSED))]
+    return found
+
+
+def _starts_one(words: tuple[str, ...], start: str) -> bool:
+    """Whether one of the sorted `words` starts with `start`."""
+    at = bisect.bisect_left(words, start)
+    return at < len(words) and words[at].startswith(start)
 
 
 def scored(reader, query: str, query_vector: np.ndarray, chunk_ids: list[int],

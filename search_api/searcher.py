@@ -44,6 +44,12 @@ RERANK_DEPTH = 30
 # does not depend on the page asked for (pages are disjoint slices of one ranking); deepened only
 # when the pool holds fewer articles than the page needs.
 CANDIDATE_DEPTH = 300
+# Answers a searcher keeps for a request asked again (a keystroke typed again after a backspace, a
+# page asked twice): a searcher answers from one generation, so what it answered stays right.
+ANSWERS_KEPT = 256
+# Query embeddings kept, by query text, for all generations of one encoder (a facet clicked, the
+# next page, another mode or a keystroke typed again asks for the same text's embedding).
+EMBEDDINGS_KEPT = 1024
 # Threads that run the lexical side of hybrid queries beside the query embedding; shared by all
 # searchers, since a server opens a new one for every index generation.
 _LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
@@ -105,6 +111,9 @@ class Searcher:
                 self.reader.close()
             raise
         self.fusion, self.rrf_k, self.linear_weight = fusion, rrf_k, linear_weight
+        self._answers: dict[tuple, SearchResponse] = {}  # see ANSWERS_KEPT
+        same_model = previous is not None and previous.encoder is self.encoder
+        self._embeddings: dict[str, np.ndarray] = previous._embeddings if same_model else {}  # see EMBEDDINGS_KEPT
         self._rerank_lock = threading.Lock()  # one cross-encoder call at a time, like the encoder
 
     @property
@@ -150,8 +159,28 @@ class Searcher:
         `facets` (source, year, author or any metadata field) adds the matching articles per value
         (see `LocalReader.match_counts`): filtering on a value gives that count as `total`. Each
         passage and title carries `terms`, the
-        offsets of the words the query matches (see indexer.lexical.TermMarker)."""
+        offsets of the words the query matches (see indexer.lexical.TermMarker). A request asked
+        again is answered from what this searcher kept (`ANSWERS_KEPT`), a copy."""
         started = time.perf_counter()
+        key = None if query_vector is not None else (
+            query, k, offset, mode, source, date_from, date_to, passages, highlight, typos, sort, recency,
+            tuple(facets) if facets is not None else None, min_confidence)
+        kept = self._answers.get(key) if key is not None else None
+        if kept is not None:
+            return kept.model_copy(deep=True, update={"took_ms": round((time.perf_counter() - started) * 1000, 2)})
+        answer = self._search(query, k, offset, mode, source, date_from, date_to, passages, highlight, query_vector,
+                              typos, sort, recency, facets, min_confidence, started)
+        if key is not None:
+            if len(self._answers) >= ANSWERS_KEPT:
+                self._answers.clear()
+            self._answers[key] = answer.model_copy(deep=True)
+        return answer
+
+    def _search(self, query: str, k: int, offset: int, mode: str, source: str | None, date_from: str | None,
+                date_to: str | None, passages: int, highlight: bool, query_vector: np.ndarray | None, typos: bool,
+                sort: str, recency: float | None, facets: list[str] | None, min_confidence: float | None,
+                started: float) -> SearchResponse:
+        """`search` without the answers kept; `started`, when the request came in."""
         typed = query.lstrip()  # a trailing space says the last word is complete
         query = query.strip()
         if not query:
@@ -174,7 +203,7 @@ class Searcher:
         # The lexical index answers while the model embeds the query.
         lexical = self._lexical_parts(typed, mode, filters, typos, sort) if min_confidence != 0 else None
         if query_vector is None and (mode != "lexical" or highlight or min_confidence != 0):
-            query_vector = self.encoder.encode([query])[0]
+            query_vector = self._embedding(query)
         if lexical is not None:
             groups, copies, total, counts = self._match_set(typed, query_vector, mode, filters, offset + k, typos,
                                                             passages, sort, facets, lexical)
@@ -199,6 +228,17 @@ class Searcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=query, mode=mode, took_ms=round(took, 2), offset=offset, total=total,
                               results=hits, facets=counts)
+
+    def _embedding(self, query: str) -> np.ndarray:
+        """The query's embedding, kept for the next request of the same text (EMBEDDINGS_KEPT)."""
+        vector = self._embeddings.get(query)
+        if vector is None:
+            vector = self.encoder.encode([query])[0]
+            vector.flags.writeable = False  # shared by the requests that ask for it again
+            if len(self._embeddings) >= EMBEDDINGS_KEPT:
+                self._embeddings.clear()
+            self._embeddings[query] = vector
+        return vector
 
     def _candidates(self, typed: str, query_vector, mode: str, filters: Filters, need: int, typos: bool,
                     passages: int, facets: list[str] | None):
