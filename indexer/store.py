@@ -374,7 +374,7 @@ class Snapshot:
     IDLE_CONNECTIONS = 4  # kept open between requests for the next ones
 
     def __init__(self, index_dir: str | Path, manifest: dict, previous: Snapshot | None = None, held: bool = True):
-        from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, read_layout, read_tombstones
+        from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, lexical_deletes, read_layout, segment_deletes
 
         self.dir = Path(index_dir)
         self._lock = threading.Lock()
@@ -391,8 +391,12 @@ class Snapshot:
             if not segments and conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
                 raise StoreError(f"{self.dir} has passages but no vector segments; rebuild them from the database "
                                  f"(nothing is re-embedded) with: article-search index --repair --index {self.dir}")
+            # The deletes of the segments `previous` holds, plus what was removed since: a new
+            # generation reads the tombstones it added, not every tombstone of the archive.
+            since = previous.generation if previous and previous.generation <= self.generation else None
             try:
-                self.vectors = VectorReader(self.dir, segments, read_tombstones(conn),
+                deletes = segment_deletes(conn, segments, previous.vectors if previous else None, since)
+                self.vectors = VectorReader(self.dir, segments, deletes,
                                             nprobe=manifest.get("faiss", {}).get("nprobe") or IVF_NPROBE,
                                             previous=previous.vectors if previous else None)
             except VectorIndexError as exc:
@@ -401,8 +405,8 @@ class Snapshot:
             # Opened after the generation was read: the writer commits a batch to the lexical index
             # before the transaction that publishes it, so this commit holds every passage seen here.
             newest = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
-            self.lexical = open_lexical(self.dir, hidden=read_tombstones(conn, "lexical"),
-                                        newest=newest[0] if newest else 0)
+            self.lexical_deletes = lexical_deletes(conn, previous.lexical_deletes if previous else None, since)
+            self.lexical = open_lexical(self.dir, hidden=self.lexical_deletes.ids, newest=newest[0] if newest else 0)
             self._probes = probe_vectors(conn)
         except BaseException:
             conn.close()
