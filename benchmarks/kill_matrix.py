@@ -124,7 +124,7 @@ def post(index_dir: Path, work: Path) -> None:
     records = [json.loads(line) for line in (work / "posts.jsonl").read_text(encoding="utf-8").splitlines()]
     with TestClient(create_app(index_dir, encoder=ENCODER, api_key=KEY)) as client:
         for record in records:
-            response = client.post("/articles", json=record, headers={"X-API-Key": KEY})
+            response = client.post("/articles", json=record, headers={"Authorization": f"Bearer {KEY}"})
             if response.status_code != 200:
                 raise RuntimeError(f"POST answered {response.status_code}: {response.text}")
 
