@@ -398,7 +398,10 @@ class Snapshot:
                 deletes = segment_deletes(conn, segments, previous.vectors if previous else None, since)
                 self.vectors = VectorReader(self.dir, segments, deletes,
                                             nprobe=manifest.get("faiss", {}).get("nprobe") or IVF_NPROBE,
-                                            previous=previous.vectors if previous else None)
+                                            previous=previous.vectors if previous else None,
+                                            # A server reads samples at open, the rest in the
+                                            # background (search_api.live); others read all once.
+                                            check="once" if held else "sampled")
             except VectorIndexError as exc:
                 raise StoreError(f"{exc}; rebuild it from the database (nothing is re-embedded) with: "
                                  f"article-search index --repair --index {self.dir}") from None
@@ -406,7 +409,8 @@ class Snapshot:
             # before the transaction that publishes it, so this commit holds every passage seen here.
             newest = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
             self.lexical_deletes = lexical_deletes(conn, previous.lexical_deletes if previous else None, since)
-            self.lexical = open_lexical(self.dir, hidden=self.lexical_deletes.ids, newest=newest[0] if newest else 0)
+            self.lexical = open_lexical(self.dir, hidden=self.lexical_deletes.ids, newest=newest[0] if newest else 0,
+                                        check="once" if held else "sampled")
             self._probes = probe_vectors(conn)
         except BaseException:
             conn.close()
@@ -546,16 +550,17 @@ def checkpoint(conn: sqlite3.Connection, truncate: bool = False) -> bool:
     return not busy
 
 
-def open_lexical(index_dir: Path, hidden=(), newest: int | None = None):
+def open_lexical(index_dir: Path, hidden=(), newest: int | None = None, check: str = "once"):
     """A reader of the index's lexical index at its newest commit, `hidden` chunk ids and those
-    above `newest` left out (see indexer.lexical)."""
+    above `newest` left out (see indexer.lexical), its files checked to `check` depth first
+    ("once", or "sampled" for a server: see indexer.lexical.damaged_files)."""
     from .lexical import LexicalReader, damaged_files, exists
 
     folder = Path(index_dir) / LEXICAL
     rebuild = f"rebuild it from the database (nothing is re-embedded) with: article-search index --rebuild --index {index_dir}"
     if not exists(folder):
         raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); {rebuild}")
-    damaged = damaged_files(folder, once=True)
+    damaged = damaged_files(folder, check)
     if damaged:
         raise StoreError(f"{folder} is damaged ({'; '.join(damaged)}); {rebuild}")
     try:

@@ -90,8 +90,9 @@ class VectorIndexError(RuntimeError):
 @dataclass(frozen=True)
 class Segment:
     """One immutable segment file: the vectors of chunk ids `first`..`last` (those not removed when
-    it was written), `count` of them, `kind` flat or ivf-sq8; `size` in bytes and `checksum`
-    ("crc32:<hex>") as written (0 and "" for a segment written before checksums, see `check_segment`)."""
+    it was written), `count` of them, `kind` flat or ivf-sq8; `size` in bytes, `checksum`
+    ("crc32:<hex>") and `sample` (the same of its sampled spans, indexer.checksums) as written (0
+    and "" for a segment written before them, see `check_segment`)."""
 
     file: str
     first: int
@@ -100,6 +101,7 @@ class Segment:
     kind: str
     size: int = 0
     checksum: str = ""
+    sample: str = ""
 
 
 def choose_index_type(requested: str, count: int) -> str:
@@ -287,36 +289,49 @@ def is_ivf(index) -> bool:
     return hasattr(index, "nprobe")
 
 
-def write_index(path: Path, index) -> tuple[int, str]:
+def write_index(path: Path, index) -> tuple[int, str, str]:
     """Write a FAISS index to `path` so that a crash leaves no half-written file under that name
     (and, the folder synced, the transaction that names the file finds it after a power cut);
-    returns its size and checksum."""
+    returns its size, checksum and sampled checksum."""
     from .store import write_atomically  # store imports this module
 
     data = _faiss().serialize_index(index).tobytes()
     write_atomically(path, data)
-    return len(data), f"crc32:{checksums.crc32(data):08x}"
+    return len(data), f"crc32:{checksums.crc32(data):08x}", f"crc32:{checksums.sample_crc32(data):08x}"
+
+
+DAMAGED = "fails its checksum (its bytes changed on disk since it was written)"
 
 
 def check_segment(folder: Path, segment: Segment, depth: str = "full") -> str | None:
     """What is wrong with `segment`'s file in `folder` ("is missing", "fails its checksum", ...),
     or None. `depth`: "size" checks that it is there with its size; "full" also reads every byte
-    against its checksum; "once" does so the first time this process sees the file (a reader's
-    open, see indexer.checksums)."""
+    against its checksum; "once" does so the first time this process sees the file (a held
+    reader's open, see indexer.checksums); "sampled" reads only its sampled spans (a server's
+    open, whose background check reads the rest: `VectorReader.verify`). A file this process found
+    damaged fails every depth but "full", which reads it again."""
     path = folder / segment.file
     if not path.exists():
         return "is missing"
     size = path.stat().st_size
     if segment.size and size != segment.size:
         return f"is {size:,} bytes, {segment.size:,} when it was written"
+    if depth != "full" and checksums.is_damaged(path):
+        return DAMAGED
     if depth == "size" or not segment.checksum:
         return None  # without a checksum (written before them), FAISS's own checks at open are all there is
+    if depth == "sampled":
+        if segment.sample and f"crc32:{checksums.file_sample_crc32(path):08x}" != segment.sample:
+            checksums.mark_damaged(path)
+            return DAMAGED
+        return None
 
     def matches(path: Path) -> bool:
         return f"crc32:{checksums.file_crc32(path):08x}" == segment.checksum
 
     if not (checksums.verified_once(path, segment.checksum, matches) if depth == "once" else matches(path)):
-        return "fails its checksum (its bytes changed on disk since it was written)"
+        checksums.mark_damaged(path)
+        return DAMAGED
     return None
 
 
@@ -385,7 +400,10 @@ class VectorReader:
     the new segments."""
 
     def __init__(self, index_dir: str | Path, segments: list[Segment], deletes: dict[str, Deletes], *,
-                 nprobe: int = IVF_NPROBE, previous: VectorReader | None = None):
+                 nprobe: int = IVF_NPROBE, previous: VectorReader | None = None, check: str = "once"):
+        """`check`, the depth of `check_segment` that a segment opened here passes first: "once"
+        (every byte, once per process), or "sampled" for a server, whose background thread
+        then calls `verify`."""
         self.dir = Path(index_dir)
         self.segments = segments
         self.nprobe = nprobe
@@ -395,7 +413,7 @@ class VectorReader:
             index = lent.get(segment.file)
             if index is None:
                 path = self.dir / FOLDER / segment.file
-                problem = check_segment(self.dir / FOLDER, segment, "once")
+                problem = check_segment(self.dir / FOLDER, segment, check)
                 if problem:
                     raise VectorIndexError(f"{path} {problem}")
                 try:
@@ -405,6 +423,25 @@ class VectorReader:
             self._open[segment.file] = index
         self.deletes = deletes
         self.count = sum(s.count - len(deletes[s.file].ids) for s in segments)
+
+    def verify(self) -> list[str]:
+        """Check every byte of each segment not verified yet in this process (the background
+        check of a server, whose opens read only samples): one line per damaged segment, which
+        `search` refuses from then on."""
+        folder = self.dir / FOLDER
+        problems = [(segment.file, check_segment(folder, segment, "once")) for segment in self.segments]
+        return [f"{folder / name} {problem}" for name, problem in problems if problem]
+
+    def _refuse_damaged(self) -> None:
+        """A StoreError (a 503 for a server) when a segment of this reader was found damaged since
+        it opened (by `verify`, or by another reader's open in this process)."""
+        from .store import StoreError  # store imports this module
+
+        damaged = [s.file for s in self.segments if checksums.is_damaged(self.dir / FOLDER / s.file)]
+        if damaged:
+            raise StoreError(
+                f"{self.dir / FOLDER / damaged[0]} {DAMAGED}: dense search is refused until it is rebuilt from the "
+                f"database (nothing is re-embedded) with: article-search index --repair --index {self.dir}")
 
     @property
     def nlist(self) -> int | None:
@@ -417,6 +454,7 @@ class VectorReader:
     def search(self, queries: np.ndarray, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores (cosine) and chunk ids, best first, of the `k` nearest live passages of each
         query vector; -1 pads rows with fewer. `among`, chunk ids, limits the search to them."""
+        self._refuse_damaged()
         faiss = _faiss()
         queries = np.ascontiguousarray(queries.reshape(-1, queries.shape[-1]), dtype=np.float32)
         # Locals, not attributes: requests share a reader, and an IDSelectorAnd holds raw pointers
@@ -547,8 +585,8 @@ class VectorWriter:
             trained = self._ivf_template()
         index = build(kind, self.dimension, ids, np.ascontiguousarray(vectors, dtype=np.float32), trained)
         name = self._file_name(int(ids[0]), int(ids[-1]))
-        size, checksum = write_index(self.folder / name, index)
-        return Segment(name, int(ids[0]), int(ids[-1]), len(ids), kind, size, checksum)
+        size, checksum, sample = write_index(self.folder / name, index)
+        return Segment(name, int(ids[0]), int(ids[-1]), len(ids), kind, size, checksum, sample)
 
     def _ivf_template(self):
         """The inverted lists new IVF segments copy: the shards' shared ones, else those of the
