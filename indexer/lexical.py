@@ -281,8 +281,9 @@ def _explained(explanation: dict, description: str) -> float | None:
 FOOTER_MAGIC = 1337
 
 
-def _footer_matches(path: Path) -> bool:
-    """Whether the bytes of one tantivy segment file match the CRC-32 of its footer."""
+def _footer_matches(path: Path, whole: bool = True) -> bool:
+    """Whether the bytes of one tantivy segment file match the CRC-32 of its footer; with `whole`
+    False, only whether its footer is there and readable (a server's open: a few bytes read)."""
     size = path.stat().st_size
     if size < 8:
         return False
@@ -296,28 +297,44 @@ def _footer_matches(path: Path) -> bool:
             crc = json.loads(handle.read(length))["crc"]
         except (ValueError, KeyError, TypeError):
             return False
-    return checksums.file_crc32(path, size - 8 - length) == crc
+    return not whole or checksums.file_crc32(path, size - 8 - length) == crc
 
 
-def damaged_files(folder: Path, once: bool = False) -> list[str]:
-    """The files of the lexical index's current commit (its meta.json's segments) whose bytes do
-    not match the CRC-32 that tantivy wrote in their footer, each named with why; [] when none.
-    With `once`, a file this process verified already is not read again (indexer.checksums)."""
+def commit_files(folder: Path) -> list[Path]:
+    """The files of the lexical index's current commit (the segments of its meta.json); raises
+    OSError or ValueError when meta.json cannot be read."""
     folder = Path(folder)
+    segments = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["segments"]
+    prefixes = {segment["segment_id"].replace("-", "") for segment in segments}
+    return [path for path in sorted(folder.iterdir()) if path.name.split(".", 1)[0] in prefixes]
+
+
+def damaged_files(folder: Path, depth: str = "full") -> list[str]:
+    """The files of the lexical index's current commit whose bytes do not match the CRC-32 that
+    tantivy wrote in their footer, each named with why; [] when none. `depth` as for
+    indexer.vectors.check_segment: "full" reads every file; "once" skips a file this process
+    verified already; "sampled" (a server's open) reads only each footer, leaving the rest to the
+    server's background check (`LexicalReader.verify`). A file found damaged is remembered
+    (indexer.checksums) and fails every depth but "full"."""
     try:
-        segments = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["segments"]
-        prefixes = {segment["segment_id"].replace("-", "") for segment in segments}
+        files = commit_files(folder)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"meta.json cannot be read ({exc})"]
     damaged = []
-    for path in sorted(folder.iterdir()):
-        if path.name.split(".", 1)[0] not in prefixes:
-            continue
+    for path in files:
         try:
-            good = checksums.verified_once(path, "footer", _footer_matches) if once else _footer_matches(path)
+            if depth != "full" and checksums.is_damaged(path):
+                good = False
+            elif depth == "sampled":
+                good = _footer_matches(path, whole=False)
+            elif depth == "once":
+                good = checksums.verified_once(path, "footer", _footer_matches)
+            else:
+                good = _footer_matches(path)
         except FileNotFoundError:  # merged away meanwhile: no longer part of the commit
             continue
         if not good:
+            checksums.mark_damaged(path)
             damaged.append(f"{path.name} fails its checksum")
     return damaged
 
@@ -477,9 +494,14 @@ class LexicalReader:
     _body_average: float | None = None  # see `_average_length`
 
     def __init__(self, folder: str | Path, hidden: Iterable[int] = (), newest: int | None = None):
-        self.index = _open(Path(folder), create=False)
+        self.folder = Path(folder)
+        self.index = _open(self.folder, create=False)
         self.schema = self.index.schema
         self.searcher = self.index.searcher()
+        try:
+            self._files = commit_files(self.folder)  # the files `verify` reads and `_visible` guards
+        except (OSError, ValueError, KeyError, TypeError):
+            self._files = []
         hidden = [int(i) for i in hidden]
         clauses = [tantivy.Query.term_set_query(self.schema, "chunk_id", hidden)] if hidden else []
         unpublished = 0
@@ -492,8 +514,22 @@ class LexicalReader:
         self._query_statistics: dict[tuple, CollectionStats] = {}  # see `query_statistics`
         self._hidden = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in clauses]) if clauses else None
 
+    def verify(self) -> list[str]:
+        """Read every byte of this commit's files not verified yet in this process against their
+        footers (a server's background check): one line per damaged file, which every query of
+        this reader refuses from then on."""
+        return [f"{self.folder}: {problem}" for problem in damaged_files(self.folder, "once")]
+
     def _visible(self, query: tantivy.Query) -> tantivy.Query:
-        """`query` without the hidden passages."""
+        """`query` without the hidden passages; a StoreError (a 503 for a server) once a file of
+        this commit was found damaged."""
+        damaged = [path.name for path in self._files if checksums.is_damaged(path)]
+        if damaged:
+            from .store import StoreError  # store imports this module
+
+            raise StoreError(f"{self.folder / damaged[0]} fails its checksum (its bytes changed on disk since it "
+                             f"was written): lexical search is refused until the lexical index is rebuilt from "
+                             f"the database with: article-search index --repair --index {self.folder.parent}")
         if self._hidden is None:
             return query
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.MustNot, self._hidden)])

@@ -29,7 +29,7 @@ def open_vector_writer(index_dir: Path) -> vectors.VectorWriter:
     with the layout settings and shared IVF lists of its manifest."""
     manifest = store.read_manifest(index_dir)
     conn = store.connect(index_dir)
-    conn.executescript(vectors.TOMBSTONES_SCHEMA)
+    vectors.create_tombstones(conn)
     shared = manifest["faiss"].get("trained")  # the IVF lists of all shards (indexer.sharding)
     return vectors.VectorWriter(index_dir, conn, manifest["dimension"], manifest["faiss"].get("index_type", "auto"),
                                 vectors.read_index(index_dir / shared, mmap=False) if shared else None)

@@ -374,7 +374,7 @@ class Snapshot:
     IDLE_CONNECTIONS = 4  # kept open between requests for the next ones
 
     def __init__(self, index_dir: str | Path, manifest: dict, previous: Snapshot | None = None, held: bool = True):
-        from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, read_layout, read_tombstones
+        from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, lexical_deletes, read_layout, segment_deletes
 
         self.dir = Path(index_dir)
         self._lock = threading.Lock()
@@ -391,18 +391,26 @@ class Snapshot:
             if not segments and conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
                 raise StoreError(f"{self.dir} has passages but no vector segments; rebuild them from the database "
                                  f"(nothing is re-embedded) with: article-search index --repair --index {self.dir}")
+            # The deletes of the segments `previous` holds, plus what was removed since: a new
+            # generation reads the tombstones it added, not every tombstone of the archive.
+            since = previous.generation if previous and previous.generation <= self.generation else None
             try:
-                self.vectors = VectorReader(self.dir, segments, read_tombstones(conn),
+                deletes = segment_deletes(conn, segments, previous.vectors if previous else None, since)
+                self.vectors = VectorReader(self.dir, segments, deletes,
                                             nprobe=manifest.get("faiss", {}).get("nprobe") or IVF_NPROBE,
-                                            previous=previous.vectors if previous else None)
+                                            previous=previous.vectors if previous else None,
+                                            # A server reads samples at open, the rest in the
+                                            # background (search_api.live); others read all once.
+                                            check="once" if held else "sampled")
             except VectorIndexError as exc:
                 raise StoreError(f"{exc}; rebuild it from the database (nothing is re-embedded) with: "
                                  f"article-search index --repair --index {self.dir}") from None
             # Opened after the generation was read: the writer commits a batch to the lexical index
             # before the transaction that publishes it, so this commit holds every passage seen here.
             newest = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
-            self.lexical = open_lexical(self.dir, hidden=read_tombstones(conn, "lexical"),
-                                        newest=newest[0] if newest else 0)
+            self.lexical_deletes = lexical_deletes(conn, previous.lexical_deletes if previous else None, since)
+            self.lexical = open_lexical(self.dir, hidden=self.lexical_deletes.ids, newest=newest[0] if newest else 0,
+                                        check="once" if held else "sampled")
             self._probes = probe_vectors(conn)
         except BaseException:
             conn.close()
@@ -543,16 +551,17 @@ def checkpoint(conn: sqlite3.Connection, truncate: bool = False) -> bool:
     return not busy
 
 
-def open_lexical(index_dir: Path, hidden=(), newest: int | None = None):
+def open_lexical(index_dir: Path, hidden=(), newest: int | None = None, check: str = "once"):
     """A reader of the index's lexical index at its newest commit, `hidden` chunk ids and those
-    above `newest` left out (see indexer.lexical)."""
+    above `newest` left out (see indexer.lexical), its files checked to `check` depth first
+    ("once", or "sampled" for a server: see indexer.lexical.damaged_files)."""
     from .lexical import LexicalReader, damaged_files, exists
 
     folder = Path(index_dir) / LEXICAL
     rebuild = f"rebuild it from the database (nothing is re-embedded) with: article-search index --rebuild --index {index_dir}"
     if not exists(folder):
         raise StoreError(f"{index_dir} has no lexical index ({LEXICAL}/); {rebuild}")
-    damaged = damaged_files(folder, once=True)
+    damaged = damaged_files(folder, check)
     if damaged:
         raise StoreError(f"{folder} is damaged ({'; '.join(damaged)}); {rebuild}")
     try:

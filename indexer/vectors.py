@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS tombstones (
     chunk_id INTEGER PRIMARY KEY,     -- a passage removed from the database whose data an engine still holds
     removed_at REAL NOT NULL,         -- unix time
     in_vectors INTEGER NOT NULL,      -- 1 while a segment holds its vector
-    in_lexical INTEGER NOT NULL       -- 1 while the lexical index holds it
+    in_lexical INTEGER NOT NULL,      -- 1 while the lexical index holds it
+    generation INTEGER NOT NULL DEFAULT 0  -- the generation whose transaction removed it (0: before these were kept)
 );
 """
 
@@ -89,8 +90,9 @@ class VectorIndexError(RuntimeError):
 @dataclass(frozen=True)
 class Segment:
     """One immutable segment file: the vectors of chunk ids `first`..`last` (those not removed when
-    it was written), `count` of them, `kind` flat or ivf-sq8; `size` in bytes and `checksum`
-    ("crc32:<hex>") as written (0 and "" for a segment written before checksums, see `check_segment`)."""
+    it was written), `count` of them, `kind` flat or ivf-sq8; `size` in bytes, `checksum`
+    ("crc32:<hex>") and `sample` (the same of its sampled spans, indexer.checksums) as written (0
+    and "" for a segment written before them, see `check_segment`)."""
 
     file: str
     first: int
@@ -99,6 +101,7 @@ class Segment:
     kind: str
     size: int = 0
     checksum: str = ""
+    sample: str = ""
 
 
 def choose_index_type(requested: str, count: int) -> str:
@@ -134,17 +137,93 @@ def write_layout(conn: sqlite3.Connection, segments: list[Segment]) -> None:
                  (json.dumps([asdict(s) for s in sorted(segments, key=lambda s: s.first)]),))
 
 
-def read_tombstones(conn: sqlite3.Connection, engine: str = "vectors") -> np.ndarray:
-    """Chunk ids removed whose data `engine` ('vectors' or 'lexical') still holds, sorted."""
-    column = {"vectors": "in_vectors", "lexical": "in_lexical"}[engine]
-    return np.fromiter((row[0] for row in conn.execute(f"SELECT chunk_id FROM tombstones WHERE {column} = 1 "
-                                                       "ORDER BY chunk_id")), dtype=np.int64)
+def create_tombstones(conn: sqlite3.Connection) -> None:
+    """Create the tombstones table, or give one made before tombstones were stamped with their
+    generation that column (0 for the rows it holds), and its index (a writer's or merger's open)."""
+    conn.executescript(TOMBSTONES_SCHEMA)
+    if not stamps_generations(conn):
+        try:
+            conn.execute("ALTER TABLE tombstones ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+        except sqlite3.OperationalError as exc:  # another process's writer or merger added it meanwhile
+            if "duplicate column" not in str(exc):
+                raise
+    conn.execute("CREATE INDEX IF NOT EXISTS tombstones_generation ON tombstones(generation)")
+
+
+def stamps_generations(conn: sqlite3.Connection) -> bool:
+    """Whether the tombstones of this database carry their generation (no writer of an older
+    version left them without it: a reader opens such a database read-only and reads them all)."""
+    return any(row[1] == "generation" for row in conn.execute("PRAGMA table_info(tombstones)"))
+
+
+_ENGINE_COLUMNS = {"vectors": "in_vectors", "lexical": "in_lexical"}
+
+
+def read_tombstones(conn: sqlite3.Connection, engine: str = "vectors", first: int = 0,
+                    last: int = 2 ** 62) -> np.ndarray:
+    """Chunk ids first..last removed whose data `engine` ('vectors' or 'lexical') still holds,
+    sorted (a range of the primary key: it reads only the tombstones in it)."""
+    return np.fromiter((row[0] for row in conn.execute(
+        f"SELECT chunk_id FROM tombstones WHERE chunk_id BETWEEN ? AND ? AND {_ENGINE_COLUMNS[engine]} = 1 "
+        "ORDER BY chunk_id", (first, last))), dtype=np.int64)
+
+
+def tombstones_since(conn: sqlite3.Connection, generation: int, engine: str = "vectors") -> np.ndarray | None:
+    """Chunk ids removed after `generation` whose data `engine` still holds, sorted (by the index on
+    generation: only those rows are read); None for a database whose tombstones carry no generation."""
+    if not stamps_generations(conn):
+        return None
+    return np.sort(np.fromiter((row[0] for row in conn.execute(
+        f"SELECT chunk_id FROM tombstones WHERE generation > ? AND {_ENGINE_COLUMNS[engine]} = 1",
+        (generation,))), dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class LexicalDeletes:
+    """The chunk ids a lexical reader of one generation hides (removed, still in the lexical
+    index), and the number of lexical purges the database had recorded then."""
+
+    ids: np.ndarray
+    purges: int
+
+
+def lexical_deletes(conn: sqlite3.Connection, previous: LexicalDeletes | None = None,
+                    since: int | None = None) -> LexicalDeletes:
+    """The lexical tombstones at the generation `conn`'s transaction sees. With `previous`, those
+    of generation `since`, and no purge since then, they are `previous` plus the tombstones added
+    since (only those rows read); after a purge (which leaves the tombstones of the last
+    RETENTION_SECONDS) they are read anew."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'lexical_purges'").fetchone()
+    purges = int(row[0]) if row else 0
+    if previous is not None and since is not None and previous.purges == purges:
+        added = tombstones_since(conn, since, "lexical")
+        if added is not None:
+            return LexicalDeletes(np.union1d(previous.ids, added), purges)
+    return LexicalDeletes(read_tombstones(conn, "lexical"), purges)
+
+
+def forget_lexical(conn: sqlite3.Connection, chunk_ids: list[int] | None = None) -> None:
+    """Record that the lexical index no longer holds `chunk_ids` (None: any removed passage), in
+    a transaction of its own, counted as one lexical purge (see `lexical_deletes`)."""
+    with conn:
+        if chunk_ids is None:
+            conn.execute("UPDATE tombstones SET in_lexical = 0")
+        else:
+            conn.executemany("UPDATE tombstones SET in_lexical = 0 WHERE chunk_id = ?", [(c,) for c in chunk_ids])
+        conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
+        conn.execute("INSERT INTO meta VALUES ('lexical_purges', '1') "
+                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
 def add_tombstones(conn: sqlite3.Connection, chunk_ids: list[int]) -> None:
-    """Mark removed passages, inside the caller's transaction that deletes their rows."""
+    """Mark removed passages, inside the caller's transaction that deletes their rows and
+    publishes the next generation (stamped on them, so that a reader of a later generation reads
+    only the tombstones added since the one it had: `tombstones_since`)."""
     now = time.time()
-    conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?, 1, 1)", [(c, now) for c in chunk_ids])
+    row = conn.execute("SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'generation'").fetchone()
+    publishing = row[0] if row else 1
+    conn.executemany("INSERT OR REPLACE INTO tombstones (chunk_id, removed_at, in_vectors, in_lexical, generation) "
+                     "VALUES (?, ?, 1, 1, ?)", [(c, now, publishing) for c in chunk_ids])
 
 
 # -- FAISS ------------------------------------------------------------------------------------------
@@ -210,36 +289,49 @@ def is_ivf(index) -> bool:
     return hasattr(index, "nprobe")
 
 
-def write_index(path: Path, index) -> tuple[int, str]:
+def write_index(path: Path, index) -> tuple[int, str, str]:
     """Write a FAISS index to `path` so that a crash leaves no half-written file under that name
     (and, the folder synced, the transaction that names the file finds it after a power cut);
-    returns its size and checksum."""
+    returns its size, checksum and sampled checksum."""
     from .store import write_atomically  # store imports this module
 
     data = _faiss().serialize_index(index).tobytes()
     write_atomically(path, data)
-    return len(data), f"crc32:{checksums.crc32(data):08x}"
+    return len(data), f"crc32:{checksums.crc32(data):08x}", f"crc32:{checksums.sample_crc32(data):08x}"
+
+
+DAMAGED = "fails its checksum (its bytes changed on disk since it was written)"
 
 
 def check_segment(folder: Path, segment: Segment, depth: str = "full") -> str | None:
     """What is wrong with `segment`'s file in `folder` ("is missing", "fails its checksum", ...),
     or None. `depth`: "size" checks that it is there with its size; "full" also reads every byte
-    against its checksum; "once" does so the first time this process sees the file (a reader's
-    open, see indexer.checksums)."""
+    against its checksum; "once" does so the first time this process sees the file (a held
+    reader's open, see indexer.checksums); "sampled" reads only its sampled spans (a server's
+    open, whose background check reads the rest: `VectorReader.verify`). A file this process found
+    damaged fails every depth but "full", which reads it again."""
     path = folder / segment.file
     if not path.exists():
         return "is missing"
     size = path.stat().st_size
     if segment.size and size != segment.size:
         return f"is {size:,} bytes, {segment.size:,} when it was written"
+    if depth != "full" and checksums.is_damaged(path):
+        return DAMAGED
     if depth == "size" or not segment.checksum:
         return None  # without a checksum (written before them), FAISS's own checks at open are all there is
+    if depth == "sampled":
+        if segment.sample and f"crc32:{checksums.file_sample_crc32(path):08x}" != segment.sample:
+            checksums.mark_damaged(path)
+            return DAMAGED
+        return None
 
     def matches(path: Path) -> bool:
         return f"crc32:{checksums.file_crc32(path):08x}" == segment.checksum
 
     if not (checksums.verified_once(path, segment.checksum, matches) if depth == "once" else matches(path)):
-        return "fails its checksum (its bytes changed on disk since it was written)"
+        checksums.mark_damaged(path)
+        return DAMAGED
     return None
 
 
@@ -264,13 +356,54 @@ def search_one_thread(index, queries: np.ndarray, k: int, params=None):
 
 # -- reading ----------------------------------------------------------------------------------------
 
-class VectorReader:
-    """The vectors of one generation, read-only: its segments, opened with mmap, minus its
-    tombstones. `previous`, the reader of an earlier generation, lends the segments both share
-    (files never change), so moving to a new generation opens only the new segments."""
+class Deletes:
+    """The tombstones of one segment at one generation, `ids` (sorted), and the FAISS selector that
+    skips them (None when there are none), built once: a later generation that removes nothing of
+    the segment keeps this object, selector included."""
 
-    def __init__(self, index_dir: str | Path, segments: list[Segment], tombstones: np.ndarray, *,
-                 nprobe: int = IVF_NPROBE, previous: VectorReader | None = None):
+    def __init__(self, ids: np.ndarray):
+        self.ids = ids
+        self.skip = None
+        if len(ids):
+            # Kept on the object: FAISS selectors hold raw pointers to the selectors they combine.
+            self._batch = _faiss().IDSelectorBatch(ids)
+            self.skip = _faiss().IDSelectorNot(self._batch)
+
+    def plus(self, added: np.ndarray) -> Deletes:
+        """These deletes and `added` (sorted ids, none of them here yet): self when there are none."""
+        return self if not len(added) else Deletes(np.union1d(self.ids, added))
+
+
+def segment_deletes(conn: sqlite3.Connection, segments: list[Segment], previous: VectorReader | None = None,
+                    since: int | None = None) -> dict[str, Deletes]:
+    """{segment file: its Deletes} at the generation `conn`'s transaction sees. With `previous`,
+    a reader of generation `since` at or before it, a segment it holds keeps its deletes plus the
+    tombstones added since (read by their generation: only those rows); a segment new since then
+    (a batch's, a merge's) reads the tombstones of its own id range. Without, every segment
+    reads its range: all the tombstones."""
+    added = tombstones_since(conn, since) if previous is not None and since is not None else None
+    earlier = previous.deletes if added is not None else {}
+    deletes = {}
+    for segment in segments:
+        if segment.file in earlier:
+            inside = added[np.searchsorted(added, segment.first):np.searchsorted(added, segment.last, "right")]
+            deletes[segment.file] = earlier[segment.file].plus(inside)
+        else:
+            deletes[segment.file] = Deletes(read_tombstones(conn, "vectors", segment.first, segment.last))
+    return deletes
+
+
+class VectorReader:
+    """The vectors of one generation, read-only: its segments, opened with mmap, each minus its
+    tombstones (`deletes`, see `segment_deletes`). `previous`, the reader of an earlier generation,
+    lends the segments both share (files never change), so moving to a new generation opens only
+    the new segments."""
+
+    def __init__(self, index_dir: str | Path, segments: list[Segment], deletes: dict[str, Deletes], *,
+                 nprobe: int = IVF_NPROBE, previous: VectorReader | None = None, check: str = "once"):
+        """`check`, the depth of `check_segment` that a segment opened here passes first: "once"
+        (every byte, once per process), or "sampled" for a server, whose background thread
+        then calls `verify`."""
         self.dir = Path(index_dir)
         self.segments = segments
         self.nprobe = nprobe
@@ -280,7 +413,7 @@ class VectorReader:
             index = lent.get(segment.file)
             if index is None:
                 path = self.dir / FOLDER / segment.file
-                problem = check_segment(self.dir / FOLDER, segment, "once")
+                problem = check_segment(self.dir / FOLDER, segment, check)
                 if problem:
                     raise VectorIndexError(f"{path} {problem}")
                 try:
@@ -288,17 +421,27 @@ class VectorReader:
                 except RuntimeError as exc:  # FAISS's word for a missing, truncated or damaged file
                     raise VectorIndexError(f"{path} cannot be read ({str(exc).splitlines()[0][:200]})") from None
             self._open[segment.file] = index
-        self.tombstones = tombstones
-        self.count = sum(s.count for s in segments) - len(tombstones)
-        self._skip = self._not_tombstoned()
+        self.deletes = deletes
+        self.count = sum(s.count - len(deletes[s.file].ids) for s in segments)
 
-    def _not_tombstoned(self):
-        faiss = _faiss()
-        if not len(self.tombstones):
-            return None
-        # Kept on the reader: FAISS selectors hold raw pointers to the arrays they were built from.
-        self._tombstone_set = faiss.IDSelectorBatch(self.tombstones)
-        return faiss.IDSelectorNot(self._tombstone_set)
+    def verify(self) -> list[str]:
+        """Check every byte of each segment not verified yet in this process (the background
+        check of a server, whose opens read only samples): one line per damaged segment, which
+        `search` refuses from then on."""
+        folder = self.dir / FOLDER
+        problems = [(segment.file, check_segment(folder, segment, "once")) for segment in self.segments]
+        return [f"{folder / name} {problem}" for name, problem in problems if problem]
+
+    def _refuse_damaged(self) -> None:
+        """A StoreError (a 503 for a server) when a segment of this reader was found damaged since
+        it opened (by `verify`, or by another reader's open in this process)."""
+        from .store import StoreError  # store imports this module
+
+        damaged = [s.file for s in self.segments if checksums.is_damaged(self.dir / FOLDER / s.file)]
+        if damaged:
+            raise StoreError(
+                f"{self.dir / FOLDER / damaged[0]} {DAMAGED}: dense search is refused until it is rebuilt from the "
+                f"database (nothing is re-embedded) with: article-search index --repair --index {self.dir}")
 
     @property
     def nlist(self) -> int | None:
@@ -311,20 +454,21 @@ class VectorReader:
     def search(self, queries: np.ndarray, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores (cosine) and chunk ids, best first, of the `k` nearest live passages of each
         query vector; -1 pads rows with fewer. `among`, chunk ids, limits the search to them."""
+        self._refuse_damaged()
         faiss = _faiss()
         queries = np.ascontiguousarray(queries.reshape(-1, queries.shape[-1]), dtype=np.float32)
-        selector = self._skip
-        if among is not None:
-            # Locals, not attributes: requests share a reader, and an IDSelectorAnd holds raw
-            # pointers to the selectors it combines, which must live until this search ends.
-            among_set = faiss.IDSelectorBatch(np.ascontiguousarray(among, dtype=np.int64))
-            selector = among_set if selector is None else faiss.IDSelectorAnd(among_set, self._skip)
+        # Locals, not attributes: requests share a reader, and an IDSelectorAnd holds raw pointers
+        # to the selectors it combines, which must live until this search ends.
+        among_set = faiss.IDSelectorBatch(np.ascontiguousarray(among, dtype=np.int64)) if among is not None else None
         all_scores, all_ids = [], []
         for segment in self.segments:
             index = self._open[segment.file]
             reach = min(k, index.ntotal)
             if reach == 0:
                 continue
+            selector = self.deletes[segment.file].skip
+            if among_set is not None:
+                selector = among_set if selector is None else faiss.IDSelectorAnd(among_set, selector)
             if selector is None:
                 params = None
             elif is_ivf(index):
@@ -441,8 +585,8 @@ class VectorWriter:
             trained = self._ivf_template()
         index = build(kind, self.dimension, ids, np.ascontiguousarray(vectors, dtype=np.float32), trained)
         name = self._file_name(int(ids[0]), int(ids[-1]))
-        size, checksum = write_index(self.folder / name, index)
-        return Segment(name, int(ids[0]), int(ids[-1]), len(ids), kind, size, checksum)
+        size, checksum, sample = write_index(self.folder / name, index)
+        return Segment(name, int(ids[0]), int(ids[-1]), len(ids), kind, size, checksum, sample)
 
     def _ivf_template(self):
         """The inverted lists new IVF segments copy: the shards' shared ones, else those of the

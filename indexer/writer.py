@@ -42,8 +42,9 @@ from .merging import Merger
 from .models import PROBE_SENTENCES, Encoder, check_backend, check_model, load_encoder, prepare_query_model
 from .readers import Problem
 from .vectors import FOLDER as VECTORS_FOLDER
-from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, TOMBSTONES_SCHEMA, VectorWriter, add_tombstones,
-                      check_segment, describe, read_index, read_tombstones)
+from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, VectorWriter, add_tombstones,
+                      check_segment, create_tombstones, describe, forget_lexical,
+                      read_index, read_tombstones)
 from .wording import counted
 
 
@@ -330,7 +331,7 @@ class IndexWriter:
             with self.conn:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
-        self.conn.executescript(TOMBSTONES_SCHEMA)
+        create_tombstones(self.conn)
         store.initialize_counts(self.conn)
         shared = self.manifest["faiss"].get("trained")  # the IVF lists of all shards (indexer.sharding)
         self.vectors = VectorWriter(self.dir, self.conn, self.manifest["dimension"],
@@ -405,8 +406,7 @@ class IndexWriter:
         self._commit_lexical()
         with self.conn:
             self.conn.execute("DROP TABLE IF EXISTS chunks_fts")
-            self.conn.execute("UPDATE tombstones SET in_lexical = 0")
-            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
+        forget_lexical(self.conn)
         self.manifest["format_version"] = store.FORMAT_VERSION
 
     def _commit_lexical(self) -> None:
@@ -838,9 +838,7 @@ class IndexWriter:
             return
         self.lexical.delete(old)
         self.lexical.commit()
-        with self.conn:
-            self.conn.executemany("UPDATE tombstones SET in_lexical = 0 WHERE chunk_id = ?", [(c,) for c in old])
-            self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
+        forget_lexical(self.conn, old)
 
     # -- removing --------------------------------------------------------------------------------
 

@@ -235,7 +235,10 @@ Configured = Annotated[Settings, Depends(get_settings)]
 
 def _warm_up(index: LiveIndex) -> None:
     with index.reading() as searcher:
-        searcher.search("warm up", k=1)
+        try:
+            searcher.search("warm up", k=1)
+        except store.StoreError as exc:  # a segment the background check found damaged: logged by it
+            log.warning("warm-up search refused: %s", exc)
 
 
 def app_from_environment() -> FastAPI:

@@ -655,12 +655,13 @@ def cmd_serve(args) -> int:
     if args.request_timeout:  # read by every worker's protocol (search_api.http_protocol)
         os.environ[VARIABLES["request_timeout"]] = str(args.request_timeout)
     if not (args.ray or args.ray_address):
-        # Every file a server opens, opened and checked here first: damage (a lost segment or lexical
-        # folder, bytes failing their checksum, a lost WAL) is a one-line error, not a traceback from
-        # the server's start-up; the checksums verified stay verified for this process's server.
+        # Every file a server opens, opened and checked here first as the server opens it: damage
+        # (a lost segment or lexical folder, a segment of another size or failing its sampled
+        # checksum, a lost WAL) is a one-line error, not a traceback from the server's start-up.
+        # The rest of each segment's bytes is checked by the server's background thread.
         from .readers import open_reader
 
-        open_reader(args.index).close()
+        open_reader(args.index, held=False).close()
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     print(f"serving {args.index} on http://{args.host}:{args.port} (search page at /, API docs at /docs)",
           file=sys.stderr)

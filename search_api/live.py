@@ -12,6 +12,14 @@ done.
 A server that takes writes (`writable`) loads its write model at start, and merges vector segments
 on threads of its own (indexer.merging): a POST or DELETE writes its article and returns, and no
 request waits for a merge or a model load.
+
+A server opens each vector segment with a check of its size and of a sample of its bytes, and each
+lexical file with a check of its footer (indexer.checksums), so that its start costs the same
+whatever the archive's size; a background thread then reads every byte of each file it opened
+against its checksum. A file that fails is never searched again: a search that needs it (dense or
+hybrid for a segment; lexical, hybrid or filtered for a lexical file) answers 503 naming
+`article-search index --repair`, and a new generation holding it is not opened
+(docs/reliability.md, "Checksums cheap at a server's open").
 """
 
 from __future__ import annotations
@@ -67,6 +75,14 @@ class LiveIndex:
         self._readers: dict[Searcher, int] = {}  # requests reading each searcher now
         self.mergers = merging.mergers(self.dir, on_merged=self._merged) if writable else []
         self._wake_mergers()  # merges a previous run left to do
+        self._closing = False
+        self._check_lock = threading.Lock()  # a swap's wake and the end of a pass, one at a time
+        self._check_wake = threading.Event()
+        self.segments_checked = threading.Event()  # set when the background check has read what is open
+        self._reported: set[str] = set()
+        self._checker = threading.Thread(target=self._check_segments, name="segment-check", daemon=True)
+        self._checker.start()
+        self._check_wake.set()
 
     @contextmanager
     def reading(self) -> Iterator[Searcher]:
@@ -118,6 +134,34 @@ class LiveIndex:
             idle = old not in self._readers
         if idle:
             old.close()
+        with self._check_lock:  # its new segments were opened with a sampled check
+            self.segments_checked.clear()
+            self._check_wake.set()
+
+    def _check_segments(self) -> None:
+        """The background check: every byte of each vector segment and lexical file of the current
+        searcher that this process has not verified yet, whenever a new searcher is swapped in. A
+        damaged file is logged once and refused by the searches that need it from then on."""
+        while True:
+            self._check_wake.wait()
+            self._check_wake.clear()
+            if self._closing:
+                return
+            searcher = self._enter()  # not closed while its files are read
+            try:
+                verify = getattr(searcher, "verify", None)  # a remote searcher checks its own
+                for problem in verify() if verify is not None else []:
+                    if problem not in self._reported:
+                        self._reported.add(problem)
+                        log.error("%s: searches that need it are refused until it is rebuilt with: "
+                                  "article-search index --repair --index %s", problem, self.dir)
+            except Exception:  # a file deleted meanwhile by another process: the next swap checks again
+                log.exception("the background check of %s's files failed", self.dir)
+            finally:
+                self._leave(searcher)
+            with self._check_lock:
+                if not self._check_wake.is_set():
+                    self.segments_checked.set()
 
     def _merged(self) -> None:
         """A merge published a new layout (same generation): the next `refresh` opens it, so the
@@ -129,10 +173,14 @@ class LiveIndex:
             merger.wake()
 
     def close(self) -> None:
-        """Stop the merge threads (after the merge under way)."""
+        """Stop the merge threads (after the merge under way) and the background check (after
+        the segment it reads)."""
         for merger in self.mergers:
             merger.close()
         self.mergers = []
+        self._closing = True
+        self._check_wake.set()
+        self._checker.join()
 
     def refresh(self) -> bool:
         """Open the directory's newest generation if it moved on; True when it swapped."""

@@ -90,6 +90,12 @@ class LocalReader:
         index generation, and the garbage collector is too late for file descriptors)."""
         self.snapshot.close()
 
+    def verify(self) -> list[str]:
+        """Read every byte of the vector segments and lexical files not verified yet against their
+        checksums (a server's background check: VectorReader.verify, LexicalReader.verify); one
+        line per damaged file."""
+        return self.vectors.verify() + self.lexical_index.verify()
+
     def dense(self, query_vector: np.ndarray, depth: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
         """Chunk ids and cosine scores of the `depth` nearest passages (within `filters`).
 

@@ -135,6 +135,13 @@ class Searcher:
         generation, and the garbage collector is too late for file descriptors)."""
         self.reader.close()
 
+    def verify(self) -> list[str]:
+        """Check every byte of the vector segments and lexical files this process has not verified
+        yet; one line per damaged file, which the searches that need it refuse from then on (a
+        server's background check)."""
+        verify = getattr(self.reader, "verify", None)
+        return verify() if verify is not None else []
+
     # -- search ----------------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid", *,

@@ -132,6 +132,10 @@ class ShardedReader:
         for shard in self.shards:
             shard.close()
 
+    def verify(self) -> list[str]:
+        """Every shard in this process's background check (LocalReader.verify)."""
+        return [problem for shard in self.shards if hasattr(shard, "verify") for problem in shard.verify()]
+
     def probe_vectors(self) -> np.ndarray | None:
         # Through the pool like every call to a shard: a remote shard must not be waited on from
         # the thread of an event loop (a Ray Serve replica's constructor runs in one).

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,17 +72,92 @@ def test_flipped_bytes_in_the_largest_segment_are_found_never_served_and_repaire
     check = cli("index", "--check", "--index", writable_index)
     assert check.returncode == 1 and largest.name in check.stderr and "fails its checksum" in check.stderr, check
     assert f"article-search index --repair --index {writable_index}" in check.stderr
-    # Readers refuse it, whichever opens it: a searcher, `stats`, `serve`.
+    # Readers that read every byte at open refuse it: a searcher, `stats` (a server, which reads a
+    # sample at open and the rest in the background: the next test).
     with pytest.raises(store.StoreError, match=f"{largest.name} fails its checksum.*index --repair"):
         Searcher(writable_index, encoder=encoder)
     one_line_error(cli("stats", "--index", writable_index), largest.name, "fails its checksum", "--repair")
-    one_line_error(cli("serve", "--index", writable_index, "--port", free_port()), largest.name, "fails its checksum")
     repair = cli("index", "--repair", "--index", writable_index, "--quiet")
     assert repair.returncode == 0, repair.stderr
     assert cli("index", "--check", "--index", writable_index).returncode == 0
     repaired = dense_results(writable_index, encoder)
     assert [article for article, _ in repaired] == [article for article, _ in expected]
     assert all(score <= 1.0001 for _, score in repaired)
+
+
+@contextmanager
+def refused_after_the_background_check(index: Path, encoder, damaged: Path, mode: str):
+    """A client of a server over `index` once its background check is done, whose `mode` search
+    was refused with a 503 naming the `damaged` file and the command that mends it."""
+    with TestClient(create_app(index, encoder=encoder)) as client:
+        assert client.app.state.index.segments_checked.wait(120)
+        refused = client.get("/search", params={"q": QUERY, "mode": mode})
+        assert refused.status_code == 503, refused.text
+        assert damaged.name in refused.json()["detail"] and "article-search index --repair" in refused.json()["detail"]
+        yield client
+
+
+def test_a_server_opens_a_segment_reading_a_sample_and_its_background_check_refuses_flipped_bytes(
+        writable_index, encoder, monkeypatch):
+    """Checksums cheap at open (issue 21): a server's open reads a sample of each segment, not the
+    whole file, so its start-up does not grow with the archive; its background check then reads
+    the rest, and a damaged segment is never searched: dense search answers 503 naming --repair."""
+    import builtins
+
+    folder = writable_index / vectors.FOLDER
+    largest = max(folder.glob("*.faiss"), key=lambda path: path.stat().st_size)
+    flip(largest)
+    read = {"bytes": 0}
+    real_open = builtins.open
+
+    class Counted:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def read(self, *args):
+            data = self.handle.read(*args)
+            read["bytes"] += len(data)
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    def counting_open(file, *args, **kwargs):
+        handle = real_open(file, *args, **kwargs)
+        return Counted(handle) if str(file).endswith(".faiss") else handle
+
+    with monkeypatch.context() as patch:
+        patch.setattr(builtins, "open", counting_open)
+        opened = Searcher(writable_index, encoder=encoder, held=False)  # as a server opens it
+    opened.close()
+    size = largest.stat().st_size
+    assert 0 < read["bytes"] <= 64 * 1024 < size, (read["bytes"], size)
+
+    with refused_after_the_background_check(writable_index, encoder, largest, "dense") as client:
+        assert client.get("/search", params={"q": QUERY, "mode": "hybrid"}).status_code == 503
+        assert client.get("/search", params={"q": QUERY, "mode": "lexical"}).status_code == 200
+
+
+def test_a_server_opens_a_lexical_file_reading_its_footer_and_its_background_check_refuses_flipped_bytes(
+        writable_index, encoder):
+    folder = writable_index / store.LEXICAL
+    largest = max((path for path in folder.iterdir() if path.suffix not in (".json", ".lock")),
+                  key=lambda path: path.stat().st_size)
+    flip(largest, 1024)
+    Searcher(writable_index, encoder=encoder, held=False).close()  # a server's open reads the footers only
+    with refused_after_the_background_check(writable_index, encoder, largest, "lexical") as client:
+        # Every search counts its matches in the lexical index; an article is still served.
+        assert client.get("/search", params={"q": QUERY, "mode": "dense"}).status_code == 503
+        assert client.get(f"/articles/{LLAMA['id']}").status_code == 404
+        with sqlite3.connect(writable_index / store.DATABASE) as conn:
+            article_id = conn.execute("SELECT id FROM articles LIMIT 1").fetchone()[0]
+        assert client.get(f"/articles/{article_id}").status_code == 200
 
 
 def test_flipped_bytes_in_a_lexical_file_are_found_never_served_and_rebuilt(writable_index, encoder):

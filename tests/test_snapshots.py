@@ -213,3 +213,54 @@ def test_a_server_holds_a_read_transaction_only_for_a_request_so_the_wal_empties
         with live.reading() as searcher:
             assert searcher.article(REMOVED) is None and searcher.article(f"{ADDED.id}-{number}") is not None
         assert not wal.exists() or wal.stat().st_size == 0, wal.stat().st_size
+
+
+def test_a_new_generation_reads_the_tombstones_it_added_not_every_earlier_one(index, encoder, monkeypatch):
+    """Deletes cost what they delete (issue 20): a snapshot opened after one DELETE, from the
+    snapshot before it, reads that article's tombstones, not the archive's earlier ones; and it
+    answers exactly as a snapshot opened from nothing."""
+    import sqlite3
+
+    conn = store.connect(index, readonly=True)
+    ids = [row[0] for row in conn.execute("SELECT id FROM articles ORDER BY id")]
+    conn.close()
+    with IndexWriter(index, encoder=encoder) as writer:
+        writer.remove(ids[:30])
+    old = Searcher(index, encoder=encoder)
+    conn = store.connect(index, readonly=True)
+    earlier = conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_vectors = 1 OR in_lexical = 1").fetchone()[0]
+    passages = conn.execute("SELECT COUNT(*) FROM chunks WHERE article_id = ?", (ids[40],)).fetchone()[0]
+    conn.close()
+    assert earlier >= 50 and passages >= 1
+    with IndexWriter(index, encoder=encoder) as writer:
+        assert writer.remove([ids[40]])[0] == [ids[40]]
+
+    read = []  # the tombstone rows the new snapshot reads out of SQLite
+    real_connect = store.connect
+
+    def counting_connect(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        statement = [""]
+        conn.set_trace_callback(lambda sql: statement.__setitem__(0, sql))
+
+        def row(cursor, values):
+            if statement[0].lstrip().upper().startswith("SELECT") and "FROM tombstones" in statement[0]:
+                read.append(values)
+            return sqlite3.Row(cursor, values)
+
+        conn.row_factory = row
+        return conn
+
+    monkeypatch.setattr(store, "connect", counting_connect)
+    new = Searcher(index, encoder=encoder, previous=old)
+    monkeypatch.setattr(store, "connect", real_connect)
+    assert len(read) <= 2 * passages, f"read {len(read)} tombstone rows for one article of {passages} passages"
+
+    fresh = Searcher(index, encoder=encoder)
+    assert new.vector_count == fresh.vector_count == old.vector_count - passages
+    assert new.reader.lexical_index.passages == fresh.reader.lexical_index.passages
+    for query in ("apartment building explosion", "election results", "football match", "virus outbreak"):
+        for mode in ("dense", "lexical", "hybrid"):
+            assert [(h.article_id, [p.text for p in h.passages]) for h in new.search(query, k=10, mode=mode).results] \
+                == [(h.article_id, [p.text for p in h.passages]) for h in fresh.search(query, k=10, mode=mode).results]
+            assert ids[40] not in _ids(new, query, mode)
