@@ -279,8 +279,9 @@ def main() -> None:
               f"Non-200 writes: {totals['errors']}; non-200 searches: {totals['search_errors']}.")
     report(f"Soak: {args.passages:,} passages, {args.sources} source{'s' * (args.sources > 1)}, {args.writes:,} writes",
            table(header, rows),
-           f"Archive built in {seconds:.0f} s through the writer's tables ({args.seed_articles} Reuters stories indexed, "
-           f"their rows copied with MinHash and boilerplate bookkeeping). {checks} {args.note}".strip())
+           (f"Archive reused as --out held it. " if args.reuse else
+            f"Archive built in {seconds:.0f} s through the writer's tables ({args.seed_articles} Reuters stories "
+            f"indexed, their rows copied with MinHash and boilerplate bookkeeping). ") + f"{checks} {args.note}".strip())
 
 
 if __name__ == "__main__":
