@@ -666,21 +666,11 @@ class LexicalReader:
         "source" and "year" (of the published date) are built in; any other name is an author or
         metadata field (`facet_values`). One aggregation over the matching passages' fast fields:
         it costs what the query matches, never a pass over the archive."""
-        matching = []
-        query = self._match_query(words, prefix, typos, None, None) if match else None
-        if query is not None:
-            matching.append(query)
-        among = [int(i) for i in among or []]
-        if among:
-            matching.append(tantivy.Query.term_set_query(self.schema, "chunk_id", among))
-        if not matching:
+        condition = self._match_query(words, prefix, typos, None, None) if match else None
+        query = _set_query(self, condition, among, source, date_from, date_to)
+        if query is None:
             return {name: [] for name in names}
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in matching])
-        restrictions = self._filters(source, date_from, date_to)
-        if restrictions:
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
-                                                 (tantivy.Occur.Must, self._all_of(restrictions))])
-        answer = self.searcher.aggregate(self._visible(query), {name: _facet_aggregation(name, size) for name in names})
+        answer = self.searcher.aggregate(query, {name: _facet_aggregation(name, size) for name in names})
         return {name: _facet_counts(name, answer.get(name) or {}, size) for name in names}
 
     def suggest_terms(self, prefix: str, limit: int) -> list[str]:
@@ -962,6 +952,23 @@ def scores_among(reader: LexicalReader, words: list[str], chunk_ids: Iterable[in
     return {int(chunk_id): float(score) for (score, _), chunk_id in zip(hits, ids)}
 
 
+def _set_query(reader: LexicalReader, condition, among: Iterable[int] | None, source: str | None,
+               date_from: str | None, date_to: str | None):
+    """The visible passages that meet `condition` (a words query, or None) or are among the chunk
+    ids of `among`, within the filters: the set that facets and totals count; None when empty."""
+    matching = [condition] if condition is not None else []
+    among = [int(i) for i in among or []]
+    if among:
+        matching.append(tantivy.Query.term_set_query(reader.schema, "chunk_id", among))
+    if not matching:
+        return None
+    query = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in matching])
+    restrictions = reader._filters(source, date_from, date_to)
+    if restrictions:
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, reader._all_of(restrictions))])
+    return reader._visible(query)
+
+
 def match_counts(reader: LexicalReader, names: list[str], words: list[str], prefix: str | None = None, *,
                  typos: bool = False, minimum: int | None = None, among: Iterable[int] | None = None, size: int = 10,
                  collection: CollectionStats | None = None, source: str | None = None, date_from: str | None = None,
@@ -972,22 +979,14 @@ def match_counts(reader: LexicalReader, names: list[str], words: list[str], pref
     filtering on a value returns the value's count as its total. One aggregation over the set's
     fast fields: it costs what the set holds, never a pass over the archive. `collection`, the
     statistics of all shards, decides which words are typos as `search_matching` does."""
-    matching = []
+    condition = None
     if minimum is not None:
         own = reader.statistics(list(collection.doc_freqs)) if collection is not None else None
         condition = _words_condition(reader, words, prefix, typos, minimum, collection, own)
-        if condition is not None:
-            matching.append(condition)
-    among = [int(i) for i in among or []]
-    if among:
-        matching.append(tantivy.Query.term_set_query(reader.schema, "chunk_id", among))
-    if not matching:
+    query = _set_query(reader, condition, among, source, date_from, date_to)
+    if query is None:
         return 0, {name: [] for name in names}
-    query = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in matching])
-    restrictions = reader._filters(source, date_from, date_to)
-    if restrictions:
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, reader._all_of(restrictions))])
     aggregations = {name: _facet_aggregation(name, size) for name in names}
-    answer = reader.searcher.aggregate(reader._visible(query), {"_total": _ARTICLES["articles"], **aggregations})
+    answer = reader.searcher.aggregate(query, {"_total": _ARTICLES["articles"], **aggregations})
     total = round((answer.get("_total") or {}).get("value") or 0)
     return total, {name: _facet_counts(name, answer.get(name) or {}, size) for name in names}
