@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import catalog
 from .readers import Problem, read_path, walk_paths
 from .writer import IndexSummary, embed_articles, pool_sentences, prepare_article
 
@@ -117,7 +118,7 @@ def _known_hashes(writer) -> dict[str, str]:
     writers = getattr(writer, "writers", [writer])
     known: dict[str, str] = {}
     for shard in writers:
-        known.update(shard.conn.execute("SELECT id, content_hash FROM articles").fetchall())
+        known.update(shard.conn.execute(catalog.CONTENT_HASHES).fetchall())
     return known
 
 

@@ -11,7 +11,8 @@ and the `Snapshot` that binds its engines to the database for a reader.
       .lock           held by the one process allowed to write
 
 SQLite is the source of truth: it holds every chunk's vector too, so the vector segments and the
-lexical index can always be rebuilt from it without re-embedding.
+lexical index can always be rebuilt from it without re-embedding. Its tables, `meta` keys and
+statements are named in indexer.catalog; file helpers are in indexer.files.
 
 Generations. Every committed batch is one transaction that bumps `generation`, and it is the
 publication of that generation: the writer first writes the batch's vector segment and commits its
@@ -38,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import catalog
+from .files import write_atomically
 from .vectors import FOLDER as VECTOR_SEGMENTS
 
 FORMAT_VERSION = 3
@@ -52,53 +55,6 @@ LEXICAL = "lexical"
 LOCK = ".lock"
 BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for a lock inside SQLite
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    url TEXT NOT NULL,
-    published TEXT NOT NULL,
-    author TEXT NOT NULL,
-    source TEXT NOT NULL,
-    text TEXT NOT NULL,              -- the cleaned text; chunk offsets point into it
-    metadata TEXT NOT NULL,          -- JSON object of the input's other fields
-    content_hash TEXT NOT NULL,
-    indexed_at TEXT NOT NULL,
-    minhash BLOB NOT NULL,           -- MinHash signature of the text, see indexer.duplicates
-    duplicate_group TEXT NOT NULL    -- opaque id shared by near-identical copies, see indexer.duplicates
-);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_duplicate_group ON articles(duplicate_group);
-CREATE TABLE IF NOT EXISTS minhash_bands (
-    band INTEGER NOT NULL,
-    bucket INTEGER NOT NULL,
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    PRIMARY KEY (band, bucket, article_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS minhash_bands_article ON minhash_bands(article_id);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused; also the chunk's FAISS id and lexical id
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    tokens INTEGER NOT NULL,
-    vector BLOB NOT NULL,            -- float32, unit length
-    sentences TEXT NOT NULL,         -- JSON [[start, end], ...] of its sentences, relative to the chunk
-    sentence_vectors BLOB NOT NULL   -- int8 (n_sentences x dimension), see indexer.highlights
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
-CREATE TABLE IF NOT EXISTS stories (    -- the story thread of each article, see search_api.stories
-    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
-    story_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS stories_story ON stories(story_id);
-"""
-
-
 def new_story_id(article_id: str) -> str:
     """The id of the story that `article_id` starts (opaque; also the story of an article not yet
     assigned one, a story of its own)."""
@@ -110,27 +66,25 @@ def new_story_id(article_id: str) -> str:
 def stories_of(conn: sqlite3.Connection, article_ids: list[str]) -> dict[str, str]:
     """{article id: story id} of those of `article_ids` assigned a story; empty for an index made
     before stories existed, whose read-only database lacks the table."""
-    if not article_ids or not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'stories'").fetchone():
+    if not article_ids or not conn.execute(catalog.TABLE_EXISTS, ("stories",)).fetchone():
         return {}
     found = {}
-    for i in range(0, len(article_ids), 900):
-        part = article_ids[i:i + 900]
-        found.update(conn.execute(f"SELECT article_id, story_id FROM stories WHERE article_id IN "
-                                  f"({','.join('?' * len(part))})", part).fetchall())
+    for i in range(0, len(article_ids), catalog.IN_LIMIT):
+        part = article_ids[i:i + catalog.IN_LIMIT]
+        found.update(conn.execute(catalog.placeholders(catalog.STORIES_OF, len(part)), part).fetchall())
     return found
 
 
 def story_members(conn: sqlite3.Connection, story_id: str) -> list[str]:
     """The ids of the articles of one story (by the story's index: never a scan)."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'stories'").fetchone():
+    if not conn.execute(catalog.TABLE_EXISTS, ("stories",)).fetchone():
         return []
-    return [row[0] for row in conn.execute("SELECT article_id FROM stories WHERE story_id = ?", (story_id,))]
+    return [row[0] for row in conn.execute(catalog.STORY_MEMBERS, (story_id,))]
 
 
 def set_story(conn: sqlite3.Connection, article_id: str, story_id: str) -> None:
     """Put one article in a story, inside the caller's transaction."""
-    conn.execute("INSERT INTO stories (article_id, story_id) VALUES (?, ?) "
-                 "ON CONFLICT(article_id) DO UPDATE SET story_id = excluded.story_id", (article_id, story_id))
+    conn.execute(catalog.SET_STORY, (article_id, story_id))
 
 
 class StoreError(RuntimeError):
@@ -194,21 +148,6 @@ def _missing_keys(manifest: dict) -> list[str]:
     return missing
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash leaves either the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def sizes(index_dir: Path) -> dict[str, int]:
     """Bytes on disk of the database, the manifest, and each engine's folder of `index_dir`. A file
     that another process deletes while it is listed (a merge's or a purge's garbage) is left
@@ -255,8 +194,8 @@ def connect(index_dir: str | Path, readonly: bool = False) -> sqlite3.Connection
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-            conn.executescript(SCHEMA)
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # garbage or truncated: fails here
+            conn.executescript(catalog.SCHEMA)
+        conn.execute(catalog.READABLE).fetchone()  # garbage or truncated: fails here
     except sqlite3.OperationalError:
         raise  # locked, unreadable: not damage
     except sqlite3.DatabaseError as exc:
@@ -277,23 +216,18 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
     """SQLite's quick_check of every page (seconds for a large index: for --repair, not every open);
     raises the damaged-database error if it finds anything."""
     try:
-        findings = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+        findings = [row[0] for row in conn.execute(catalog.QUICK_CHECK)]
     except sqlite3.DatabaseError as exc:
         raise damaged_database(path, exc) from None
     if findings != ["ok"]:
         raise damaged_database(path, " ".join(" ".join(findings).split()))  # its report spans lines: one line here
 
 
-def db_generation(conn: sqlite3.Connection, key: str = "generation") -> int:
+def db_generation(conn: sqlite3.Connection, key: str = catalog.GENERATION) -> int:
     """The database's generation (every committed batch bumps it); with key 'lexical_generation',
     the generation the lexical index was last committed at."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    row = conn.execute(catalog.META_VALUE, (key,)).fetchone()
     return int(row[0]) if row else 0
-
-
-# The counts of /stats and /metrics, kept in `meta` by each transaction that adds or removes
-# articles: reading them costs one row, not a scan of the archive.
-COUNTED = {"articles": "SELECT COUNT(*) FROM articles", "passages": "SELECT COUNT(*) FROM chunks"}
 
 
 def initialize_counts(conn: sqlite3.Connection) -> None:
@@ -301,30 +235,33 @@ def initialize_counts(conn: sqlite3.Connection) -> None:
     writer calls this at open; after it, `adjust_counts` keeps them)."""
     with conn:
         conn.execute("BEGIN IMMEDIATE")
-        for name, count in COUNTED.items():
-            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (f"count_{name}",)).fetchone() is None:
-                conn.execute("INSERT INTO meta VALUES (?, ?)", (f"count_{name}", str(conn.execute(count).fetchone()[0])))
+        for name, count in catalog.COUNTED.items():
+            key = catalog.COUNT_KEYS[name]
+            if conn.execute(catalog.META_HAS, (key,)).fetchone() is None:
+                conn.execute(catalog.META_INSERT, (key, str(conn.execute(count).fetchone()[0])))
 
 
 def forget_counts(conn: sqlite3.Connection) -> None:
     """Drop the kept counts, for a tool that writes rows itself, not through the writer (a
     benchmark's archive): the next writer to open counts them anew (`initialize_counts`)."""
-    conn.execute("DELETE FROM meta WHERE key IN ('count_articles', 'count_passages')")
+    keys = list(catalog.COUNT_KEYS.values())
+    conn.execute(catalog.placeholders(catalog.META_DELETE_IN, len(keys)), keys)
 
 
 def adjust_counts(conn: sqlite3.Connection, articles: int = 0, passages: int = 0) -> None:
     """Add to the kept counts, inside the caller's transaction that adds or removes the rows."""
     for name, delta in (("articles", articles), ("passages", passages)):
         if delta:
-            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = ?", (delta, f"count_{name}"))
+            conn.execute(catalog.META_ADD, (delta, catalog.COUNT_KEYS[name]))
 
 
 def read_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """{'articles': n, 'passages': m} as kept in `meta`; counted for an index no writer of this
     version has opened yet."""
-    kept = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('count_articles', 'count_passages')"))
-    return {name: int(kept[f"count_{name}"]) if f"count_{name}" in kept else conn.execute(count).fetchone()[0]
-            for name, count in COUNTED.items()}
+    keys = list(catalog.COUNT_KEYS.values())
+    kept = dict(conn.execute(catalog.placeholders(catalog.META_VALUES_IN, len(keys)), keys))
+    return {name: int(kept[key]) if (key := catalog.COUNT_KEYS[name]) in kept else conn.execute(count).fetchone()[0]
+            for name, count in catalog.COUNTED.items()}
 
 
 def current_generation(index_dir: str | Path) -> int:
@@ -388,7 +325,7 @@ class Snapshot:
             check_generation(manifest, self.generation, self.dir)
             self.counts = read_counts(conn)  # for stats, which then need no transaction
             segments = read_layout(conn)
-            if not segments and conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
+            if not segments and conn.execute(catalog.ANY_CHUNK).fetchone():
                 raise StoreError(f"{self.dir} has passages but no vector segments; rebuild them from the database "
                                  f"(nothing is re-embedded) with: article-search index --repair --index {self.dir}")
             # The deletes of the segments `previous` holds, plus what was removed since: a new
@@ -407,7 +344,7 @@ class Snapshot:
                                  f"article-search index --repair --index {self.dir}") from None
             # Opened after the generation was read: the writer commits a batch to the lexical index
             # before the transaction that publishes it, so this commit holds every passage seen here.
-            newest = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+            newest = conn.execute(catalog.NEWEST_CHUNK).fetchone()
             self.lexical_deletes = lexical_deletes(conn, previous.lexical_deletes if previous else None, since)
             self.lexical = open_lexical(self.dir, hidden=self.lexical_deletes.ids, newest=newest[0] if newest else 0,
                                         check="once" if held else "sampled")
@@ -549,7 +486,7 @@ def checkpoint(conn: sqlite3.Connection, truncate: bool = False) -> bool:
     if not truncate:
         busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return not busy and frames == copied
-    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    database = conn.execute(catalog.DATABASE_FILE).fetchone()[2]
     try:
         grown = os.path.getsize(f"{database}-wal") >= WAL_WAIT_FROM
     except OSError:  # no WAL file: nothing to wait for
@@ -656,7 +593,7 @@ def probe_vectors(conn: sqlite3.Connection) -> np.ndarray | None:
     """The vectors of the probe sentences (indexer.models.PROBE_SENTENCES) that the index stored when
     it was created, as one flat float32 array (the models read it as one row per sentence); None
     for an index without them."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'probe_vectors'").fetchone()
+    row = conn.execute(catalog.META_VALUE, (catalog.PROBE_VECTORS,)).fetchone()
     if row is None:
         return None
     return np.frombuffer(bytes.fromhex(row[0]), dtype=np.float32)

@@ -34,7 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checksums
+from . import catalog, checksums
+from .catalog import TOMBSTONES_SCHEMA
+from .files import write_atomically
 
 FOLDER = "vectors"
 INDEX_TYPES = ("auto", "flat", "ivf-sq8")
@@ -71,17 +73,6 @@ TOMBSTONE_SHARE = 0.25
 # left, so that a request reading an older generation finds everything it was promised
 # (docs/reliability.md, "Snapshots").
 RETENTION_SECONDS = 60.0
-
-TOMBSTONES_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tombstones (
-    chunk_id INTEGER PRIMARY KEY,     -- a passage removed from the database whose data an engine still holds
-    removed_at REAL NOT NULL,         -- unix time
-    in_vectors INTEGER NOT NULL,      -- 1 while a segment holds its vector
-    in_lexical INTEGER NOT NULL,      -- 1 while the lexical index holds it
-    generation INTEGER NOT NULL DEFAULT 0  -- the generation whose transaction removed it (0: before these were kept)
-);
-"""
-
 
 class VectorIndexError(RuntimeError):
     """A segment file is missing or damaged; the writer can rebuild it from the database."""
@@ -127,14 +118,14 @@ def describe(segments: list[Segment], nlist: int | None = None) -> str:
 # -- layout: which segments make up a generation (a row of the database) -------------------------
 
 def read_layout(conn: sqlite3.Connection) -> list[Segment]:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'vector_segments'").fetchone()
+    row = conn.execute(catalog.META_VALUE, (catalog.VECTOR_SEGMENTS,)).fetchone()
     return [Segment(**entry) for entry in json.loads(row[0])] if row else []
 
 
 def write_layout(conn: sqlite3.Connection, segments: list[Segment]) -> None:
     """Record `segments` as the index's vectors, inside the caller's transaction."""
-    conn.execute("INSERT INTO meta VALUES ('vector_segments', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                 (json.dumps([asdict(s) for s in sorted(segments, key=lambda s: s.first)]),))
+    conn.execute(catalog.META_SET, (catalog.VECTOR_SEGMENTS,
+                                    json.dumps([asdict(s) for s in sorted(segments, key=lambda s: s.first)])))
 
 
 def create_tombstones(conn: sqlite3.Connection) -> None:
@@ -143,29 +134,25 @@ def create_tombstones(conn: sqlite3.Connection) -> None:
     conn.executescript(TOMBSTONES_SCHEMA)
     if not stamps_generations(conn):
         try:
-            conn.execute("ALTER TABLE tombstones ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+            conn.execute(catalog.ADD_TOMBSTONE_GENERATION)
         except sqlite3.OperationalError as exc:  # another process's writer or merger added it meanwhile
             if "duplicate column" not in str(exc):
                 raise
-    conn.execute("CREATE INDEX IF NOT EXISTS tombstones_generation ON tombstones(generation)")
+    conn.execute(catalog.TOMBSTONES_GENERATION_INDEX)
 
 
 def stamps_generations(conn: sqlite3.Connection) -> bool:
     """Whether the tombstones of this database carry their generation (no writer of an older
     version left them without it: a reader opens such a database read-only and reads them all)."""
-    return any(row[1] == "generation" for row in conn.execute("PRAGMA table_info(tombstones)"))
-
-
-_ENGINE_COLUMNS = {"vectors": "in_vectors", "lexical": "in_lexical"}
+    return any(row[1] == "generation" for row in conn.execute(catalog.TOMBSTONE_COLUMNS))
 
 
 def read_tombstones(conn: sqlite3.Connection, engine: str = "vectors", first: int = 0,
                     last: int = 2 ** 62) -> np.ndarray:
     """Chunk ids first..last removed whose data `engine` ('vectors' or 'lexical') still holds,
     sorted (a range of the primary key: it reads only the tombstones in it)."""
-    return np.fromiter((row[0] for row in conn.execute(
-        f"SELECT chunk_id FROM tombstones WHERE chunk_id BETWEEN ? AND ? AND {_ENGINE_COLUMNS[engine]} = 1 "
-        "ORDER BY chunk_id", (first, last))), dtype=np.int64)
+    return np.fromiter((row[0] for row in conn.execute(catalog.TOMBSTONES_IN_RANGE[engine], (first, last))),
+                       dtype=np.int64)
 
 
 def tombstones_since(conn: sqlite3.Connection, generation: int, engine: str = "vectors") -> np.ndarray | None:
@@ -173,9 +160,8 @@ def tombstones_since(conn: sqlite3.Connection, generation: int, engine: str = "v
     generation: only those rows are read); None for a database whose tombstones carry no generation."""
     if not stamps_generations(conn):
         return None
-    return np.sort(np.fromiter((row[0] for row in conn.execute(
-        f"SELECT chunk_id FROM tombstones WHERE generation > ? AND {_ENGINE_COLUMNS[engine]} = 1",
-        (generation,))), dtype=np.int64))
+    return np.sort(np.fromiter((row[0] for row in conn.execute(catalog.TOMBSTONES_SINCE[engine], (generation,))),
+                               dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -193,7 +179,7 @@ def lexical_deletes(conn: sqlite3.Connection, previous: LexicalDeletes | None = 
     of generation `since`, and no purge since then, they are `previous` plus the tombstones added
     since (only those rows read); after a purge (which leaves the tombstones of the last
     RETENTION_SECONDS) they are read anew."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'lexical_purges'").fetchone()
+    row = conn.execute(catalog.META_VALUE, (catalog.LEXICAL_PURGES,)).fetchone()
     purges = int(row[0]) if row else 0
     if previous is not None and since is not None and previous.purges == purges:
         added = tombstones_since(conn, since, "lexical")
@@ -207,12 +193,11 @@ def forget_lexical(conn: sqlite3.Connection, chunk_ids: list[int] | None = None)
     a transaction of its own, counted as one lexical purge (see `lexical_deletes`)."""
     with conn:
         if chunk_ids is None:
-            conn.execute("UPDATE tombstones SET in_lexical = 0")
+            conn.execute(catalog.FORGET_ALL_LEXICAL)
         else:
-            conn.executemany("UPDATE tombstones SET in_lexical = 0 WHERE chunk_id = ?", [(c,) for c in chunk_ids])
-        conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
-        conn.execute("INSERT INTO meta VALUES ('lexical_purges', '1') "
-                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            conn.executemany(catalog.FORGET_LEXICAL, [(c,) for c in chunk_ids])
+        conn.execute(catalog.DROP_SPENT_TOMBSTONES)
+        conn.execute(catalog.META_INCREMENT, (catalog.LEXICAL_PURGES,))
 
 
 def add_tombstones(conn: sqlite3.Connection, chunk_ids: list[int]) -> None:
@@ -220,10 +205,9 @@ def add_tombstones(conn: sqlite3.Connection, chunk_ids: list[int]) -> None:
     publishes the next generation (stamped on them, so that a reader of a later generation reads
     only the tombstones added since the one it had: `tombstones_since`)."""
     now = time.time()
-    row = conn.execute("SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'generation'").fetchone()
+    row = conn.execute(catalog.META_NEXT_GENERATION).fetchone()
     publishing = row[0] if row else 1
-    conn.executemany("INSERT OR REPLACE INTO tombstones (chunk_id, removed_at, in_vectors, in_lexical, generation) "
-                     "VALUES (?, ?, 1, 1, ?)", [(c, now, publishing) for c in chunk_ids])
+    conn.executemany(catalog.ADD_TOMBSTONE, [(c, now, publishing) for c in chunk_ids])
 
 
 # -- FAISS ------------------------------------------------------------------------------------------
@@ -293,8 +277,6 @@ def write_index(path: Path, index) -> tuple[int, str, str]:
     """Write a FAISS index to `path` so that a crash leaves no half-written file under that name
     (and, the folder synced, the transaction that names the file finds it after a power cut);
     returns its size, checksum and sampled checksum."""
-    from .store import write_atomically  # store imports this module
-
     data = _faiss().serialize_index(index).tobytes()
     write_atomically(path, data)
     return len(data), f"crc32:{checksums.crc32(data):08x}", f"crc32:{checksums.sample_crc32(data):08x}"
@@ -494,7 +476,7 @@ class VectorReader:
 def stored_vectors(conn: sqlite3.Connection, dimension: int, first: int = 0,
                    last: int = 2 ** 62) -> tuple[np.ndarray, np.ndarray]:
     """The chunk ids and exact vectors the database holds for ids first..last, in id order."""
-    rows = conn.execute("SELECT id, vector FROM chunks WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)).fetchall()
+    rows = conn.execute(catalog.STORED_VECTORS, (first, last)).fetchall()
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     vectors = np.zeros((len(rows), dimension), dtype=np.float32)
     for i, row in enumerate(rows):
@@ -568,7 +550,7 @@ class VectorWriter:
 
     @property
     def count(self) -> int:
-        dead = self.conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_vectors = 1").fetchone()[0]
+        dead = self.conn.execute(catalog.VECTOR_TOMBSTONE_COUNT).fetchone()[0]
         return sum(s.count for s in self.segments) - dead
 
     def _file_name(self, first: int, last: int) -> str:
@@ -613,16 +595,15 @@ class VectorWriter:
         # In id order, always: merges take neighbours in this list as neighbours in ids.
         write_layout(self.conn, [s for s in current if s.file not in gone] + ([added] if added else []))
         if replaced:
-            retired = json.loads((self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'")
+            retired = json.loads((self.conn.execute(catalog.META_VALUE, (catalog.RETIRED_SEGMENTS,))
                                   .fetchone() or ["[]"])[0])
             retired += [[s.file, time.time()] for s in replaced]
-            self.conn.execute("INSERT INTO meta VALUES ('retired_segments', ?) "
-                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (json.dumps(retired),))
+            self.conn.execute(catalog.META_SET, (catalog.RETIRED_SEGMENTS, json.dumps(retired)))
         return True
 
     def _tombstoned(self, segments: list[Segment]) -> dict[str, int]:
-        return {s.file: self.conn.execute("SELECT COUNT(*) FROM tombstones WHERE in_vectors = 1 AND chunk_id BETWEEN ? "
-                                          "AND ?", (s.first, s.last)).fetchone()[0] for s in segments}
+        return {s.file: self.conn.execute(catalog.VECTOR_TOMBSTONE_COUNT_IN_RANGE, (s.first, s.last)).fetchone()[0]
+                for s in segments}
 
     def merge(self) -> int:
         """Run the merges `plan_merge` asks for, one after another, on this thread; returns how
@@ -647,8 +628,7 @@ class VectorWriter:
         with self.conn:
             self.conn.execute("BEGIN")
             ids, vectors = stored_vectors(self.conn, self.dimension, first, last)
-            dropped = [row[0] for row in self.conn.execute(
-                "SELECT chunk_id FROM tombstones WHERE in_vectors = 1 AND chunk_id BETWEEN ? AND ?", (first, last))]
+            dropped = [row[0] for row in self.conn.execute(catalog.VECTOR_TOMBSTONES_IN_RANGE, (first, last))]
         return ids, vectors, dropped
 
     def _replace(self, segment: Segment | None, parts: list[Segment] | None, dropped: list[int]) -> bool:
@@ -659,9 +639,8 @@ class VectorWriter:
             self.conn.execute("BEGIN IMMEDIATE")
             published = self.publish(segment, parts)
             if published:
-                self.conn.executemany("UPDATE tombstones SET in_vectors = 0 WHERE chunk_id = ?",
-                                      [(c,) for c in dropped])
-                self.conn.execute("DELETE FROM tombstones WHERE in_vectors = 0 AND in_lexical = 0")
+                self.conn.executemany(catalog.FORGET_VECTOR, [(c,) for c in dropped])
+                self.conn.execute(catalog.DROP_SPENT_TOMBSTONES)
         if not published and segment is not None:
             (self.folder / segment.file).unlink(missing_ok=True)
         return published
@@ -709,11 +688,11 @@ class VectorWriter:
         now = time.time() if now is None else now
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'retired_segments'").fetchone()
+            row = self.conn.execute(catalog.META_VALUE, (catalog.RETIRED_SEGMENTS,)).fetchone()
             retired = json.loads(row[0]) if row else []
             keep = [[name, at] for name, at in retired if now - at < RETENTION_SECONDS]
             if len(keep) != len(retired):
-                self.conn.execute("UPDATE meta SET value = ? WHERE key = 'retired_segments'", (json.dumps(keep),))
+                self.conn.execute(catalog.META_UPDATE, (json.dumps(keep), catalog.RETIRED_SEGMENTS))
             live = {s.file for s in read_layout(self.conn)} | {name for name, _ in keep}
         for path in [*self.folder.glob("*.faiss"), *self.folder.glob(".*.tmp")]:
             try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import store
+from indexer import catalog, store
 from indexer.highlights import best_sentences
 from indexer.lexical import CollectionStats, match_counts, search_matching, text_scores
 
@@ -37,12 +37,6 @@ from .schemas import Passage, SearchHit
 FILTER_SELECTOR_LIMIT = 100_000
 # Values shown per facet (the most frequent).
 FACET_VALUES = 10
-# The distinct non-empty sources, each found by one seek in the articles_source index (a loose
-# index scan): the cost grows with the number of sources, not of articles.
-SOURCES = """WITH RECURSIVE next(source) AS (
-    SELECT MIN(source) FROM articles WHERE source > ''
-    UNION ALL SELECT (SELECT MIN(source) FROM articles WHERE source > next.source) FROM next WHERE source IS NOT NULL)
-SELECT source FROM next WHERE source IS NOT NULL"""
 # A shard's best lexical candidates scored again from their texts with the statistics of all shards
 # (`LocalReader.lexical`); below these, each shard's own average passage length stays, within a
 # percent or so. Measured in docs/scaling.md ("Lexical ranking over shards").
@@ -190,7 +184,7 @@ class LocalReader:
         time whatever the archive's size."""
         # An article removed since this snapshot opened may still be named by a candidate; it
         # finds no row here and drops out.
-        return dict(self._rows_in("SELECT id, article_id FROM chunks WHERE id IN ({})", [int(c) for c in chunk_ids]))
+        return dict(self._rows_in(catalog.ARTICLE_OF_CHUNKS, [int(c) for c in chunk_ids]))
 
     def facet_counts(self, query: str, names: list[str], filters: Filters, *, typos: bool, lexical: bool,
                      among: list[int] | None) -> dict[str, list[dict]]:
@@ -223,19 +217,16 @@ class LocalReader:
 
     def passage_evidence(self, chunk_ids: list[int]) -> dict[int, tuple[str, np.ndarray]]:
         """Each passage's article title and text, and its vector, by chunk id (what `Searcher.confidence` weighs)."""
-        rows = self._rows_in("SELECT c.id, a.title, c.text, c.vector FROM chunks c JOIN articles a "
-                             "ON a.id = c.article_id WHERE c.id IN ({})", [int(c) for c in chunk_ids])
+        rows = self._rows_in(catalog.PASSAGE_EVIDENCE, [int(c) for c in chunk_ids])
         return {row[0]: (f"{row[1]}\n{row[2]}", np.frombuffer(row[3], dtype=np.float32)) for row in rows}
 
     def hits(self, page, query_vector) -> list[SearchHit]:
         """Articles and passages of one page of `group_by_article` entries, fetched in two queries;
         highlights when `query_vector` is given."""
         articles = {row["id"]: row for row in self._rows_in(
-            "SELECT id, title, url, source, author, published FROM articles WHERE id IN ({})",
-            [article_id for article_id, _, _ in page])}
+            catalog.HIT_ARTICLES, [article_id for article_id, _, _ in page])}
         chunks = {row["id"]: row for row in self._rows_in(
-            "SELECT id, text, start, end, sentences, sentence_vectors FROM chunks WHERE id IN ({})",
-            [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores])}
+            catalog.HIT_PASSAGES, [chunk_id for _, _, chunk_scores in page for chunk_id, _ in chunk_scores])}
         hits = []
         stories = self.story_of(list(articles))
         dimension = self.manifest["dimension"]
@@ -277,19 +268,17 @@ class LocalReader:
     def chunk_vectors(self, article_ids: list[str]) -> dict[str, np.ndarray]:
         """The passage vectors of each article, in passage order."""
         grouped: dict[str, list[np.ndarray]] = {}
-        rows = self._rows_in("SELECT article_id, vector FROM chunks WHERE article_id IN ({}) "
-                             "ORDER BY article_id, position", article_ids)
+        rows = self._rows_in(catalog.ARTICLE_VECTORS, article_ids)
         for row in rows:
             grouped.setdefault(row[0], []).append(np.frombuffer(row[1], dtype=np.float32))
         return {article: np.stack(vectors) for article, vectors in grouped.items()}
 
     def articles_meta(self, ids: list[str]) -> dict[str, dict]:
         """Title, url, source, date and duplicate group of each article of `ids` still indexed."""
-        return {row["id"]: dict(row) for row in self._rows_in(
-            "SELECT id, title, url, source, published, duplicate_group FROM articles WHERE id IN ({})", ids)}
+        return {row["id"]: dict(row) for row in self._rows_in(catalog.ARTICLES_META, ids)}
 
     def chunk_texts(self, chunk_ids: list[int]) -> dict[int, str]:
-        return dict(self._rows_in("SELECT id, text FROM chunks WHERE id IN ({})", chunk_ids))
+        return dict(self._rows_in(catalog.CHUNK_TEXTS, chunk_ids))
 
     def nearest(self, vectors: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and chunk ids (-1 for none) of the `depth` nearest passages of each vector."""
@@ -303,21 +292,19 @@ class LocalReader:
         """Rows of `sql`, whose `IN ({})` takes `values`, asked in parts under SQLite's limit on
         bound parameters. An ORDER BY holds within each part (callers group by key anyway)."""
         rows: list[sqlite3.Row] = []
-        for i in range(0, len(values), 900):
-            part = values[i:i + 900]
-            rows += self.snapshot.rows(sql.format(",".join("?" * len(part))), part)
+        for i in range(0, len(values), catalog.IN_LIMIT):
+            part = values[i:i + catalog.IN_LIMIT]
+            rows += self.snapshot.rows(catalog.placeholders(sql, len(part)), part)
         return rows
 
     def article(self, article_id: str) -> dict | None:
         """One article's metadata and cleaned text, or None if it is not in the index."""
-        rows = self.snapshot.rows(
-            "SELECT id, title, url, source, author, published, text, metadata, indexed_at FROM articles WHERE id = ?",
-            (article_id,))
+        rows = self.snapshot.rows(catalog.ARTICLE, (article_id,))
         if not rows:
             return None
         data = dict(rows[0])
         data["metadata"] = json.loads(data["metadata"])
-        data["passages"] = self.snapshot.rows("SELECT COUNT(*) FROM chunks WHERE article_id = ?", (article_id,))[0][0]
+        data["passages"] = self.snapshot.rows(catalog.ARTICLE_PASSAGE_COUNT, (article_id,))[0][0]
         return data
 
     def stats(self) -> dict:
@@ -326,7 +313,7 @@ class LocalReader:
         for the connection that searches share, except for the list of sources, read once per
         snapshot through the source index."""
         if self._sources is None:
-            self._sources = [row[0] for row in self.snapshot.rows(SOURCES)]
+            self._sources = [row[0] for row in self.snapshot.rows(catalog.SOURCES)]
         return {
             **self.snapshot.counts,
             "vectors": self.vector_count,
