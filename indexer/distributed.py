@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import catalog
+from .extras import import_ray
 from .readers import Problem, read_path, walk_paths
 from .writer import IndexSummary, embed_articles, pool_sentences, prepare_article
 
@@ -36,15 +37,6 @@ from .writer import IndexSummary, embed_articles, pool_sentences, prepare_articl
 EMBED_BATCH = 64
 # Staged rows read back per block while writing; bounds the driver's memory, not its speed.
 WRITE_BATCH = 256
-
-
-def import_ray():
-    try:
-        import ray
-        import ray.data
-    except ImportError:
-        raise ValueError("--ray needs Ray, which is not installed: pip install 'article-search[ray]'") from None
-    return ray
 
 
 def _read(row: dict) -> list[dict]:

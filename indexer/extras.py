@@ -11,3 +11,13 @@ def missing_extra(extra: str, purpose: str, exc: ImportError) -> str:
     """
     return (f"{purpose} needs the [{extra}] extra, which is not installed ({exc}): "
             f"pip install 'article-search[{extra}]' -c constraints.txt")
+
+
+def import_ray():
+    """The `ray` module with `ray.data`; a ValueError naming the [ray] extra when it is not installed."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ValueError("--ray needs Ray, which is not installed: pip install 'article-search[ray]'") from None
+    return ray

@@ -5,9 +5,9 @@
       ivf-trained.faiss    the empty IVF index all shards share once the archive is large enough
       shard-000/ ...       each a complete index directory (see indexer.store)
 
-An article always lands in shard `shard_of(id, count)`, so an update or a removal finds it there,
-a shard can be built or served by another machine, and search over the shards (see
-search_api.sharded) returns what one index of the same articles returns.
+An article always lands in shard `shard_of(id, count)` (indexer.partition), so an update or a
+removal finds it there, a shard can be built or served by another machine, and search over the
+shards (see search_api.sharded) returns what one index of the same articles returns.
 
     with open_writer("index", shards=4) as writer:   # ShardedWriter; an IndexWriter without shards
         writer.add(read_paths(["data/"]))
@@ -15,7 +15,6 @@ search_api.sharded) returns what one index of the same articles returns.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,20 +24,15 @@ import numpy as np
 from . import store, vectors
 from .article import Article
 from .models import load_encoder
+from .partition import PARTITION, shard_of
 from .readers import Problem
 from .writer import IndexSummary, IndexWriter, _now, close_progress_bar, progress_bar
 
 TRAINED = "ivf-trained.faiss"
-PARTITION = "sha1(article id) as a big-endian integer, modulo the shard count"
 # Articles handed to a shard's writer at a time: enough for its embedding batches to fill.
 ROUTE_BATCH = 64
 # Vectors drawn from each shard to train the shared IVF, at most.
 TRAIN_SAMPLE = 100_000
-
-
-def shard_of(article_id: str, count: int) -> int:
-    """The shard of an article: stable across runs, machines and Python versions."""
-    return int.from_bytes(hashlib.sha1(article_id.encode("utf-8")).digest()[:8], "big") % count
 
 
 def shard_name(number: int) -> str:

@@ -36,9 +36,8 @@ from starlette.routing import Match, get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer import store
-from indexer.readers import Problem, article_from_record
 from indexer.settings import Settings
-from indexer.writer import unindexable
+from indexer.writing import Problem, article_from_record, unindexable
 
 from . import package_version
 from .http_protocol import DeadlineH11Protocol

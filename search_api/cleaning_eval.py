@@ -14,8 +14,7 @@ import json
 import re
 from pathlib import Path
 
-from indexer.boilerplate import MIN_SHARE, MIN_STORIES, LearnedBoilerplate, source_of
-from indexer.cleaning import clean_text
+from indexer.writing import MIN_SHARE, MIN_STORIES, LearnedBoilerplate, clean_text, source_of
 
 
 class CleaningDataError(ValueError):

@@ -332,8 +332,7 @@ def cmd_check(index_dir: str) -> int:
 def cmd_index(args) -> int:
     from tqdm import tqdm
 
-    from indexer.readers import count_records, read_paths, record_limit
-    from indexer.sharding import open_writer
+    from indexer.writing import count_records, open_writer, read_paths, record_limit
 
     if args.check:
         if args.paths:
@@ -359,7 +358,7 @@ def cmd_index(args) -> int:
                      max_article_chars=args.max_article_chars) as writer:
         try:
             if args.ray or args.ray_address:
-                from indexer.distributed import index_with_ray
+                from indexer.writing import index_with_ray
 
                 summary = index_with_ray(args.paths, writer, address=args.ray_address, actors=args.ray_actors,
                                          staging=args.ray_staging, progress=not args.quiet, on_problem=report)
@@ -386,7 +385,7 @@ def cmd_index(args) -> int:
 
 def cmd_remove(args) -> int:
     from indexer import store
-    from indexer.sharding import open_writer
+    from indexer.writing import open_writer
 
     store.read_manifest(args.index)  # a mistyped --index is an error, not a new empty index
     _apply_lock_timeout(args)
@@ -482,7 +481,7 @@ def _evaluation_index(args, articles, strict: bool = True) -> tuple:
     `strict`: an article that cannot be indexed is an error (else it is left out and said so)."""
     import tempfile
 
-    from indexer.writer import IndexWriter
+    from indexer.writing import IndexWriter
 
     from .searcher import Searcher
 
@@ -539,8 +538,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_eval_sets(args) -> int:
-    from indexer.article import Article
-    from indexer.readers import read_paths
+    from indexer.writing import Article, read_paths
 
     from .evaluation import evaluate_sets, load_set_queries
 
@@ -589,7 +587,7 @@ def cmd_eval_related(args) -> int:
 
 
 def cmd_eval_cleaning(args) -> int:
-    from indexer.boilerplate import MIN_SHARE, MIN_STORIES
+    from indexer.writing import MIN_SHARE, MIN_STORIES
 
     from .cleaning_eval import evaluate_cleaning
 

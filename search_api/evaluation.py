@@ -15,8 +15,8 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from indexer.article import Article
 from indexer.words import WORD
+from indexer.writing import Article
 
 from .searcher import Searcher
 
@@ -188,7 +188,7 @@ def evaluate_no_match(searcher: Searcher, other: dict[str, str], modes: list[str
 
 def load_labelled(path: str | Path, label: str) -> list[tuple[Article, str]]:
     """Articles of a labelled JSONL archive with the value of their `label` field."""
-    from indexer.readers import article_from_record
+    from indexer.writing import article_from_record
 
     labelled = []
     for number, record in _read_jsonl(Path(path)):
@@ -348,7 +348,7 @@ def evaluate_related_sets(index_dir: str | Path, labels: dict[str, str], cap: in
 
     from tqdm import tqdm
 
-    from indexer.writer import IndexWriter
+    from indexer.writing import IndexWriter
 
     from .stories import assign_stories
 

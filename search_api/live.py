@@ -30,11 +30,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
-from indexer import merging, store
-from indexer.article import Article
+from indexer import store
 from indexer.models import Encoder, load_encoder
-from indexer.sharding import open_writer
-from indexer.writer import IndexSummary, IndexWriter
+from indexer.writing import Article, IndexSummary, IndexWriter, mergers, open_writer
 
 from .searcher import Searcher
 from .stories import assign_stories, keeps_stories
@@ -73,7 +71,7 @@ class LiveIndex:
         self._seen = self.searcher.generation
         self._readers_lock = threading.Lock()
         self._readers: dict[Searcher, int] = {}  # requests reading each searcher now
-        self.mergers = merging.mergers(self.dir, on_merged=self._merged) if writable else []
+        self.mergers = mergers(self.dir, on_merged=self._merged) if writable else []
         self._wake_mergers()  # merges a previous run left to do
         self._closing = False
         self._check_lock = threading.Lock()  # a swap's wake and the end of a pass, one at a time

@@ -190,7 +190,7 @@ def deploy(index_dir: str | Path, *, replicas: int = 1, router_replicas: int = 1
 
 def connect(address: str | None) -> None:
     """Join the Ray cluster at `address`, or start a local instance with this machine's CPUs."""
-    from indexer.distributed import import_ray
+    from indexer.extras import import_ray
 
     ray = import_ray()
     if not ray.is_initialized():

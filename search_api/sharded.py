@@ -31,7 +31,7 @@ import numpy as np
 
 from indexer import store
 from indexer.lexical import CollectionStats
-from indexer.sharding import shard_of
+from indexer.partition import shard_of
 
 from .query import Filters
 from .readers import FACET_VALUES, LocalReader
