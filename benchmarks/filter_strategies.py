@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import report, table  # noqa: E402
 
-import search_api.readers as readers_module  # noqa: E402
+import search_api.index_readers as readers_module  # noqa: E402
 from indexer import store  # noqa: E402
 from search_api.query import Filters  # noqa: E402
 from search_api.searcher import CANDIDATE_DEPTH, Searcher  # noqa: E402

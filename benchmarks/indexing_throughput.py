@@ -25,7 +25,7 @@ from common import report, table  # noqa: E402
 from indexer.article import Article  # noqa: E402
 from indexer.cleaning import clean_text  # noqa: E402
 from indexer.models import TorchEncoder, load_encoder  # noqa: E402
-from indexer.readers import read_paths  # noqa: E402
+from indexer.inputs import read_paths  # noqa: E402
 from indexer.writer import IndexWriter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import first_records, report, table  # noqa: E402
 
-from indexer.readers import read_paths  # noqa: E402
+from indexer.inputs import read_paths  # noqa: E402
 from indexer.writer import IndexWriter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

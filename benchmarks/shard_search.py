@@ -25,7 +25,7 @@ from common import first_records, report, table  # noqa: E402
 from query_latency import load_queries, percentile  # noqa: E402
 
 from indexer.models import TorchEncoder  # noqa: E402
-from indexer.readers import read_paths  # noqa: E402
+from indexer.inputs import read_paths  # noqa: E402
 from indexer.sharding import open_writer  # noqa: E402
 from search_api.searcher import Searcher  # noqa: E402
 

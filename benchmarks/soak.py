@@ -258,7 +258,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="soak an archive --out holds already")
     parser.add_argument("--note", default="", help="a line added to the report (for example the machine's load)")
     args = parser.parse_args()
-    from indexer.readers import read_paths
+    from indexer.inputs import read_paths
 
     needed = args.seed_articles + args.writes
     args.out.parent.mkdir(parents=True, exist_ok=True)

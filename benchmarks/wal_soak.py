@@ -42,7 +42,7 @@ def prepare_index(source: str | None, folder: Path) -> Path:
     if source:
         shutil.copytree(source, index, ignore=shutil.ignore_patterns(".lock"))
         return index
-    from indexer.readers import read_paths
+    from indexer.inputs import read_paths
     from indexer.writer import IndexWriter
 
     with IndexWriter(index) as writer:

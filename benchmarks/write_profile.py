@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from indexer import lexical, store, writer as writer_mod
 from indexer.article import Article
 from search_api import live as live_mod
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 
 INDEX = Path(sys.argv[1]); N = int(sys.argv[2]); SEARCH = sys.argv[3] == "search"
 steps = collections.defaultdict(float)

@@ -4,7 +4,7 @@ directory is written exactly as a local run writes it.
     summary = index_with_ray(["archive/"], writer, address="ray://head:10001")
 
 Stages (each row carries its input position: file number, record number):
-  1. read      one task per file (readers of indexer.readers); articles and problems
+  1. read      one task per file (the file readers of indexer.inputs); articles and problems
   2. prepare   tasks: skip articles whose content hash the index holds already, clean, chunk
   3. embed     `map_batches` over a pool of actors, each loading the model once; sentence vectors
                for highlighting are pooled there too, so only vectors leave the actor
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import catalog
 from .extras import import_ray
-from .readers import Problem, read_path, walk_paths
+from .inputs import Problem, read_path, walk_paths
 from .writer import IndexSummary, embed_articles, pool_sentences, prepare_article
 
 # Articles per embed call in an actor: a few hundred passages, like the local writer's batches.

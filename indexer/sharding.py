@@ -25,7 +25,7 @@ from . import store, vectors
 from .article import Article
 from .models import load_encoder
 from .partition import PARTITION, shard_of
-from .readers import Problem
+from .inputs import Problem
 from .writer import IndexSummary, IndexWriter, _now, close_progress_bar, progress_bar
 
 TRAINED = "ivf-trained.faiss"

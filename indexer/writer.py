@@ -40,7 +40,7 @@ from .lexical import damaged_files as lexical_damaged
 from .lexical import exists as lexical_exists
 from .merging import Merger
 from .models import PROBE_SENTENCES, Encoder, check_backend, check_model, load_encoder, prepare_query_model
-from .readers import Problem
+from .inputs import Problem
 from .vectors import FOLDER as VECTORS_FOLDER
 from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, VectorWriter, add_tombstones,
                       check_segment, create_tombstones, describe, forget_lexical,
@@ -230,7 +230,7 @@ def progress_bar(total: int | None, shown: bool):
 
 
 def close_progress_bar(bar) -> None:
-    """Close `bar` at the count it reached: a total counted ahead (see `readers.count_records`) can
+    """Close `bar` at the count it reached: a total counted ahead (see `inputs.count_records`) can
     be a little off, and the last line must not say 99% or 101% of a finished run."""
     if bar.total is not None and round(bar.n) != bar.total:
         bar.total = round(bar.n)
@@ -510,7 +510,7 @@ class IndexWriter:
         ones skipped without embedding. A `PreparedArticle` (prepared and embedded elsewhere) is
         written as it is. `Problem`s (and articles that cannot be indexed) are reported to the
         summary (see `IndexSummary.report`; `on_problem` sees each). With `progress`, a bar on
-        stderr counts the items done out of `total` (`readers.count_records`), moving as each group
+        stderr counts the items done out of `total` (`inputs.count_records`), moving as each group
         of passages is embedded; `on_done(items)` is told the same (a caller's own bar). Returns
         the summary; the index is saved at `close()`."""
         summary = IndexSummary(on_problem=on_problem)

@@ -5,7 +5,7 @@ and from nowhere else on the write side (tests/test_layers.py holds search_api t
 The modules behind it hold the code; this one only names what the read side may call:
 
 - input: `Article`, `Problem`, `read_paths`, `count_records`, `record_limit`, `article_from_record`
-  (indexer.readers), `unindexable` (indexer.writer: why an article cannot be indexed);
+  (indexer.inputs), `unindexable` (indexer.writer: why an article cannot be indexed);
 - writing: `open_writer` (indexer.sharding: an `IndexWriter` or a sharded one), `IndexWriter`,
   `IndexSummary` (indexer.writer), `mergers` (indexer.merging: background vector merges),
   `index_with_ray` (indexer.distributed);
@@ -23,7 +23,7 @@ from .boilerplate import MIN_SHARE, MIN_STORIES, LearnedBoilerplate, source_of
 from .cleaning import clean_text
 from .distributed import index_with_ray
 from .merging import mergers
-from .readers import Problem, article_from_record, count_records, read_paths, record_limit
+from .inputs import Problem, article_from_record, count_records, read_paths, record_limit
 from .sharding import open_writer
 from .writer import IndexSummary, IndexWriter, unindexable
 

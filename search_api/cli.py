@@ -186,7 +186,7 @@ def _iso_date(value: str | None, option: str) -> str | None:
 
 def _assign_stories(index_dir: str, writer, written: list[str]) -> None:
     """Put the articles a run wrote in their stories (search_api.stories), the writer still held."""
-    from .readers import open_reader
+    from .index_readers import open_reader
     from .stories import assign_stories
 
     if not written:
@@ -389,7 +389,7 @@ def cmd_serve(args) -> int:
         # (a lost segment or lexical folder, a segment of another size or failing its sampled
         # checksum, a lost WAL) is a one-line error, not a traceback from the server's start-up.
         # The rest of each segment's bytes is checked by the server's background thread.
-        from .readers import open_reader
+        from .index_readers import open_reader
 
         open_reader(args.index, held=False).close()
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)

@@ -1,6 +1,6 @@
 """What a query is before any index sees it: its words, the word being typed, its filters, the
 modes, sorts and facets it may ask for, and the error for a query that cannot be answered. Shared
-by the `Searcher` (search_api.searcher), the index readers (search_api.readers), the HTTP schemas
+by the `Searcher` (search_api.searcher), the index readers (search_api.index_readers), the HTTP schemas
 (search_api.schemas) and the command line (search_api.cli)."""
 
 from __future__ import annotations

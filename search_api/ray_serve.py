@@ -56,7 +56,7 @@ def _shard_deployment():
 
     @serve.deployment
     class Shard:
-        """One shard of the index, answering an index reader's questions (search_api.readers)."""
+        """One shard of the index, answering an index reader's questions (search_api.index_readers)."""
 
         def __init__(self, shard_dir: str, backend: str | None):
             self.index = _Followed(lambda: LiveIndex(shard_dir, backend=backend), reader=True)
@@ -96,7 +96,7 @@ def _router_deployment():
 
 
 class _RemoteShard:
-    """A shard deployment's handle with the methods of an index reader (search_api.readers)."""
+    """A shard deployment's handle with the methods of an index reader (search_api.index_readers)."""
 
     def __init__(self, handle):
         self._handle = handle

@@ -138,7 +138,7 @@ def _overlap(a: set, b: set) -> float:
 
 def candidates(reader, article: dict) -> dict[str, Candidate]:
     """Every candidate article for `article` (as `reader.article` gives it) with its first-step
-    legs. `reader` is an index reader (search_api.readers: local, sharded or remote)."""
+    legs. `reader` is an index reader (search_api.index_readers: local, sharded or remote)."""
     own = reader.chunk_vectors([article["id"]])[article["id"]]
     _, ids = reader.nearest(own, RELATED_DEPTH)
     # The trailing space ends the last word: it is a whole word, not the start of one being typed.

@@ -6,7 +6,7 @@ by id, stats. Used by the CLI and the HTTP API alike.
     for hit in result.results:
         print(hit.score, hit.title, hit.passages[0].text)
 
-A `Searcher` is composed over an index reader (search_api.readers): the reader answers what
+A `Searcher` is composed over an index reader (search_api.index_readers): the reader answers what
 ranking asks of the index (nearest passages, lexical matches, rows), from one directory's snapshot,
 from the shards of a sharded index, or from shard replicas under Ray Serve; the `Searcher` fuses,
 groups, collapses copies, re-ranks and sorts, the same whichever reader answers. Results are the
@@ -33,7 +33,7 @@ from indexer.models import Encoder, check_backend, check_model, query_encoder
 from .fusion import group_by_article, linear_fusion, reciprocal_rank_fusion
 from .matching import MATCH_PROBABILITY, PROBABLE_DEPTH, RARE_WORDS_HELD, required_words, scored
 from .query import FUSIONS, MODES, SORTS, Filters, SearchError, checked_facets, typed_words
-from .readers import open_reader
+from .index_readers import open_reader
 from .schemas import Copy, RelatedHit, SearchResponse
 
 # Suggestions returned at most, whatever `k` asks (a box shows a handful).
@@ -76,7 +76,7 @@ def _summary(row: dict) -> dict:
 
 class Searcher:
     """Opens `index_dir` read-only (sharded or not), or ranks over `reader` when one is given (an
-    index reader of search_api.readers, such as a `ShardedReader` over remote shards). `encoder`
+    index reader of search_api.index_readers, such as a `ShardedReader` over remote shards). `encoder`
     may be passed to share a loaded model; `model` is only checked against the index's own (a
     different one is refused). `backend` runs the query encoder on torch, onnx or onnx-int8; one
     whose embeddings differ from the index's is refused. By default (None or "auto") onnx answers

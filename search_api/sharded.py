@@ -17,7 +17,7 @@ groups are found across all shards at index time (see indexer.sharding), so copi
 different shards collapse into one result as they do in one index.
 
 A chunk is named across shards by `local id * shard count + shard`. A shard is any index reader
-(search_api.readers): a `LocalReader` in this process, or a remote one (search_api.ray_serve).
+(search_api.index_readers): a `LocalReader` in this process, or a remote one (search_api.ray_serve).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from indexer.lexical import CollectionStats
 from indexer.partition import shard_of
 
 from .query import Filters
-from .readers import FACET_VALUES, LocalReader
+from .index_readers import FACET_VALUES, LocalReader
 from .schemas import SearchHit
 
 # Threads that ask the shards; shared by all sharded readers (a server opens one per generation).

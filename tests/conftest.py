@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from indexer.models import Encoder, TorchEncoder
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.writer import IndexWriter
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from indexer.models import PROBE_SENTENCES, OnnxEncoder
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.store import StoreError
 from indexer.writer import IndexWriter
 from search_api.searcher import Searcher

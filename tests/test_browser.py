@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from conftest import running_server, write_jsonl
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.writer import IndexWriter
-from search_api.readers import open_reader
+from search_api.index_readers import open_reader
 from search_api.stories import assign_stories
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

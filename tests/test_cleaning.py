@@ -1,7 +1,7 @@
 import json
 
 from indexer.cleaning import clean_text
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 
 from conftest import FIXTURES, SAMPLE
 

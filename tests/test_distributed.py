@@ -13,7 +13,7 @@ import ray
 
 from conftest import SAMPLE_SUBSET_SIZE, write_jsonl
 from indexer import store
-from indexer.readers import Problem, read_paths
+from indexer.inputs import Problem, read_paths
 from indexer.vectors import stored_vectors
 from indexer.writer import IndexWriter
 

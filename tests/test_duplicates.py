@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from indexer import store
 from indexer.duplicates import THRESHOLD, signature, similarity
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.writer import IndexWriter
 from search_api.app import create_app
 from search_api.searcher import Searcher

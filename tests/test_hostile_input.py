@@ -78,7 +78,7 @@ def test_two_index_runs_on_one_directory_are_kept_apart_by_the_lock(tmp_path, en
 
 def test_two_index_runs_started_together_both_finish_in_turn(tmp_path, encoder):
     """The second waits for the first's write lock instead of being refused."""
-    from indexer.readers import read_paths
+    from indexer.inputs import read_paths
     from indexer.writer import IndexWriter
 
     index = tmp_path / "index"
@@ -110,7 +110,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 
 def read_split(paths):
     from indexer.article import Article
-    from indexer.readers import Problem, read_paths
+    from indexer.inputs import Problem, read_paths
 
     items = list(read_paths(paths))
     return [i for i in items if isinstance(i, Article)], [i for i in items if isinstance(i, Problem)]
@@ -118,7 +118,7 @@ def read_split(paths):
 
 def test_a_lone_surrogate_is_a_problem_naming_its_field_and_the_other_records_are_read(tmp_path):
     from indexer.article import Article
-    from indexer.readers import Problem, article_from_record
+    from indexer.inputs import Problem, article_from_record
 
     path = tmp_path / "s.jsonl"
     path.write_text('{"id": "a", "text": "Before."}\n'
@@ -211,7 +211,7 @@ def test_document_ids_are_unique_per_file_and_stable_across_runs(tmp_path):
 
 
 def test_two_records_with_one_id_in_one_run_are_reported_never_overwritten(tmp_path, encoder):
-    from indexer.readers import read_paths
+    from indexer.inputs import read_paths
     from indexer.writer import IndexWriter
 
     first = write_jsonl(tmp_path / "a.jsonl", [{"id": "same", "text": "The first article's text."}])
@@ -266,7 +266,7 @@ def test_jsonl_and_csv_are_read_as_a_stream(tmp_path):
     csv_path.write_text("id,text\n" + "".join(f"{n},{body}\n" for n in range(20_000)), encoding="utf-8")
     for path in (jsonl, csv_path):
         assert path.stat().st_size > 10_000_000
-        from indexer.readers import read_paths
+        from indexer.inputs import read_paths
 
         tracemalloc.start()
         count = sum(1 for _ in read_paths([path]))

@@ -12,7 +12,7 @@ from indexer.models import ModelError, TorchEncoder
 from indexer.lexical import LexicalReader
 from indexer.article import Article
 from indexer.chunking import Chunker
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.writer import EmbeddedChunks, IndexWriter, embed_articles, pool_sentences, prepare_article
 from search_api.searcher import Searcher
 

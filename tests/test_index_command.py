@@ -4,7 +4,7 @@ among several reported while the rest is indexed."""
 
 import re
 
-from indexer.readers import count_records, read_paths
+from indexer.inputs import count_records, read_paths
 from indexer.writer import KEPT_PROBLEMS, IndexWriter
 
 from conftest import write_jsonl

@@ -8,7 +8,7 @@ import sys
 import time
 
 from indexer import store
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.writer import IndexWriter
 from search_api.searcher import Searcher
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SAMPLE
 
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.writer import IndexWriter
 from search_api.searcher import Searcher
 

@@ -1,11 +1,11 @@
 """NaN and infinity in an article's metadata are refused where they come in: a JSONL line (file,
 line, field) and a POST /articles item (a 422 naming the item and field), by the one check both
-paths share (indexer.readers.article_from_record)."""
+paths share (indexer.inputs.article_from_record)."""
 
 from fastapi.testclient import TestClient
 
 from indexer.article import Article
-from indexer.readers import Problem, read_paths
+from indexer.inputs import Problem, read_paths
 from search_api.app import create_app
 
 KEY = "test-key-123"

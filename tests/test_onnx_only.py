@@ -81,7 +81,7 @@ def test_indexing_with_torch_without_the_torch_extra_names_it(tmp_path, sample_s
 
 
 def test_html_input_without_the_html_extra_is_a_problem_naming_it():
-    result = run_without_extras("from indexer.readers import read_paths; print(*read_paths([sys.argv[1]]))",
+    result = run_without_extras("from indexer.inputs import read_paths; print(*read_paths([sys.argv[1]]))",
                                 str(FIXTURES / "page.html"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "page.html" in result.stdout and "HTML input needs the [html] extra" in result.stdout

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from indexer.article import Article
-from indexer.readers import read_document, read_paths
+from indexer.inputs import read_document, read_paths
 from indexer.writer import IndexWriter
 from search_api.searcher import Searcher
 

@@ -10,7 +10,7 @@ import ray
 from fastapi.testclient import TestClient
 
 from conftest import LLAMA, write_jsonl
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.sharding import open_writer
 from search_api.app import create_app
 from search_api.searcher import Searcher

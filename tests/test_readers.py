@@ -2,7 +2,7 @@ import codecs
 import json
 
 from indexer.article import Article, stable_id
-from indexer.readers import Problem, read_paths
+from indexer.inputs import Problem, read_paths
 
 from conftest import FIXTURES, write_jsonl
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import write_jsonl
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.writer import IndexWriter
 from search_api.evaluation import evaluate_related_modes
 from search_api.searcher import Searcher

@@ -177,7 +177,7 @@ def test_cli_has_a_version_and_describes_every_command(capsys):
 def test_a_broad_filter_searches_deeper_and_keeps_the_passages_that_pass(searcher, monkeypatch):
     """Dense search under a filter that many passages pass (over FILTER_SELECTOR_LIMIT) finds the
     same nearest passages as the search among exactly the passing ones, which few-passing filters use."""
-    from search_api import readers as readers_module
+    from search_api import index_readers as readers_module
 
     vector = searcher.encoder.encode(["election results and the vote count"])[0]
     dated = searcher.search("election", k=3).results

@@ -171,7 +171,7 @@ DESKS = [  # floods (stem "flood") in four articles, one long enough for several
 
 @pytest.fixture(scope="module")
 def desk_index(tmp_path_factory, encoder):
-    from indexer.readers import read_paths
+    from indexer.inputs import read_paths
     from indexer.writer import IndexWriter
 
     folder = tmp_path_factory.mktemp("desks")
@@ -302,7 +302,7 @@ def test_suggest_completes_a_word_and_finds_titles(sample_index, encoder):
 
 
 def test_a_sharded_index_gives_the_same_facets_and_suggestions(desk_index, encoder, tmp_path):
-    from indexer.readers import read_paths
+    from indexer.inputs import read_paths
     from indexer.sharding import open_writer
 
     with open_writer(tmp_path / "sharded", shards=2, encoder=encoder) as writer:

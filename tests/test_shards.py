@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from indexer import sharding, store, vectors
-from indexer.readers import read_paths
+from indexer.inputs import read_paths
 from indexer.sharding import ShardedWriter, open_writer, shard_of
 from search_api.searcher import Searcher
-from search_api.readers import LocalReader
+from search_api.index_readers import LocalReader
 from search_api.sharded import ShardedReader
 
 from conftest import LLAMA, SAMPLE_SUBSET_SIZE, write_jsonl

@@ -64,7 +64,7 @@ class LocalReader:
         self.dir = Path(index_dir)
         self.manifest = manifest or store.read_manifest(self.dir)
         if "shards" in self.manifest:
-            raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.readers.open_reader")
+            raise store.StoreError(f"{self.dir} is a sharded index; open it with search_api.index_readers.open_reader")
         self.snapshot = store.Snapshot(self.dir, self.manifest, getattr(previous, "snapshot", None), held)
         self.vectors = self.snapshot.vectors
         self.lexical_index = self.snapshot.lexical
