@@ -311,7 +311,8 @@ class Snapshot:
     IDLE_CONNECTIONS = 4  # kept open between requests for the next ones
 
     def __init__(self, index_dir: str | Path, manifest: dict, previous: Snapshot | None = None, held: bool = True):
-        from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, lexical_deletes, read_layout, segment_deletes
+        from .tombstones import lexical_deletes
+        from .vectors import IVF_NPROBE, VectorIndexError, VectorReader, read_layout, segment_deletes
 
         self.dir = Path(index_dir)
         self._lock = threading.Lock()
