@@ -35,33 +35,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from . import catalog
 from .words import WORD
 
 # Chosen by the sweep in docs/quality.md ("Cleaning"): the smallest values that keep every story
 # line of the dev set while removing the templates of sources seen a handful of times.
 MIN_STORIES = 3
 MIN_SHARE = 0.2
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS learned_lines (
-    source TEXT NOT NULL, key INTEGER NOT NULL, stories INTEGER NOT NULL, PRIMARY KEY (source, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS boilerplate_stories (
-    source TEXT NOT NULL, story TEXT NOT NULL, PRIMARY KEY (source, story)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS boilerplate_sources (
-    source TEXT PRIMARY KEY,
-    stories INTEGER NOT NULL,              -- distinct stories counted
-    version INTEGER NOT NULL DEFAULT 0,    -- raised each time one of its keys becomes learned
-    recleaned INTEGER NOT NULL DEFAULT 0   -- the version its stored articles were all cleaned again with
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS boilerplate_sources_behind ON boilerplate_sources(source) WHERE recleaned < version;
-CREATE TABLE IF NOT EXISTS cleaned_with (
-    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
-    source TEXT NOT NULL, version INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS cleaned_with_version ON cleaned_with(source, version);
-"""
 
 _SHORT_LINE_WORDS = 6
 # A short label ending in a colon ("READ MORE:", "Related:", "ALSO READ:") before the rest of the line.
@@ -244,8 +224,7 @@ class LearnedBoilerplate:
         counts = self._sources.get(source)
         if counts is None:
             counts = self._sources[source] = SourceCounts()
-            row = self.conn.execute("SELECT stories, version FROM boilerplate_sources WHERE source = ?",
-                                    (source,)).fetchone() if self.conn is not None else None
+            row = self.conn.execute(catalog.SOURCE_COUNTS, (source,)).fetchone() if self.conn is not None else None
             if row is not None:
                 counts.articles, counts.version = row[0], row[1]
         return counts
@@ -259,15 +238,13 @@ class LearnedBoilerplate:
                 for start in range(0, len(missing), 500):
                     part = missing[start:start + 500]
                     counts.lines.update(self.conn.execute(
-                        f"SELECT key, stories FROM learned_lines WHERE source = ? AND key IN "
-                        f"({', '.join('?' * len(part))})", [source, *part]).fetchall())
+                        catalog.placeholders(catalog.LEARNED_LINES_IN, len(part)), [source, *part]).fetchall())
         return {key: counts.lines[key] for key in keys}
 
     def _counted(self, counts: SourceCounts, source: str, stories: list[str]) -> bool:
         if any(story in counts.stories for story in stories):
             return True
-        return self.conn is not None and self.conn.execute(
-            "SELECT 1 FROM boilerplate_stories WHERE source = ? AND story IN (?, ?)", (source, *stories)).fetchone() \
+        return self.conn is not None and self.conn.execute(catalog.STORY_COUNTED, (source, *stories)).fetchone() \
             is not None
 
     def _needed(self, articles: int) -> float:
@@ -303,14 +280,9 @@ class LearnedBoilerplate:
         if observed is None:
             return
         source = observed.source
-        conn.executemany("INSERT OR IGNORE INTO boilerplate_stories VALUES (?, ?)",
-                         [(source, story) for story in observed.stories])
-        conn.executemany("INSERT INTO learned_lines VALUES (?, ?, 1) ON CONFLICT(source, key) "
-                         "DO UPDATE SET stories = stories + 1", [(source, key) for key in observed.keys])
-        conn.execute("INSERT INTO boilerplate_sources (source, stories, version) VALUES (?, 1, ?) "
-                     "ON CONFLICT(source) DO UPDATE SET stories = stories + 1, "
-                     "version = max(version, excluded.version)",
-                     (source, observed.version))
+        conn.executemany(catalog.COUNT_STORY, [(source, story) for story in observed.stories])
+        conn.executemany(catalog.COUNT_LINE, [(source, key) for key in observed.keys])
+        conn.execute(catalog.COUNT_SOURCE, (source, observed.version))
 
     def is_boilerplate(self, source: str, line: str, shapes: bool = False) -> bool:
         """Whether `line` (or its "LABEL:", or with `shapes` its shape) recurs in enough of
@@ -329,39 +301,35 @@ class LearnedBoilerplate:
 
 def record_cleaning(conn: sqlite3.Connection, article_id: str, source: str, version: int) -> None:
     """Record, in the caller's transaction, that an article was cleaned with its source's `version`."""
-    conn.execute("INSERT INTO cleaned_with VALUES (?, ?, ?) ON CONFLICT(article_id) DO UPDATE SET "
-                 "source = excluded.source, version = excluded.version", (article_id, source, version))
+    conn.execute(catalog.RECORD_CLEANING, (article_id, source, version))
 
 
 def sources_behind(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     """(source, version) of every source with articles that may be cleaned with an older version
     than its current one (read through a partial index: only those sources)."""
-    return conn.execute("SELECT source, version FROM boilerplate_sources INDEXED BY boilerplate_sources_behind "
-                        "WHERE recleaned < version").fetchall()
+    return conn.execute(catalog.SOURCES_BEHIND).fetchall()
 
 
 def articles_behind(conn: sqlite3.Connection, source: str, version: int) -> list[str]:
     """The ids of `source`'s articles cleaned with a version older than `version`."""
-    return [row[0] for row in conn.execute(
-        "SELECT article_id FROM cleaned_with WHERE source = ? AND version < ? ORDER BY article_id", (source, version))]
+    return [row[0] for row in conn.execute(catalog.ARTICLES_BEHIND, (source, version))]
 
 
 def mark_recleaned(conn: sqlite3.Connection, source: str, version: int) -> None:
     """Record that every stored article of `source` is cleaned with `version` (or a later one)."""
-    conn.execute("UPDATE boilerplate_sources SET recleaned = max(recleaned, ?) WHERE source = ?", (version, source))
+    conn.execute(catalog.MARK_RECLEANED, (version, source))
 
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Create the tables of learned boilerplate in an index made before them, and fill the new ones
     once from what the index holds: a source's story count from its counted stories, and a record
     of version 0 for every stored article (so that a line learned next cleans them again)."""
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    conn.executescript(SCHEMA)
+    tables = {row[0] for row in conn.execute(catalog.TABLES)}
+    conn.executescript(catalog.BOILERPLATE_SCHEMA)
     with conn:
         if "boilerplate_sources" not in tables:
-            conn.execute("INSERT OR IGNORE INTO boilerplate_sources (source, stories) SELECT source, COUNT(*) "
-                         "FROM boilerplate_stories WHERE story LIKE 'text:%' GROUP BY source")
+            conn.execute(catalog.SOURCE_COUNTS_FROM_STORIES)
         if "cleaned_with" not in tables:
-            conn.executemany("INSERT OR IGNORE INTO cleaned_with VALUES (?, ?, 0)",
+            conn.executemany(catalog.CLEANED_WITH_NOTHING,
                              ((article_id, source_of(source, url)) for article_id, source, url
-                              in conn.execute("SELECT id, source, url FROM articles").fetchall()))
+                              in conn.execute(catalog.ARTICLE_SOURCES).fetchall()))

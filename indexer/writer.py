@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import boilerplate, duplicates, store
+from . import boilerplate, catalog, duplicates, store
 from .boilerplate import LearnedBoilerplate, Observation, source_of
 from .article import MAX_ARTICLE_CHARS, Article, normalize_date
 from .chunking import Chunk, Chunker, split_sentences
@@ -295,7 +295,7 @@ class IndexWriter:
         self.conn = store.connect(self.dir)
         if repair:  # a repair must not vouch for a database it has not read through
             store.check_integrity(self.conn, self.dir / store.DATABASE)
-        config_row = self.conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        config_row = self.conn.execute(catalog.META_VALUE, (catalog.CONFIG,)).fetchone()
         repaired = False
         try:
             self.manifest = store.read_manifest(self.dir, upgradable=True)
@@ -329,8 +329,8 @@ class IndexWriter:
             store.write_manifest(self.dir, dict(self.manifest, generation=0))
             probes = self.encoder.encode(PROBE_SENTENCES).astype(np.float32).tobytes().hex()
             with self.conn:
-                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(self.manifest),))
-                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('probe_vectors', ?)", (probes,))
+                self.conn.execute(catalog.META_REPLACE, (catalog.CONFIG, json.dumps(self.manifest)))
+                self.conn.execute(catalog.META_REPLACE, (catalog.PROBE_VECTORS, probes))
         create_tombstones(self.conn)
         store.initialize_counts(self.conn)
         shared = self.manifest["faiss"].get("trained")  # the IVF lists of all shards (indexer.sharding)
@@ -338,7 +338,7 @@ class IndexWriter:
                                     self.manifest["faiss"].get("index_type", "auto"),
                                     read_index(self.dir / shared, mmap=False) if shared else None)
         # A format-2 index (one vectors.faiss), segments lost or damaged: written anew at the save.
-        has_chunks = self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+        has_chunks = self.conn.execute(catalog.ANY_CHUNK).fetchone() is not None
         self._rebuild = bool(has_chunks and (not self.vectors.segments or (repair and self.vectors.missing())))
         if not (repair or rebuild):
             lost = [s.file for s in self.vectors.segments if check_segment(self.vectors.folder, s, "size")]
@@ -382,7 +382,7 @@ class IndexWriter:
 
     def _next_chunk_id(self) -> int:
         """The id the next chunk gets: ids are never reused, since engines keep removed ones a while."""
-        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+        row = self.conn.execute(catalog.NEWEST_CHUNK).fetchone()
         return (row[0] if row else 0) + 1
 
     def _drop_unpublished_lexical(self) -> None:
@@ -398,14 +398,13 @@ class IndexWriter:
         passages than the database, or to upgrade a format-1 or format-2 index (an FTS5 table, or a
         schema without the fields of facets). Reads every passage's text; embeds nothing."""
         self.lexical.delete_all()
-        rows = self.conn.execute("SELECT c.id, c.text, c.position, a.id, a.title, a.source, a.published, a.author, "
-                                 "a.metadata FROM chunks c JOIN articles a ON a.id = c.article_id")
+        rows = self.conn.execute(catalog.LEXICAL_SOURCE_ROWS)
         for chunk_id, text, position, article_id, title, source, published, author, metadata in rows:
             self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published,
                              article_id=article_id, author=author, metadata=json.loads(metadata), position=position)
         self._commit_lexical()
         with self.conn:
-            self.conn.execute("DROP TABLE IF EXISTS chunks_fts")
+            self.conn.execute(catalog.DROP_FTS)
         forget_lexical(self.conn)
         self.manifest["format_version"] = store.FORMAT_VERSION
 
@@ -413,9 +412,7 @@ class IndexWriter:
         """Commit the rebuilt lexical index and record that it holds the database's current generation."""
         self.lexical.commit()
         with self.conn:
-            self.conn.execute("INSERT INTO meta VALUES ('lexical_generation', ?) "
-                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                              (str(store.db_generation(self.conn)),))
+            self.conn.execute(catalog.META_SET, (catalog.LEXICAL_GENERATION, str(store.db_generation(self.conn))))
 
     def _new_manifest(self) -> dict:
         return {
@@ -493,7 +490,7 @@ class IndexWriter:
         store.write_manifest(self.dir, self.manifest)
         # The copy that --repair restores follows the manifest (layout, counts), not just its first form.
         with self.conn:
-            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(self.manifest),))
+            self.conn.execute(catalog.META_UPDATE, (json.dumps(self.manifest), catalog.CONFIG))
         store.checkpoint(self.conn, truncate=True)
         self._dirty = False
 
@@ -581,7 +578,7 @@ class IndexWriter:
         """Clean and chunk one article; None when it is indexed already with the same content."""
         content_hash = article.content_hash()
         # Its own connection: the writer thread may be inside a transaction on self.conn.
-        row = self._reader.execute("SELECT content_hash FROM articles WHERE id = ?", (article.id,)).fetchone()
+        row = self._reader.execute(catalog.CONTENT_HASH, (article.id,)).fetchone()
         if row and row[0] == content_hash:
             return None
         return prepare_article(article, self.chunker, self.max_article_chars, row is not None, self.boilerplate)
@@ -607,9 +604,7 @@ class IndexWriter:
             batch: list[PreparedArticle] = []
             unchanged = []
             for article_id in boilerplate.articles_behind(self._reader, source, version):
-                row = self._reader.execute(
-                    "SELECT id, title, url, published, author, source, text, metadata, content_hash FROM articles "
-                    "WHERE id = ?", (article_id,)).fetchone()
+                row = self._reader.execute(catalog.STORED_ARTICLE, (article_id,)).fetchone()
                 if not (text := clean_text(row[6], is_learned).text) or text == row[6]:
                     unchanged.append(article_id)
                     continue
@@ -633,8 +628,7 @@ class IndexWriter:
         """`p`'s embedded chunks, pooled: those whose embedded text an indexed chunk of the article
         has already are taken from the database, the others embedded now."""
         stored = {self.chunker.embedded_text(p.article.title, text): (vector, json.loads(spans), sentences)
-                  for text, vector, spans, sentences in self._reader.execute(
-                      "SELECT text, vector, sentences, sentence_vectors FROM chunks WHERE article_id = ?", (p.id,))}
+                  for text, vector, spans, sentences in self._reader.execute(catalog.STORED_CHUNKS, (p.id,))}
         texts = [self.chunker.embedded_text(p.article.title, chunk.text) for chunk in p.chunks]
         changed = PreparedArticle(p.article, p.text, p.author, [c for c, t in zip(p.chunks, texts) if t not in stored],
                                   p.content_hash, True, p.minhash)
@@ -726,11 +720,9 @@ class IndexWriter:
             row = 0
             for p in batch:
                 for position, chunk in enumerate(p.chunks):
-                    self.conn.execute(
-                        "INSERT INTO chunks (id, article_id, position, start, end, text, tokens, vector, sentences, "
-                        "sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (next(ids), p.article.id, position, chunk.start, chunk.end, chunk.text, chunk.tokens,
-                         vectors[row].tobytes(), json.dumps(spans[row]), sentence_vectors[row].tobytes()))
+                    self.conn.execute(catalog.INSERT_CHUNK, (
+                        next(ids), p.article.id, position, chunk.start, chunk.end, chunk.text, chunk.tokens,
+                        vectors[row].tobytes(), json.dumps(spans[row]), sentence_vectors[row].tobytes()))
                     row += 1
             self.vectors.publish(segment)
             self._bump_generation()
@@ -738,21 +730,14 @@ class IndexWriter:
     def _upsert_article(self, p: PreparedArticle) -> int:
         """Insert or update `p`'s article row and its MinHash bands; 1 when the article is new, else 0."""
         a = p.article
-        before = self.conn.execute("SELECT duplicate_group FROM articles WHERE id = ?", (a.id,)).fetchone()
-        self.conn.execute("DELETE FROM minhash_bands WHERE article_id = ?", (a.id,))
+        before = self.conn.execute(catalog.DUPLICATE_GROUP, (a.id,)).fetchone()
+        self.conn.execute(catalog.DELETE_BANDS, (a.id,))
         keys = duplicates.band_keys(p.minhash)
         group = self._duplicate_group(a.id, p.minhash, keys) or duplicates.new_group_id(a.id, p.content_hash)
-        self.conn.execute(
-            "INSERT INTO articles (id, title, url, published, author, source, text, metadata, content_hash, indexed_at, "
-            "minhash, duplicate_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "title=excluded.title, url=excluded.url, published=excluded.published, author=excluded.author, "
-            "source=excluded.source, text=excluded.text, metadata=excluded.metadata, "
-            "content_hash=excluded.content_hash, indexed_at=excluded.indexed_at, minhash=excluded.minhash, "
-            "duplicate_group=excluded.duplicate_group",
-            (a.id, a.title, a.url, normalize_date(a.published), p.author, a.source, p.text,
-             json.dumps(a.metadata, ensure_ascii=False), p.content_hash, _now(), p.minhash.tobytes(), group))
-        self.conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?, ?)",
-                              [(band, key, a.id) for band, key in enumerate(keys)])
+        self.conn.execute(catalog.UPSERT_ARTICLE, (
+            a.id, a.title, a.url, normalize_date(a.published), p.author, a.source, p.text,
+            json.dumps(a.metadata, ensure_ascii=False), p.content_hash, _now(), p.minhash.tobytes(), group))
+        self.conn.executemany(catalog.INSERT_BAND, [(band, key, a.id) for band, key in enumerate(keys)])
         if before is not None:  # an update: the copies of its old text may no longer be copies of it
             self._regroup(before[0], a.id)
         return int(before is None)
@@ -761,11 +746,10 @@ class IndexWriter:
                          exclude: frozenset[str] | set[str] = frozenset()) -> str | None:
         """The group of the most similar indexed article at or above the threshold (other than
         `article_id` and those in `exclude`), else None."""
-        where = " OR ".join("(band = ? AND bucket = ?)" for _ in keys)
+        where = " OR ".join(catalog.BAND_MATCH for _ in keys)
         params = [value for band, key in enumerate(keys) for value in (band, key)]
         candidates = [row for conn in self.duplicate_sources for row in conn.execute(
-            f"SELECT DISTINCT a.id, a.minhash, a.duplicate_group FROM minhash_bands m JOIN articles a "
-            f"ON a.id = m.article_id WHERE ({where}) AND m.article_id != ?", [*params, article_id])]
+            catalog.BAND_CANDIDATES.format(where), [*params, article_id])]
         best, group = duplicates.THRESHOLD, None
         for other_id, other, other_group in candidates:
             if other_id in exclude:
@@ -781,7 +765,7 @@ class IndexWriter:
         already settled, so that none stays grouped with a text it no longer resembles. Members
         may live in other shards (see `duplicate_sources`)."""
         members = sorted((row[0], row[1], row[2], conn) for conn in self.duplicate_sources for row in conn.execute(
-            "SELECT id, minhash, content_hash FROM articles WHERE duplicate_group = ? AND id != ?", (group, leaving)))
+            catalog.GROUP_MEMBERS, (group, leaving)))
         unsettled = {member[0] for member in members}
         for article_id, minhash, content_hash, conn in members:
             unsettled.discard(article_id)
@@ -789,21 +773,21 @@ class IndexWriter:
             regrouped = (self._duplicate_group(article_id, signature, duplicates.band_keys(signature), unsettled)
                          or duplicates.new_group_id(article_id, content_hash))
             if conn is self.conn:  # inside the caller's transaction
-                conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
+                conn.execute(catalog.SET_DUPLICATE_GROUP, (regrouped, article_id))
             else:
                 # Another shard's database: a transaction of its own that is a new generation of
                 # that shard, so its readers see the change with the generation, not inside one.
                 with conn:
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.execute("UPDATE articles SET duplicate_group = ? WHERE id = ?", (regrouped, article_id))
+                    conn.execute(catalog.SET_DUPLICATE_GROUP, (regrouped, article_id))
                     self._bump_generation(conn)
 
     def _delete_chunks(self, article_id: str) -> int:
         """Delete an article's chunks, inside the caller's transaction, and say how many; the
         engines keep them as tombstones until no reader can need them (indexer.vectors)."""
-        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+        ids = [r[0] for r in self.conn.execute(catalog.ARTICLE_CHUNK_IDS, (article_id,))]
         if ids:
-            self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            self.conn.execute(catalog.DELETE_ARTICLE_CHUNKS, (article_id,))
             add_tombstones(self.conn, ids)
         return len(ids)
 
@@ -811,10 +795,8 @@ class IndexWriter:
         """Inside the transaction that publishes a generation (on `conn`, another shard's, or this
         writer's); the lexical index holds it already."""
         conn = conn or self.conn
-        conn.execute("INSERT INTO meta VALUES ('generation', '1') "
-                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-        conn.execute("INSERT INTO meta SELECT 'lexical_generation', value FROM meta WHERE key = 'generation' "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        conn.execute(catalog.META_INCREMENT, (catalog.GENERATION,))
+        conn.execute(catalog.LEXICAL_AT_GENERATION)
 
     def write_stories(self, assign) -> dict[str, str]:
         """Assign stories in one transaction that publishes a generation: `assign(conn)` puts
@@ -832,8 +814,7 @@ class IndexWriter:
         request reads a generation that old (docs/reliability.md, "Snapshots")."""
         self._next_purge = time.monotonic() + RETENTION_SECONDS
         cutoff = time.time() - RETENTION_SECONDS
-        old = [row[0] for row in self.conn.execute(
-            "SELECT chunk_id FROM tombstones WHERE in_lexical = 1 AND removed_at < ?", (cutoff,))]
+        old = [row[0] for row in self.conn.execute(catalog.LEXICAL_TOMBSTONES_BEFORE, (cutoff,))]
         if not old:
             return
         self.lexical.delete(old)
@@ -848,12 +829,12 @@ class IndexWriter:
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             for article_id in article_ids:
-                group = self.conn.execute("SELECT duplicate_group FROM articles WHERE id = ?", (article_id,)).fetchone()
+                group = self.conn.execute(catalog.DUPLICATE_GROUP, (article_id,)).fetchone()
                 if group is None:
                     missing.append(article_id)
                     continue
                 store.adjust_counts(self.conn, articles=-1, passages=-self._delete_chunks(article_id))
-                self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                self.conn.execute(catalog.DELETE_ARTICLE, (article_id,))
                 self._regroup(group[0], article_id)
                 removed_ids.append(article_id)
             if removed_ids:
