@@ -104,7 +104,7 @@ class SameStory:
 
 # Fitted on half of ecbplus-dev's topics (every second one), the threshold chosen there for the best
 # related-set F1 over archives keeping 1, 2, 3, 5 or all reports of each event; checked on the other
-# half (benchmarks/same_story_fit.py, docs/quality.md "Related coverage as a set").
+# half (benchmarks/same_story_fit.py, docs/quality.md "Related coverage as a set, continued").
 SAME_STORY = SameStory(intercept=-8.675, passages=7.129, lexical=2.984, names=8.221, title=3.314, years=2.332,
                         threshold=0.5)
 SCOPES = ("story", "similar")
