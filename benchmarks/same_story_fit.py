@@ -1,18 +1,19 @@
 """Fit the same-story decision of related coverage (search_api.related.SAME_STORY): a logistic
-model over the four legs of a candidate, and the probability above which a candidate counts as
+model over the legs of a candidate (search_api.related.LEGS), and the probability above which a candidate counts as
 another report of the same story. Every article's candidates and legs are computed once
 (search_api.related), then judged offline.
 
     article-search eval-related ../shared/data/ecbplus-dev/ecbplus_dev.jsonl --label subtopic --index /tmp/wt-related-ecb
     python benchmarks/same_story_fit.py /tmp/wt-related-ecb ../shared/data/ecbplus-dev/ecbplus_dev.jsonl \
-        --label subtopic --split topic
+        --label subtopic --split topic --fit-on 0
 
 The set's groups (--split, here ECB+ topics) are cut in two halves, every second one in sorted
 order. On one half the model is fitted on the (article, shortlisted candidate) pairs, and the
 threshold chosen that maximises related-set F1 averaged over five archives: each event keeping 1,
 2, 3, 5 or all of its reports (kept reports drawn with a fixed seed; the others are left out of
 the candidates, as if never indexed). Both are then reported on the other half, and the whole is
-repeated the other way round. A threshold is thus never chosen on the articles it is judged on.
+repeated the other way round (`--fit-on 0` fits on half 0 only, leaving half 1 held out: how the
+shipped model was made). A threshold is thus never chosen on the articles it is judged on.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("file")
     parser.add_argument("--label", required=True)
     parser.add_argument("--split", required=True, help="the field whose values cut the set in two halves")
+    parser.add_argument("--fit-on", type=int, choices=(0, 1), action="append",
+                        help="the half to fit on (repeatable; default both, each judged on the other)")
     args = parser.parse_args()
 
     records = [json.loads(line) for line in open(args.file, encoding="utf-8") if line.strip()]
@@ -85,7 +88,7 @@ def main() -> None:
     groups = sorted({str(r[args.split]) for r in records})
     half_of = {r["id"]: groups.index(str(r[args.split])) % 2 for r in records}
     halves = [sorted(a for a in labels if half_of[a] == h) for h in (0, 1)]
-    for chosen_on in (0, 1):
+    for chosen_on in args.fit_on or (0, 1):
         model = fit(table, labels, halves[chosen_on])
         print(f"fitted on half {chosen_on}: {model}")
         for name, ids in ((f"half {chosen_on}", halves[chosen_on]), (f"half {1 - chosen_on}", halves[1 - chosen_on])):

@@ -15,22 +15,28 @@ is scored in two steps (docs/quality.md, "Related coverage", has the measurement
 2. the best `SPECIFICS_DEPTH` of them also on the story's specifics, read from their texts:
    - names: overlap of the names and numbers (capitalised words inside sentences, figures) of the
      two articles' first words;
-   - title: overlap of the two headlines' words.
+   - title: overlap of the two headlines' words;
+   - years: overlap of the years (1800-2099) the two articles' first words mention, other than the
+     article's own publication year: reports of one event give its year, two events of the same
+     kind (two earthquakes, two heists) are often years apart. A report's own year says no more
+     than its date ("the 2019 election" in a 2019 report), and most of a dated archive's reports
+     share it, so it is not evidence.
 
 With scope "story" (the default) the list is a set: a candidate is listed when the same-story
-model (`SAME_STORY`, a logistic model over the four legs) gives it at least its threshold's
+model (`SAME_STORY`, a logistic model over all five legs) gives it at least its threshold's
 probability, so an article no other report covers gets none. Scope "similar" keeps the ranked
 neighbours.
 
 Candidates are the articles of each passage's nearest passages and of the lexical query's best
-passages: two bounded lookups, never a scan of the archive. Dates are not used: no labelled set
-here has them to measure a weight by (docs/quality.md).
+passages: two bounded lookups, never a scan of the archive. `published` dates are not used: no
+labelled set here has them to measure a weight by (docs/quality.md); the years a report mentions
+are its measured time evidence.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,6 +62,8 @@ SPECIFICS_DEPTH = 30
 NEAR_DUPLICATE_SCORE = 0.93
 # A capitalised word that does not open a sentence, or a figure: the names and numbers of a story.
 _NAME = re.compile(r"(?<![.!?:\"”])(?<!^) +([A-Z][\w'’-]+|\d[\d,.:/]*\d|\d)")
+# A year a report mentions ("in 2008", "Nov 27, 2005"): when its story happened.
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
 
 @dataclass(frozen=True)
@@ -70,19 +78,20 @@ class Weights:
 
 # Chosen on one half of ecbplus-dev's topics and checked on the other half and on BBC News.
 WEIGHTS = Weights(passages=1.0, lexical=0.5, names=1.0, title=0.4)
-LEGS = ("passages", "lexical", "names", "title")
+LEGS = ("passages", "lexical", "names", "title", "years")
 
 
 @dataclass(frozen=True)
 class SameStory:
     """The same-story decision: a logistic model of the probability that a candidate is another
-    report of the same story, from its four legs, and the probability from which it counts as one."""
+    report of the same story, from its legs (`LEGS`), and the probability from which it counts as one."""
 
     intercept: float
     passages: float
     lexical: float
     names: float
     title: float
+    years: float
     threshold: float
 
     def probability(self, candidate: Candidate) -> float:
@@ -90,24 +99,27 @@ class SameStory:
         return float(1.0 / (1.0 + np.exp(-logit)))
 
     def with_threshold(self, threshold: float) -> SameStory:
-        return SameStory(self.intercept, self.passages, self.lexical, self.names, self.title, threshold)
+        return replace(self, threshold=threshold)
 
 
 # Fitted on half of ecbplus-dev's topics (every second one), the threshold chosen there for the best
 # related-set F1 over archives keeping 1, 2, 3, 5 or all reports of each event; checked on the other
-# half (benchmarks/same_story_fit.py, docs/quality.md "Related coverage as a set").
-SAME_STORY = SameStory(intercept=-8.274, passages=6.686, lexical=3.38, names=9.211, title=2.63, threshold=0.5)
+# half (benchmarks/same_story_fit.py, docs/quality.md "Related coverage as a set, continued").
+SAME_STORY = SameStory(intercept=-8.675, passages=7.129, lexical=2.984, names=8.221, title=3.314, years=2.332,
+                        threshold=0.5)
 SCOPES = ("story", "similar")
 
 
 @dataclass
 class Candidate:
-    """One candidate article's legs: `passages` in [-1, 1], the others in [0, 1]."""
+    """One candidate article's legs: `passages` in [-1, 1], the others in [0, 1]. `years` counts
+    in the same-story decision only, not in the ranking score."""
 
     passages: float
     lexical: float
     names: float = 0.0
     title: float = 0.0
+    years: float = 0.0
 
     def first(self, weights: Weights) -> float:
         return weights.passages * self.passages + weights.lexical * self.lexical
@@ -125,6 +137,12 @@ def lead(title: str, text: str, words: int = LEAD_WORDS) -> str:
 def names(title: str, text: str) -> set[str]:
     """The names and figures of an article's lead."""
     return set(_NAME.findall(lead(title, text)))
+
+
+def years(article: dict) -> set[str]:
+    """The years an article's lead mentions, other than the year it was published (`article` as
+    `reader.article` gives it)."""
+    return set(_YEAR.findall(lead(article["title"], article["text"]))) - {(article.get("published") or "")[:4]}
 
 
 def title_words(title: str) -> set[str]:
@@ -168,13 +186,15 @@ def candidates(reader, article: dict) -> dict[str, Candidate]:
 
 
 def add_specifics(reader, article: dict, found: dict[str, Candidate], others: list[str]) -> None:
-    """Fill in the names and title legs of `others` (ids of `found`)."""
+    """Fill in the names, title and years legs of `others` (ids of `found`)."""
     own_names, own_title = names(article["title"], article["text"]), title_words(article["title"])
+    own_years = years(article)
     for other in others:
         row = reader.article(other)
         if row is not None:
             found[other].names = _overlap(own_names, names(row["title"], row["text"]))
             found[other].title = _overlap(own_title, title_words(row["title"]))
+            found[other].years = _overlap(own_years, years(row))
 
 
 def shortlist(found: dict[str, Candidate], weights: Weights, k: int) -> list[str]:

@@ -26,12 +26,16 @@ OTHERS = ("wn-e8d671d30811", "wn-c352228c48de", "wn-1dc872582be4", "wn-d2688f005
 def navalny_index(tmp_path_factory):
     """The two Navalny reports and the sample articles that crowded their timeline, indexed by
     `article-search index` (which assigns stories), in the sample's order."""
-    folder = tmp_path_factory.mktemp("navalny")
-    wanted = set(NAVALNY + OTHERS)
+    return index_sample(tmp_path_factory.mktemp("navalny"), set(NAVALNY + OTHERS))
+
+
+def index_sample(folder, wanted: set[str]):
+    """The sample articles `wanted`, indexed in `folder` by `article-search index` (which assigns
+    stories), in the sample's order; the index's path."""
     with open(SAMPLE, encoding="utf-8") as sample:
         records = [r for r in map(json.loads, sample) if r["id"] in wanted]
     assert len(records) == len(wanted)
-    path = write_jsonl(folder / "navalny.jsonl", records)
+    path = write_jsonl(folder / "articles.jsonl", records)
     assert main(["index", str(path), "--index", str(folder / "index"), "--quiet"]) == 0
     return folder / "index"
 
@@ -91,3 +95,30 @@ def test_a_posted_article_joins_its_story_before_the_post_returns(quake_client):
     quake_client.post("/articles", json=lonely, headers={"Authorization": f"Bearer {KEY}"})
     own = quake_client.get(f"/articles/{lonely['id']}/story").json()
     assert own["story_id"] != before["story_id"]
+
+
+# Sample reports of one kind of event (Atlantic storms of 2019; Nancy Pelosi in the House) that are
+# different events, and two reports of one of them (Hurricane Dorian), for the same-story decision.
+STORMS = {"barry": "wn-f20f06ed2138", "three": "wn-c370b70f4bce", "dorian": "wn-c77aaa175a1c",
+          "dorian_after": "wn-adb763de2cca", "humberto": "wn-0ecd0b02d772"}
+PELOSI = {"speaker": "wn-b815ca1248d4", "inquiry": "wn-59c18890cdc8", "rules": "wn-f4f5d189b3eb"}
+
+
+@pytest.fixture(scope="module")
+def same_kind_index(tmp_path_factory):
+    return index_sample(tmp_path_factory.mktemp("same-kind"), set(STORMS.values()) | set(PELOSI.values()))
+
+
+def test_a_storm_or_a_session_of_the_same_kind_is_not_the_same_story(same_kind_index, encoder):
+    searcher = Searcher(same_kind_index, encoder=encoder)
+    try:
+        related = {name: {hit.article_id for hit in searcher.related(article, 10)} for name, article in STORMS.items()}
+        # Tropical Depression Three (July) dissipated before Dorian (September) formed.
+        assert STORMS["dorian"] not in related["three"], related["three"]
+        # Dorian's two reports stay one story.
+        assert STORMS["dorian_after"] in related["dorian"], related["dorian"]
+        # Pelosi elected Speaker in January is not the impeachment inquiry of September.
+        speaker = {hit.article_id for hit in searcher.related(PELOSI["speaker"], 10)}
+        assert not speaker & {PELOSI["inquiry"], PELOSI["rules"]}, speaker
+    finally:
+        searcher.close()
