@@ -17,12 +17,17 @@ articles are each a story of their own.
 
 from __future__ import annotations
 
+from functools import partial
+
 from indexer import store
 
 from .related import related
 
 # Same-story matches looked at for the story to join: the best one that has a story decides.
 STORY_CANDIDATES = 10
+# Articles assigned per transaction: one related lookup each (~0.1 s at 1M passages), so a group
+# holds the write lock for a few seconds at most, as a batch of `index` does.
+STORY_GROUP = 32
 
 
 def keeps_stories(writer) -> bool:
@@ -32,23 +37,24 @@ def keeps_stories(writer) -> bool:
 
 def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
     """Put each of `article_ids` (written by `writer`, visible to `reader`, an index reader of the
-    generation that published them) in a story; returns {article id: story id}. Needs the write
-    lock, which `writer` holds; publishes one generation."""
+    generation that published them) in a story; returns {article id: story id}. Publishes one
+    generation per STORY_GROUP articles, each under the write lock (`writer.write_stories`): a
+    long run's assignment lets other writers in between its groups."""
     if not keeps_stories(writer) or not article_ids:
         return {}
 
-    waiting = set(article_ids)
+    waiting = set(article_ids)  # not assigned yet, in any group
 
-    def assign(conn) -> dict[str, str]:
+    def assign(group: list[str], conn) -> dict[str, str]:
         assigned = {}
-        for article_id in article_ids:
+        for article_id in group:
             waiting.discard(article_id)
             try:
                 matches = [hit.article_id for hit in related(reader, article_id, STORY_CANDIDATES)]
             except KeyError:  # removed since it was written
                 continue
             stories = store.stories_of(conn, matches)
-            # A match of this batch not assigned yet has no story to join; an older one never
+            # A match of this run not assigned yet has no story to join; an older one never
             # assigned (indexed before stories existed) is a story of its own, written down here.
             best = next((m for m in matches if m in stories or m not in waiting), None)
             if best is None:
@@ -62,4 +68,7 @@ def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
             assigned[article_id] = story
         return assigned
 
-    return writer.write_stories(assign)
+    assigned: dict[str, str] = {}
+    for start in range(0, len(article_ids), STORY_GROUP):
+        assigned.update(writer.write_stories(partial(assign, article_ids[start:start + STORY_GROUP])))
+    return assigned
