@@ -259,9 +259,10 @@ class IndexWriter:
     With `interleave` (an `index` run), a writer that only adds or removes holds the index's
     write lock and the lexical index's writer only while it publishes: it opens with them, lets
     them go, and takes them again (waiting up to store.WRITE_LOCK_TIMEOUT) for each batch, the
-    re-clean, each group of story assignments and the save. Other processes' writes (a server's
-    POST) go in between its batches instead of waiting for its whole run. A rebuild, an optimize,
-    a repair or an upgrade holds them for the writer's life.
+    re-clean, each group of story assignments, each removal and the save, never while it embeds.
+    Other processes' writes go in between its batches instead of waiting for its whole run (a
+    server's writers interleave too). A rebuild, an optimize, a repair or an upgrade holds them for
+    the writer's life.
     """
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
@@ -271,6 +272,10 @@ class IndexWriter:
                  repair: bool = False, optimize: bool = False, merges: bool = True, interleave: bool = False):
         self.dir = Path(index_dir)
         self.conn = self._reader = self.lexical = self._merger = None
+        if interleave and encoder is None:
+            # Loaded before the lock: seconds (a minute on a loaded machine) that other processes'
+            # writes would wait for. `_open` checks it is the index's model, under the lock.
+            encoder = self._index_model(model, backend)
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
@@ -299,6 +304,16 @@ class IndexWriter:
                                                self.vectors.index_type, self.vectors.trained))
         if interleave and not self._dirty:  # nothing to rewrite at the save: only publications need the lock
             self._let_go()
+
+    def _index_model(self, model: str | None, backend: str | None) -> Encoder | None:
+        """`model` (else the model the manifest names) loaded with `backend` (else the manifest's),
+        as `_open` would load it; None when the manifest cannot be read (`_open` says why)."""
+        try:
+            built = store.read_manifest(self.dir, upgradable=True)["model"] \
+                if store.manifest_path(self.dir).exists() else {}
+        except store.StoreError:
+            return None
+        return load_encoder(model or built.get("name"), backend or built.get("backend", "torch"))
 
     def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild) -> None:
         self.conn = store.connect(self.dir)
@@ -480,9 +495,9 @@ class IndexWriter:
             lock.__exit__(None, None, None)
 
     @contextmanager
-    def _holding(self):
-        """The write lock and the lexical writer for one publication. A writer holding them for
-        its life has them; an interleaving one takes them here, waiting up to
+    def _holding(self, lexical: bool = True):
+        """The write lock and (with `lexical`) the lexical writer for one publication. A writer
+        holding them for its life has them; an interleaving one takes them here, waiting up to
         store.WRITE_LOCK_TIMEOUT (then store.IndexLocked), and lets them go after."""
         if self._lock is not None:
             yield
@@ -491,10 +506,11 @@ class IndexWriter:
         lock.__enter__()
         self._lock = lock
         try:
-            self.lexical = LexicalWriter(self.dir / store.LEXICAL)
-            # Another process's writer killed between its lexical commit and its transaction left
-            # passages whose ids this writer is about to give.
-            self._drop_unpublished_lexical()
+            if lexical:
+                self.lexical = LexicalWriter(self.dir / store.LEXICAL)
+                # Another process's writer killed between its lexical commit and its transaction
+                # left passages whose ids this writer is about to give.
+                self._drop_unpublished_lexical()
             yield
         finally:
             self._let_go()
@@ -669,7 +685,7 @@ class IndexWriter:
                     batch = []
             if batch:
                 self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
-            with self._holding(), self.conn:
+            with self._holding(lexical=False), self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 for article_id in unchanged:
                     boilerplate.record_cleaning(self.conn, article_id, source, version)
@@ -867,7 +883,7 @@ class IndexWriter:
         """Assign stories in one transaction that publishes a generation: `assign(conn)` puts
         articles in stories (store.set_story) through `conn`, which sees its own assignments, and
         returns {article id: story id}, which this returns."""
-        with self._holding(), self.conn:
+        with self._holding(lexical=False), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             assigned = assign(self.conn)
             if assigned:
@@ -892,7 +908,7 @@ class IndexWriter:
     def remove(self, article_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Remove articles and all their passages; returns (removed ids, ids not in the index)."""
         removed_ids, missing = [], []
-        with self._holding(), self.conn:
+        with self._holding(lexical=False), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             for article_id in article_ids:
                 group = self.conn.execute("SELECT duplicate_group FROM articles WHERE id = ?", (article_id,)).fetchone()
