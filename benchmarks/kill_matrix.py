@@ -146,10 +146,11 @@ ENCODER = None
 def load_model() -> None:
     """Load the model once; every writer and server of this process uses it."""
     global ENCODER
-    from indexer import embedding, writer
+    from indexer import writer
+    from indexer.models import TorchEncoder
     from search_api import live
 
-    ENCODER = embedding.Encoder()
+    ENCODER = TorchEncoder()
     writer.load_encoder = live.load_encoder = lambda *args, **kwargs: ENCODER
 
 

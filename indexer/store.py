@@ -522,7 +522,8 @@ def open_lexical(index_dir: Path, hidden=(), newest: int | None = None, check: s
 # How long a write waits for another process's write lock before it gives up with IndexLocked. A
 # one-article write holds the lock for well under a second and a batch of `index` for a few seconds
 # (docs/reliability.md, "Writers queue"); 20 s lets a queue of them pass and stays under the 30-60 s
-# that HTTP clients commonly wait for an answer. An `index` run holds the lock for its whole run.
+# that HTTP clients commonly wait for an answer. An `index` run that adds takes the lock per batch
+# (IndexWriter's `interleave`), so other processes' writes go in between its batches.
 WRITE_LOCK_TIMEOUT = 20.0
 WRITE_LOCK_POLL = 0.05  # seconds between tries: flock has no timed wait
 

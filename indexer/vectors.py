@@ -469,6 +469,10 @@ class VectorWriter:
         self.dimension = dimension
         self.index_type = index_type
         self.trained = trained  # an empty trained IVF shared by the shards of one archive, if any
+        # {segment file: tombstones in its range whose vector it holds} at generation
+        # `_tombstoned_at`, kept by `_tombstoned` from one merge plan to the next.
+        self._tombstoned_counts: dict[str, int] = {}
+        self._tombstoned_at: int | None = None
 
     @property
     def segments(self) -> list[Segment]:
@@ -529,8 +533,26 @@ class VectorWriter:
         return True
 
     def _tombstoned(self, segments: list[Segment]) -> dict[str, int]:
-        return {s.file: self.conn.execute(catalog.VECTOR_TOMBSTONE_COUNT_IN_RANGE, (s.first, s.last)).fetchone()[0]
-                for s in segments}
+        """{segment file: tombstones in its range whose vector it holds} for `segments`, the layout
+        this connection's read transaction sees. Only what changed since the last call is read:
+        the tombstones added since its generation (by their generation), each bucketed into the
+        segment of its range, and the range of each segment new since then (a batch's, a merge's).
+        A segment's count only grows while it is in the layout: tombstones leave the vectors only
+        when a merge replaces their segment, and every removal publishes a generation."""
+        row = self.conn.execute(catalog.META_VALUE, (catalog.GENERATION,)).fetchone()
+        generation = int(row[0]) if row else 0
+        added = tombstones_since(self.conn, self._tombstoned_at) if self._tombstoned_at is not None else None
+        known = self._tombstoned_counts if added is not None else {}
+        counts = {}
+        for s in segments:
+            if s.file in known:
+                counts[s.file] = known[s.file] + int(np.searchsorted(added, s.last, "right")
+                                                     - np.searchsorted(added, s.first))
+            else:
+                counts[s.file] = self.conn.execute(catalog.VECTOR_TOMBSTONE_COUNT_IN_RANGE,
+                                                   (s.first, s.last)).fetchone()[0]
+        self._tombstoned_counts, self._tombstoned_at = counts, generation
+        return counts
 
     def merge(self) -> int:
         """Run the merges `plan_merge` asks for, one after another, on this thread; returns how

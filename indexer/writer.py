@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -255,15 +255,27 @@ class IndexWriter:
     (the default) the writer merges vector segments on a thread of its own while it writes
     (indexer.merging), and at its close; without, it never merges, and leaves that to the caller's
     Merger (a server's).
+
+    With `interleave` (an `index` run), a writer that only adds or removes holds the index's
+    write lock and the lexical index's writer only while it publishes: it opens with them, lets
+    them go, and takes them again (waiting up to store.WRITE_LOCK_TIMEOUT) for each batch, the
+    re-clean, each group of story assignments, each removal and the save, never while it embeds.
+    Other processes' writes go in between its batches instead of waiting for its whole run (a
+    server's writers interleave too). A rebuild, an optimize, a repair or an upgrade holds them for
+    the writer's life.
     """
 
     def __init__(self, index_dir: str | Path, model: str | None = None, *, encoder: Encoder | None = None,
                  backend: str | None = None, index_type: str | None = None, rebuild: bool = False,
                  max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
                  max_article_chars: int = MAX_ARTICLE_CHARS,
-                 repair: bool = False, optimize: bool = False, merges: bool = True):
+                 repair: bool = False, optimize: bool = False, merges: bool = True, interleave: bool = False):
         self.dir = Path(index_dir)
         self.conn = self._reader = self.lexical = self._merger = None
+        if interleave and encoder is None:
+            # Loaded before the lock: seconds (a minute on a loaded machine) that other processes'
+            # writes would wait for. `_open` checks it is the index's model, under the lock.
+            encoder = self._index_model(model, backend)
         self._lock = store.write_lock(self.dir)
         self._lock.__enter__()
         try:
@@ -290,6 +302,18 @@ class IndexWriter:
         if merges and not self._rebuild:  # a rebuild writes one segment at the save: nothing to merge before
             self._merger = Merger(VectorWriter(self.dir, store.connect(self.dir), self.vectors.dimension,
                                                self.vectors.index_type, self.vectors.trained))
+        if interleave and not self._dirty:  # nothing to rewrite at the save: only publications need the lock
+            self._let_go()
+
+    def _index_model(self, model: str | None, backend: str | None) -> Encoder | None:
+        """`model` (else the model the manifest names) loaded with `backend` (else the manifest's),
+        as `_open` would load it; None when the manifest cannot be read (`_open` says why)."""
+        try:
+            built = store.read_manifest(self.dir, upgradable=True)["model"] \
+                if store.manifest_path(self.dir).exists() else {}
+        except store.StoreError:
+            return None
+        return load_encoder(model or built.get("name"), backend or built.get("backend", "torch"))
 
     def _open(self, model, encoder, backend, max_tokens, overlap, title_tokens, repair, rebuild) -> None:
         self.conn = store.connect(self.dir)
@@ -449,11 +473,44 @@ class IndexWriter:
         """Close whatever is open and let the lock go, even when a close fails: a writer that kept
         the lock after an error would turn every later write of this process into a 409."""
         with ExitStack() as closing:
-            closing.callback(self._lock.__exit__, None, None, None)
+            if self._lock is not None:
+                closing.callback(self._lock.__exit__, None, None, None)
             for resource in (self.conn, self._reader, self.lexical, self._merger):
                 if resource is not None:
                     closing.callback(resource.close)
-            self.conn = self._merger = None
+            self.conn = self._merger = self._lock = self.lexical = None
+
+    def _let_go(self) -> None:
+        """Close the lexical index's writer (its own lock) and release the index's write lock:
+        an interleaving writer between two publications."""
+        lexical, self.lexical = self.lexical, None
+        lock, self._lock = self._lock, None
+        try:
+            if lexical is not None:
+                lexical.close()
+        finally:
+            lock.__exit__(None, None, None)
+
+    @contextmanager
+    def _holding(self, lexical: bool = True):
+        """The write lock and (with `lexical`) the lexical writer for one publication. A writer
+        holding them for its life has them; an interleaving one takes them here, waiting up to
+        store.WRITE_LOCK_TIMEOUT (then store.IndexLocked), and lets them go after."""
+        if self._lock is not None:
+            yield
+            return
+        lock = store.write_lock(self.dir)
+        lock.__enter__()
+        self._lock = lock
+        try:
+            if lexical:
+                self.lexical = LexicalWriter(self.dir / store.LEXICAL)
+                # Another process's writer killed between its lexical commit and its transaction
+                # left passages whose ids this writer is about to give.
+                self._drop_unpublished_lexical()
+            yield
+        finally:
+            self._let_go()
 
     def save(self, kind: str | None = None, trained: tuple[str, object] | None = None) -> None:
         """Bring the vector segments into shape and write the manifest for everything committed.
@@ -465,6 +522,11 @@ class IndexWriter:
         if self._merger is not None:  # the merges of the run stop here; the rest run below, on this thread
             self._merger.close()
             self._merger = None
+        with self._holding():
+            self._save_held(kind, trained)
+
+    def _save_held(self, kind: str | None, trained: tuple[str, object] | None) -> None:
+        """The rest of `save`, the write lock held."""
         settings = self.manifest["faiss"]
         if trained is not None:
             self.vectors.trained = trained[1]
@@ -618,7 +680,7 @@ class IndexWriter:
                     batch = []
             if batch:
                 self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
-            with self.conn:
+            with self._holding(lexical=False), self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 for article_id in unchanged:
                     boilerplate.record_cleaning(self.conn, article_id, source, version)
@@ -668,23 +730,24 @@ class IndexWriter:
         texts, vectors = embedded.texts, embedded.vectors
         spans = [s for p in batch for s in p.embedded.spans]
         sentence_vectors = [v for p in batch for v in p.embedded.sentence_vectors]
-        first = self._next_chunk_id()
-        chunk_ids = np.arange(first, first + len(texts), dtype=np.int64)
-        segment = self.vectors.write_segment(chunk_ids, vectors)
-        try:
-            self._publish(batch, chunk_ids, segment, vectors, spans, sentence_vectors)
-        except BaseException:
-            # Nothing of the batch may outlive its transaction: these ids will be given again.
-            self.lexical.delete(chunk_ids.tolist())
-            self.lexical.commit()
-            if segment is not None:
-                (self.vectors.folder / segment.file).unlink(missing_ok=True)
-            raise
-        if self._merger is not None:
-            self._merger.wake()
-        if time.monotonic() >= self._next_purge:
-            self._purge_tombstones()
-        store.checkpoint(self.conn)  # the WAL stays short through a long run (docs/reliability.md)
+        with self._holding():  # the ids are given under the lock: another process may publish between batches
+            first = self._next_chunk_id()
+            chunk_ids = np.arange(first, first + len(texts), dtype=np.int64)
+            segment = self.vectors.write_segment(chunk_ids, vectors)
+            try:
+                self._publish(batch, chunk_ids, segment, vectors, spans, sentence_vectors)
+            except BaseException:
+                # Nothing of the batch may outlive its transaction: these ids will be given again.
+                self.lexical.delete(chunk_ids.tolist())
+                self.lexical.commit()
+                if segment is not None:
+                    (self.vectors.folder / segment.file).unlink(missing_ok=True)
+                raise
+            if self._merger is not None:
+                self._merger.wake()
+            if time.monotonic() >= self._next_purge:
+                self._purge_tombstones()
+            store.checkpoint(self.conn)  # the WAL stays short through a long run (docs/reliability.md)
         self._dirty = True
         for p in batch:
             p.embedded = None  # written: its vectors need not stay in memory
@@ -802,7 +865,7 @@ class IndexWriter:
         """Assign stories in one transaction that publishes a generation: `assign(conn)` puts
         articles in stories (store.set_story) through `conn`, which sees its own assignments, and
         returns {article id: story id}, which this returns."""
-        with self.conn:
+        with self._holding(lexical=False), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             assigned = assign(self.conn)
             if assigned:
@@ -826,7 +889,7 @@ class IndexWriter:
     def remove(self, article_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Remove articles and all their passages; returns (removed ids, ids not in the index)."""
         removed_ids, missing = [], []
-        with self.conn:
+        with self._holding(lexical=False), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             for article_id in article_ids:
                 group = self.conn.execute(catalog.DUPLICATE_GROUP, (article_id,)).fetchone()

@@ -185,7 +185,8 @@ def _iso_date(value: str | None, option: str) -> str | None:
 
 
 def _assign_stories(index_dir: str, writer, written: list[str]) -> None:
-    """Put the articles a run wrote in their stories (search_api.stories), the writer still held."""
+    """Put the articles a run wrote in their stories (search_api.stories), group by group, each
+    under the write lock (see IndexWriter's `interleave`)."""
     from .index_readers import open_reader
     from .stories import assign_stories
 
@@ -235,7 +236,7 @@ def cmd_index(args) -> int:
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
                      repair=args.repair, index_type=args.index_type, rebuild=args.rebuild, optimize=args.optimize,
-                     max_article_chars=args.max_article_chars) as writer:
+                     max_article_chars=args.max_article_chars, interleave=True) as writer:
         try:
             if args.ray or args.ray_address:
                 from indexer.writing import index_with_ray

@@ -201,8 +201,9 @@ class LiveIndex:
     def _writer(self) -> IndexWriter:
         """A writer for one operation (a ShardedWriter for a sharded index), once another process
         writing lets it (see store.write_lock)."""
-        # Merges are left to this server's merge threads, off the request path.
-        writer = open_writer(self.dir, encoder=self._write_encoder, merges=not self.mergers)
+        # Merges are left to this server's merge threads, off the request path. The write lock is
+        # taken to publish, not while the article is embedded (IndexWriter's `interleave`).
+        writer = open_writer(self.dir, encoder=self._write_encoder, merges=not self.mergers, interleave=True)
         self._write_encoder = writer.encoder  # the index's own model, loaded once, kept for later writes
         return writer
 

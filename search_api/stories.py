@@ -17,12 +17,17 @@ articles are each a story of their own.
 
 from __future__ import annotations
 
+from functools import partial
+
 from indexer import store
 
 from .related import related
 
 # Same-story matches looked at for the story to join: the best one that has a story decides.
 STORY_CANDIDATES = 10
+# Articles assigned per transaction (and generation): a long run's assignment publishes as it goes,
+# and another process's write waits for at most one group's story rows.
+STORY_GROUP = 32
 
 
 def keeps_stories(writer) -> bool:
@@ -32,23 +37,35 @@ def keeps_stories(writer) -> bool:
 
 def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
     """Put each of `article_ids` (written by `writer`, visible to `reader`, an index reader of the
-    generation that published them) in a story; returns {article id: story id}. Needs the write
-    lock, which `writer` holds; publishes one generation."""
+    generation that published them) in a story; returns {article id: story id}. Publishes one
+    generation per STORY_GROUP articles (`writer.write_stories`, under the write lock); the related
+    lookups of a group run before it, so the lock is held only to read and write story rows, and a
+    long run's assignment lets other writers in between its groups."""
     if not keeps_stories(writer) or not article_ids:
         return {}
 
-    waiting = set(article_ids)
+    waiting = set(article_ids)  # not assigned yet, in any group
 
-    def assign(conn) -> dict[str, str]:
-        assigned = {}
-        for article_id in article_ids:
-            waiting.discard(article_id)
+    def same_story(group: list[str]) -> dict[str, list[str]]:
+        """{article id: its same-story matches, best first}; an article removed since it was
+        written has none."""
+        found = {}
+        for article_id in group:
             try:
-                matches = [hit.article_id for hit in related(reader, article_id, STORY_CANDIDATES)]
-            except KeyError:  # removed since it was written
+                found[article_id] = [hit.article_id for hit in related(reader, article_id, STORY_CANDIDATES)]
+            except KeyError:
+                pass
+        return found
+
+    def assign(group: list[str], found: dict[str, list[str]], conn) -> dict[str, str]:
+        assigned = {}
+        for article_id in group:
+            waiting.discard(article_id)
+            if article_id not in found:  # removed since it was written
                 continue
+            matches = found[article_id]
             stories = store.stories_of(conn, matches)
-            # A match of this batch not assigned yet has no story to join; an older one never
+            # A match of this run not assigned yet has no story to join; an older one never
             # assigned (indexed before stories existed) is a story of its own, written down here.
             best = next((m for m in matches if m in stories or m not in waiting), None)
             if best is None:
@@ -62,4 +79,8 @@ def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
             assigned[article_id] = story
         return assigned
 
-    return writer.write_stories(assign)
+    assigned: dict[str, str] = {}
+    for start in range(0, len(article_ids), STORY_GROUP):
+        group = article_ids[start:start + STORY_GROUP]
+        assigned.update(writer.write_stories(partial(assign, group, same_story(group))))
+    return assigned

@@ -156,3 +156,42 @@ def test_stats_leave_out_a_file_deleted_while_they_are_listed(writable_index, en
     monkeypatch.setattr(Path, "stat", racing_stat)
     stats = Searcher(writable_index, encoder=encoder).stats()
     assert stats["bytes"][store.LEXICAL] > 0 and stats["bytes"][vectors.FOLDER] > 0
+
+
+def test_a_merge_plan_reads_only_the_tombstones_added_since_the_last_one(tmp_path):
+    """The merge thread plans after every write: it counts each segment's tombstones (a segment
+    mostly tombstones is rewritten), and must not count them all again each time."""
+
+    def publish_removals(conn, chunk_ids) -> None:  # as a removal does: tombstones, then the generation
+        with conn:
+            vectors.add_tombstones(conn, chunk_ids)
+            conn.execute("INSERT INTO meta VALUES ('generation', '1') "
+                         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    steps_of_next_plan = []
+    for removed in (100, 2000):
+        (tmp_path / f"removed-{removed}").mkdir()
+        conn = store.connect(tmp_path / f"removed-{removed}")
+        vectors.create_tombstones(conn)
+        old, new = vectors.Segment("old", 1, 10_000, 10_000, "flat"), vectors.Segment("new", 10_001, 10_100, 100, "flat")
+        with conn:
+            vectors.write_layout(conn, [old, new])
+        publish_removals(conn, list(range(1, removed + 1)))
+        writer = vectors.VectorWriter(tmp_path / f"removed-{removed}", conn, 4)
+        assert writer.merge_once() is None  # under the share that rewrites a segment
+        publish_removals(conn, [5_000, 10_050])  # the next write removes one passage of each
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        conn.set_progress_handler(count, 10)
+        assert writer.merge_once() is None
+        conn.set_progress_handler(None, 0)
+        steps_of_next_plan.append(steps[0])
+        counted = vectors.VectorWriter(tmp_path / f"removed-{removed}", conn, 4)._tombstoned([old, new])
+        assert writer._tombstoned([old, new]) == counted == {"old": removed + 1, "new": 1}
+    small, large = steps_of_next_plan
+    # Before: every plan counted every tombstone (20 times as many in the second index).
+    assert large < small * 1.5 + 20, steps_of_next_plan

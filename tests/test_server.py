@@ -158,3 +158,71 @@ def test_metrics_count_the_requests_of_every_worker(sample_index):
         assert readyz < request_count(text, "/readyz") <= readyz + 500
     totals = [request_count(text, "/metrics") for text in scrapes]
     assert totals == sorted(totals)  # monotone: each scrape counts the ones before it
+
+
+def _writable_now(index_dir) -> bool:
+    """Whether a write could start on `index_dir` this moment: its write lock and SQLite's are free."""
+    import sqlite3
+
+    from indexer import store
+
+    try:
+        with store.write_lock(index_dir, timeout=0):
+            pass
+    except store.IndexLocked:
+        return False
+    conn = sqlite3.connect(index_dir / store.DATABASE, timeout=0)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.rollback()
+        return True
+    except sqlite3.OperationalError:  # database is locked
+        return False
+    finally:
+        conn.close()
+
+
+def test_a_post_goes_in_between_the_batches_of_an_index_run(writable_index, tmp_path):
+    """An `index` run takes the write lock per batch: paused between two of its batches, with
+    more to come, it holds nothing, and a POST to a server writing the same index is written."""
+    import json
+    import os
+    import signal
+
+    from conftest import SAMPLE, SAMPLE_SUBSET_SIZE, wait_until
+
+    with open(SAMPLE, encoding="utf-8") as handle:
+        records = [json.loads(line) for line in list(handle)[SAMPLE_SUBSET_SIZE:SAMPLE_SUBSET_SIZE + 40]]
+    corpus = write_jsonl(tmp_path / "more.jsonl", records)
+    key = "interleave-key"
+    with running_server(writable_index, api_key=key) as url:
+        before = httpx.get(f"{url}/stats").json()["articles"]
+        run = subprocess.Popen([sys.executable, "-m", "search_api.cli", "index", str(corpus), "--index",
+                                str(writable_index), "--commit-every", "4", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: httpx.get(f"{url}/stats").json()["articles"] > before or run.poll() is not None,
+                       "the index run published its first batch", timeout=300)
+
+            def paused_between_batches() -> bool:
+                os.kill(run.pid, signal.SIGSTOP)
+                assert run.poll() is None, "the index run ended before it was caught between two batches"
+                if _writable_now(writable_index):
+                    return True
+                os.kill(run.pid, signal.SIGCONT)
+                return False
+
+            wait_until(paused_between_batches, "the index run held no lock between two of its batches", timeout=60)
+            response = httpx.post(f"{url}/articles", json=LLAMA, headers={"Authorization": f"Bearer {key}"},
+                                  timeout=120)
+            assert response.status_code == 200, response.text
+            assert httpx.get(f"{url}/stats").json()["articles"] < before + len(records) + 1  # the run is not done
+        finally:
+            if run.poll() is None:
+                os.kill(run.pid, signal.SIGCONT)
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        wait_until(lambda: httpx.get(f"{url}/stats").json()["articles"] == before + len(records) + 1,
+                   "the server saw every article of the run and the POST")
+        top = httpx.get(f"{url}/search", params={"q": "llamas on the village council", "k": 1}).json()["results"][0]
+    assert top["article_id"] == LLAMA["id"]
