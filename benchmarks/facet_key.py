@@ -102,9 +102,13 @@ def main() -> None:
         print(f"  {name:6} match_counts ms: p50 {percentile(took, 50):.2f}  p90 {percentile(took, 90):.2f}  "
               f"p99 {percentile(took, 99):.2f}  max {max(took):.2f}  mean {statistics.mean(took):.2f}")
     print(f"  answers equal (total and every facet count): {result['equal']} of {len(calls)}")
-    for exact, old, keyed in result["totals_off"][:20]:
-        print(f"  total differs: exact {exact:,}, by text id {old:,} ({(old - exact) / exact:+.2%}), "
-              f"by key {keyed:,} ({(keyed - exact) / exact:+.2%})")
+    off = result["totals_off"]
+    if off:
+        print(f"  totals that differ: {len(off)}, of {min(e for e, _, _ in off):,} to {max(e for e, _, _ in off):,} "
+              f"articles (exact); off the exact count, mean / max:")
+        for name, column in (("by text id", 1), ("by key", 2)):
+            errors = [abs(row[column] - row[0]) / row[0] for row in off]
+            print(f"    {name}: {statistics.mean(errors):.2%} / {max(errors):.2%}")
 
 
 if __name__ == "__main__":
