@@ -191,8 +191,11 @@ CONTENT_HASH = "SELECT content_hash FROM articles WHERE id = ?"
 STORED_ARTICLE = ("SELECT id, title, url, published, author, source, text, metadata, content_hash FROM articles "
                   "WHERE id = ?")
 STORED_CHUNKS = "SELECT text, vector, sentences, sentence_vectors FROM chunks WHERE article_id = ?"
-LEXICAL_SOURCE_ROWS = ("SELECT c.id, c.text, c.position, a.id, a.title, a.source, a.published, a.author, "
-                       "a.metadata FROM chunks c JOIN articles a ON a.id = c.article_id")
+# With each passage its article's key: the id of the article's first passage.
+LEXICAL_SOURCE_ROWS = ("SELECT c.id, c.text, c.position, a.id, f.first, a.title, a.source, a.published, a.author, "
+                       "a.metadata FROM chunks c JOIN articles a ON a.id = c.article_id "
+                       "JOIN (SELECT article_id, MIN(id) AS first FROM chunks GROUP BY article_id) f "
+                       "ON f.article_id = c.article_id")
 INSERT_CHUNK = ("INSERT INTO chunks (id, article_id, position, start, end, text, tokens, vector, sentences, "
                 "sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 UPSERT_ARTICLE = (

@@ -3,7 +3,9 @@
     INDEX_DIR/lexical/   a tantivy index, one document per passage:
                          chunk_id (the passage's id everywhere), body (its article's title and its
                          text, stemmed), source (exact), day (the published date as YYYYMMDD, when
-                         it is a date), article (its article's id, to count articles), meta (JSON:
+                         it is a date), article_key (a number naming its article, to count
+                         articles; an index written before it has article, the article's id, as
+                         text instead: `has_article_keys`), meta (JSON:
                          author and the article's other short metadata values, facets), words (title
                          and text unstemmed, for suggestions), title (unstemmed, on an article's
                          first passage only, for title suggestions)
@@ -75,8 +77,15 @@ MAX_FACET_LIST = 20
 # Facets that are not metadata fields: "source" (its own field) and "year" (of the published day).
 BUILT_IN_FACETS = ("source", "year")
 # Articles, not passages, are counted per facet value: tantivy's cardinality aggregation of the
-# article field (HyperLogLog: exact for small counts, an estimate for large ones; docs/api.md).
-_ARTICLES = {"articles": {"cardinality": {"field": "article"}}}
+# article_key field (HyperLogLog: exact for small counts, an estimate for large ones; docs/api.md).
+# A number, not the article's id as text: a text column's cardinality looks up each distinct
+# article's id in the field's term dictionary per bucket, a number is hashed as it is read
+# (docs/benchmarks.md "Facets over a numeric article key"). The key is the id of the article's
+# first passage: a chunk id is never reused, so no two articles share one, and it is known before
+# the article's row is written (the lexical index commits first).
+ARTICLE_KEY = "article_key"
+# What an index written before the key counts articles by (its article id, as text).
+ARTICLE_ID_TEXT = "article"
 
 
 def _analyzer(stem: bool = True) -> tantivy.TextAnalyzer:
@@ -145,7 +154,7 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("body", stored=False, tokenizer_name=TOKENIZER)
     builder.add_text_field("source", stored=False, tokenizer_name="raw", fast=True)
     builder.add_integer_field("day", stored=False, indexed=True, fast=True)
-    builder.add_text_field("article", stored=False, tokenizer_name="raw", fast=True, index_option="basic")
+    builder.add_integer_field(ARTICLE_KEY, stored=False, indexed=False, fast=True)
     builder.add_json_field("meta", stored=False, tokenizer_name="raw", fast=True, index_option="basic")
     builder.add_text_field("words", stored=False, tokenizer_name=WORDS_TOKENIZER, index_option="basic")
     builder.add_text_field("title", stored=False, tokenizer_name=WORDS_TOKENIZER, index_option="freq")
@@ -255,7 +264,10 @@ def _summed(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
 
 
 def _open(folder: Path, create: bool) -> tantivy.Index:
-    if create:
+    """The index in `folder` with the schema it was written with (an index written before
+    article_key keeps its article text field until rebuilt); with `create`, a new one when the
+    folder holds none."""
+    if create and not exists(folder):
         folder.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(_schema(), path=str(folder), reuse=True)
     else:
@@ -298,6 +310,19 @@ def _footer_matches(path: Path, whole: bool = True) -> bool:
         except (ValueError, KeyError, TypeError):
             return False
     return not whole or checksums.file_crc32(path, size - 8 - length) == crc
+
+
+def has_article_keys(folder: Path) -> bool:
+    """Whether the lexical index in `folder` counts articles by `ARTICLE_KEY` (its schema, in
+    meta.json, has the field); False for one written before it, which counts them by the article
+    id as text until `article-search index --repair` writes it anew from the database."""
+    schema = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))["schema"]
+    return any(entry["name"] == ARTICLE_KEY for entry in schema)
+
+
+def _articles(field: str) -> dict:
+    """The sub-aggregation that counts the articles of a bucket by `field` (see `ARTICLE_KEY`)."""
+    return {"articles": {"cardinality": {"field": field}}}
 
 
 def commit_files(folder: Path) -> list[Path]:
@@ -443,15 +468,22 @@ class LexicalWriter:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.index = _open(self.folder, create=True)
+        self._keyed = has_article_keys(self.folder)
         # One indexing thread: the model holds the cores while passages are written.
         self._writer = self.index.writer(heap_size=64_000_000, num_threads=1)
 
     def add(self, *, chunk_id: int, title: str, text: str, source: str = "", published: str = "",
-            article_id: str = "", author: str = "", metadata: dict | None = None, position: int = 0) -> None:
+            article_id: str = "", article_key: int | None = None, author: str = "", metadata: dict | None = None,
+            position: int = 0) -> None:
         """One passage: `position` is its place in its article (the title is indexed for title
-        suggestions with the first passage only, so that each article counts once)."""
-        fields = {"chunk_id": chunk_id, "body": f"{title}\n{text}", "source": source, "article": article_id,
-                  "words": f"{title}\n{text}"}
+        suggestions with the first passage only, so that each article counts once); `article_key`,
+        the chunk id of its article's first passage (`ARTICLE_KEY`; None: `chunk_id`, a passage
+        that is an article of its own)."""
+        fields = {"chunk_id": chunk_id, "body": f"{title}\n{text}", "words": f"{title}\n{text}", "source": source}
+        if self._keyed:
+            fields[ARTICLE_KEY] = chunk_id if article_key is None else article_key
+        else:  # an index written before the key, until it is rebuilt
+            fields[ARTICLE_ID_TEXT] = article_id
         if position == 0:
             fields["title"] = title
         day = day_number(published)
@@ -500,8 +532,10 @@ class LexicalReader:
         self.searcher = self.index.searcher()
         try:
             self._files = commit_files(self.folder)  # the files `verify` reads and `_visible` guards
+            keyed = has_article_keys(self.folder)
         except (OSError, ValueError, KeyError, TypeError):
-            self._files = []
+            self._files, keyed = [], True
+        self.articles = _articles(ARTICLE_KEY if keyed else ARTICLE_ID_TEXT)  # see `_facet_aggregation`
         hidden = [int(i) for i in hidden]
         clauses = [tantivy.Query.term_set_query(self.schema, "chunk_id", hidden)] if hidden else []
         unpublished = 0
@@ -670,7 +704,8 @@ class LexicalReader:
         query = _set_query(self, condition, among, source, date_from, date_to)
         if query is None:
             return {name: [] for name in names}
-        answer = self.searcher.aggregate(query, {name: _facet_aggregation(name, size) for name in names})
+        answer = self.searcher.aggregate(query, {name: _facet_aggregation(name, size, self.articles)
+                                                 for name in names})
         return {name: _facet_counts(name, answer.get(name) or {}, size) for name in names}
 
     def suggest_terms(self, prefix: str, limit: int) -> list[str]:
@@ -770,13 +805,14 @@ class LexicalReader:
         return restrictions
 
 
-def _facet_aggregation(name: str, size: int) -> dict:
-    """The tantivy aggregation that counts the articles of one facet's values."""
+def _facet_aggregation(name: str, size: int, articles: dict) -> dict:
+    """The tantivy aggregation that counts the articles of one facet's values; `articles`, the
+    reader's article count (`_articles`)."""
     if name == "year":  # days are YYYYMMDD numbers: buckets of 10,000 are years
-        return {"histogram": {"field": "day", "interval": 10_000, "min_doc_count": 1}, "aggs": _ARTICLES}
+        return {"histogram": {"field": "day", "interval": 10_000, "min_doc_count": 1}, "aggs": articles}
     field = "source" if name == "source" else f"meta.{name}"
     # One more than asked, in case the empty value (no source) is among them.
-    return {"terms": {"field": field, "size": size + 1, "order": {"articles": "desc"}}, "aggs": _ARTICLES}
+    return {"terms": {"field": field, "size": size + 1, "order": {"articles": "desc"}}, "aggs": articles}
 
 
 def _facet_counts(name: str, answer: dict, size: int) -> list[tuple[str, int]]:
@@ -986,7 +1022,7 @@ def match_counts(reader: LexicalReader, names: list[str], words: list[str], pref
     query = _set_query(reader, condition, among, source, date_from, date_to)
     if query is None:
         return 0, {name: [] for name in names}
-    aggregations = {name: _facet_aggregation(name, size) for name in names}
-    answer = reader.searcher.aggregate(query, {"_total": _ARTICLES["articles"], **aggregations})
+    aggregations = {name: _facet_aggregation(name, size, reader.articles) for name in names}
+    answer = reader.searcher.aggregate(query, {"_total": reader.articles["articles"], **aggregations})
     total = round((answer.get("_total") or {}).get("value") or 0)
     return total, {name: _facet_counts(name, answer.get(name) or {}, size) for name in names}

@@ -38,6 +38,7 @@ from .highlights import pooled_sentence_vectors
 from .lexical import LexicalReader, LexicalWriter
 from .lexical import damaged_files as lexical_damaged
 from .lexical import exists as lexical_exists
+from .lexical import has_article_keys
 from .merging import Merger
 from .models import PROBE_SENTENCES, Encoder, check_backend, check_model, load_encoder, prepare_query_model
 from .inputs import Problem
@@ -375,6 +376,10 @@ class IndexWriter:
             shutil.rmtree(folder)  # files failing their checksums: written anew below from the database
         if self.manifest.get("format_version") in store.UPGRADABLE_VERSIONS and folder.exists():
             shutil.rmtree(folder)  # an older lexical schema: written anew below from the database
+        elif (repair or rebuild) and lexical_exists(folder) and not has_article_keys(folder):
+            # Written before articles were counted by a number (indexer.lexical.ARTICLE_KEY): it
+            # still serves as it is; a repair or a rebuild writes it anew to gain the key.
+            shutil.rmtree(folder)
         existed = lexical_exists(folder)
         try:
             self.lexical = LexicalWriter(folder)
@@ -422,10 +427,12 @@ class IndexWriter:
         passages than the database, or to upgrade a format-1 or format-2 index (an FTS5 table, or a
         schema without the fields of facets). Reads every passage's text; embeds nothing."""
         self.lexical.delete_all()
+        # An article's key is the id of its first passage, as `_publish` gives it.
         rows = self.conn.execute(catalog.LEXICAL_SOURCE_ROWS)
-        for chunk_id, text, position, article_id, title, source, published, author, metadata in rows:
+        for chunk_id, text, position, article_id, key, title, source, published, author, metadata in rows:
             self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published,
-                             article_id=article_id, author=author, metadata=json.loads(metadata), position=position)
+                             article_id=article_id, article_key=key, author=author, metadata=json.loads(metadata),
+                             position=position)
         self._commit_lexical()
         with self.conn:
             self.conn.execute(catalog.DROP_FTS)
@@ -761,13 +768,16 @@ class IndexWriter:
     def _publish(self, batch: list[PreparedArticle], chunk_ids: np.ndarray, segment, vectors: np.ndarray,
                  spans: list, sentence_vectors: list) -> None:
         """The lexical documents of a batch, then the one transaction that publishes it."""
-        ids = iter(chunk_ids.tolist())
+        ids = chunk_ids.tolist()
+        first = 0  # the article's first passage's place in `ids`: its id is the article's key
         for p in batch:
             published = normalize_date(p.article.published)
             for position, chunk in enumerate(p.chunks):
-                self.lexical.add(chunk_id=next(ids), title=p.article.title, text=chunk.text,
+                self.lexical.add(chunk_id=ids[first + position], title=p.article.title, text=chunk.text,
                                  source=p.article.source, published=published, article_id=p.article.id,
-                                 author=p.article.author, metadata=p.article.metadata, position=position)
+                                 article_key=ids[first], author=p.article.author, metadata=p.article.metadata,
+                                 position=position)
+            first += len(p.chunks)
         self.lexical.commit()
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")

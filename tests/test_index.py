@@ -532,3 +532,46 @@ def test_a_sharded_format_1_index_is_upgraded_in_place(tmp_path, capsys, encoder
     assert json.loads((index / store.MANIFEST).read_text())["format_version"] == store.FORMAT_VERSION
     assert [h.article_id for h in Searcher(index, encoder=encoder).search("wheat harvest", mode="lexical").results] \
         == expected
+
+
+def _counts(index_dir, encoder, queries=("bridge collapse", "election results", "the", "cathedral fi")):
+    """Each query's total, facets and results, hybrid and lexical, as `GET /search` gives them."""
+    searcher = Searcher(index_dir, encoder=encoder)
+    return {(q, mode): searcher.search(q, k=10, mode=mode, facets=["source", "year", "author"], highlight=False)
+            .model_dump(exclude={"took_ms"}) for q in queries for mode in ("hybrid", "lexical")}
+
+
+def test_a_lexical_index_written_before_the_article_key_serves_as_it_is_and_a_repair_adds_the_key(
+        writable_index, capsys, encoder):
+    """An index whose lexical index counts articles by their id as text (written before
+    indexer.lexical.ARTICLE_KEY) opens, takes writes and counts as before with no flag; `index
+    --repair` writes it anew with the numeric key. Totals and facet counts are the same throughout."""
+    import shutil
+
+    import tantivy
+
+    from indexer.lexical import has_article_keys
+
+    expected = _counts(writable_index, encoder)
+    folder = writable_index / store.LEXICAL
+    shutil.rmtree(folder)
+    old = tantivy.SchemaBuilder()  # the lexical schema before the article key
+    old.add_integer_field("chunk_id", stored=False, indexed=True, fast=True)
+    old.add_text_field("body", stored=False, tokenizer_name="news")
+    old.add_text_field("source", stored=False, tokenizer_name="raw", fast=True)
+    old.add_integer_field("day", stored=False, indexed=True, fast=True)
+    old.add_text_field("article", stored=False, tokenizer_name="raw", fast=True, index_option="basic")
+    old.add_json_field("meta", stored=False, tokenizer_name="raw", fast=True, index_option="basic")
+    old.add_text_field("words", stored=False, tokenizer_name="news_words", index_option="basic")
+    old.add_text_field("title", stored=False, tokenizer_name="news_words", index_option="freq")
+    folder.mkdir()
+    tantivy.Index(old.build(), path=str(folder))
+    with IndexWriter(writable_index, encoder=encoder):
+        pass  # finds the lexical index behind the database: writes every passage into the old schema
+    assert not has_article_keys(folder)
+    assert _counts(writable_index, encoder) == expected
+
+    status, _, err = run_cli(capsys, "index", "--repair", "--index", writable_index)
+    assert status == 0, err
+    assert has_article_keys(folder)
+    assert _counts(writable_index, encoder) == expected

@@ -65,3 +65,40 @@ def test_a_request_asked_again_is_answered_without_searching(sample_index, encod
     assert _answer(searcher, "election resul", "hybrid") == first
     assert asked == []
     assert _answer(searcher, "election resul", "lexical") != first and asked  # another request searches
+
+
+class _CountingSearcher:
+    """A tantivy searcher that notes how many passages each aggregation it runs counts."""
+
+    def __init__(self, searcher, counted: list[int]):
+        self._searcher, self._counted = searcher, counted
+
+    def aggregate(self, query, aggregations):
+        self._counted.append(self._searcher.search(query, 1, count=True).count)
+        return self._searcher.aggregate(query, aggregations)
+
+    def __getattr__(self, name):
+        return getattr(self._searcher, name)
+
+
+@pytest.mark.parametrize("text", ["cathedral fi", "bridge collapse", "election resul"])
+def test_total_and_facets_count_the_match_set_not_every_passage(sample_index, encoder, monkeypatch, text):
+    """Counted as work, not timed: the aggregation behind `total` and facets reads the passages
+    that hold a query word (or a completion, or a near miss) and the dense candidates, never the
+    whole archive."""
+    from search_api.query import typed_words
+
+    searcher = Searcher(sample_index, encoder=encoder)
+    lexical = searcher.reader.lexical_index
+    searcher.search("news", k=10)  # BM25's statistics are read once, by tantivy's own searcher
+    counted, among = [], []
+    monkeypatch.setattr(lexical, "searcher", _CountingSearcher(lexical.searcher, counted))
+    match_counts = searcher.reader.match_counts
+    monkeypatch.setattr(searcher.reader, "match_counts", lambda *args, **options:
+                        among.extend(options["among"] or []) or match_counts(*args, **options))
+    searcher.search(text, k=10, mode="hybrid", facets=FACETS)
+    words, prefix = typed_words(text)
+    holding = {chunk_id for chunk_id, _ in lexical.search(words, lexical.passages, prefix=prefix, typos=True)}
+    matching = len(holding | set(among))
+    assert counted and matching < lexical.passages  # else the query would not tell the two apart
+    assert max(counted) <= matching, (counted, matching, lexical.passages)
