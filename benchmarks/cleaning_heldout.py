@@ -6,8 +6,8 @@ never seen, whose templates carry lines with a changing part (credits, timestamp
 
 SET 1 (default): the stories (`clean`) of the five dev outlets of split B in docs/quality.md
 ("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others;
-SET 3: those of split B again, to four more. Each outlet wraps a story in its own
-template, written for this check and not used to write the patterns: a head, inserts between
+SET 3: those of split B again, to four more; SET 4: those of split A again, to four more. Each
+outlet wraps a story in its own template, written for this check and not used to write the patterns: a head, inserts between
 paragraphs, a tail, most lines with a slot (a name, a time, a date, an address) filled anew per
 story, some lines in only part of the stories. Story lines added to `clean` as well: a quote with a
 new speaker in 3 stories of each outlet, and "<name> told <outlet> on <day>." in a quarter of them.
@@ -192,9 +192,48 @@ def westgate(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
 
 OUTLETS_3 = {"Pinecrest Daily": pinecrest, "Fenland Voice": fenland, "Quarry Gazette": quarry,
              "Westgate Wire": westgate}
-SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire",
-                                                    "Northside Post"]),
-        "3": (OUTLETS_3, HELD_OUT)}
+# Set 4, written before the fixes that set 3's misses led to (docs/quality.md, "Held-out cleaning,
+# continued") and run only after them: the held-out measure of those fixes.
+def copperfield(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [outlet, f"{section} | {f.pick(CITIES)}", f"By {f.name()} | Published {f.date()}"]
+    mid = [f"Photograph by {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} covers {section.lower()} for the Courant.", "Have feedback? Email letters@copperfield.example",
+            f"Copyright {f.random.randint(2003, 2006)} {outlet} Inc."]
+    return head, mid, tail
+
+
+def lindenwood(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [f"EXAMINER {section.upper()}", f"{f.pick(DAYS)} {f.date()}", f"{f.name()} — {section} Editor"]
+    mid = [f"SEE ALSO: {f.pick(CITIES)} schools to reopen next week"] if f.sometimes(0.4) else []
+    tail = [f"— {f.name()}, with reporting from {f.pick(CITIES)}", "Print this page",
+            f"Tags: {section.lower()}, {f.pick(CITIES).lower()}"]
+    return head, mid, tail
+
+
+def marlowe(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [f"{outlet} › {section}", f"{f.name()}, {section.lower()} reporter", f"Updated {f.time()} {f.date()}"]
+    mid = [f"[Image: {f.name()}/{outlet}]"] if f.sometimes(0.5) else []
+    tail = [f"Read more about {section.lower()}", f"Sources: {f.name()}, {f.name()}",
+            "Terms of use | Privacy policy | Contact"]
+    return head, mid, tail
+
+
+def oakhaven(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(DAYS)}, {f.date()}", "SENTINEL STAFF REPORT"]
+    mid = ["Advertisement — story continues below"] if f.sometimes(0.6) else []
+    tail = [f"Contact reporter {f.name()} at {f.random.randint(200, 999)}-{f.random.randint(1000, 9999)}",
+            f"This article was reported by {f.name()} and edited by {f.name()}.",
+            f"{outlet}, {f.random.randint(2003, 2006)}"]
+    return head, mid, tail
+
+
+OUTLETS_4 = {"Copperfield Courant": copperfield, "Lindenwood Examiner": lindenwood, "Marlowe Tribune": marlowe,
+             "Oakhaven Sentinel": oakhaven}
+SPLIT_A = ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire", "Northside Post"]
+SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, SPLIT_A), "3": (OUTLETS_3, HELD_OUT), "4": (OUTLETS_4, SPLIT_A)}
 
 
 def serve(record: dict, outlet: str, template, f: Filler, story_lines: list[str]) -> dict:
