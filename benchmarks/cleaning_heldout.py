@@ -6,7 +6,7 @@ never seen, whose templates carry lines with a changing part (credits, timestamp
 
 SET 1 (default): the stories (`clean`) of the five dev outlets of split B in docs/quality.md
 ("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others;
-SET 3: those of split B again, to four more; SET 4: those of split A again, to four more. Each
+SET 3: those of split B again, to four more; SET 4: those of split A again, to four more; SET 5: those of split B, to four more. Each
 outlet wraps a story in its own template, written for this check and not used to write the patterns: a head, inserts between
 paragraphs, a tail, most lines with a slot (a name, a time, a date, an address) filled anew per
 story, some lines in only part of the stories. Story lines added to `clean` as well: a quote with a
@@ -232,8 +232,46 @@ def oakhaven(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
 
 OUTLETS_4 = {"Copperfield Courant": copperfield, "Lindenwood Examiner": lindenwood, "Marlowe Tribune": marlowe,
              "Oakhaven Sentinel": oakhaven}
+# Set 5, written after set 4 had been run once and before the fix its misses led to: the held-out
+# measure of that fix (docs/quality.md, "Held-out cleaning, continued").
+def kestrel(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [f"{outlet} / {section}", f"{f.name()} reports", f"{f.date()} at {f.time()}"]
+    mid = [f"Pic: {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"Follow our {section.lower()} coverage", f"Tips to {f.name().split()[0].lower()}@kestrel.example",
+            f"(c) {f.random.randint(2003, 2006)} {outlet}"]
+    return head, mid, tail
+
+
+def ashford(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet.upper()} · {f.pick(CITIES).upper()}", f"Posted by {f.name()}"]
+    mid = [f"Story continues after this {f.pick(['message', 'advert', 'video'])}"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} is {outlet}'s {f.pick(SECTIONS).lower()} editor.",
+            f"Comments ({f.random.randint(0, 90)})", "Back to top"]
+    return head, mid, tail
+
+
+def thornbury(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(SECTIONS)} news", f"{f.name()}, {f.pick(CITIES)} correspondent", f"{f.date()}"]
+    mid = [f"Audio: {f.name()} explains"] if f.sometimes(0.4) else []
+    tail = [f"More in {f.pick(SECTIONS)}", f"Additional writing by {f.name()}",
+            f"{outlet} is part of {f.name()} Media"]
+    return head, mid, tail
+
+
+def wexcombe(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(CITIES)}, {f.date()}", f"{f.name()} for {outlet}"]
+    mid = [f"Map: {f.pick(CITIES)} and surroundings"] if f.sometimes(0.5) else []
+    tail = [f"This piece was last reviewed by {f.name()}.", f"Found a mistake? Tell {f.name()}.",
+            "Newsletter | Podcasts | Events"]
+    return head, mid, tail
+
+
+OUTLETS_5 = {"Kestrel Herald": kestrel, "Ashford Mercury": ashford, "Thornbury Post": thornbury,
+             "Wexcombe Times": wexcombe}
 SPLIT_A = ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire", "Northside Post"]
-SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, SPLIT_A), "3": (OUTLETS_3, HELD_OUT), "4": (OUTLETS_4, SPLIT_A)}
+SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, SPLIT_A), "3": (OUTLETS_3, HELD_OUT), "4": (OUTLETS_4, SPLIT_A),
+        "5": (OUTLETS_5, HELD_OUT)}
 
 
 def serve(record: dict, outlet: str, template, f: Filler, story_lines: list[str]) -> dict:
