@@ -6,9 +6,9 @@ never seen, whose templates carry lines with a changing part (credits, timestamp
 
 SET 1 (default): the stories (`clean`) of the five dev outlets of split B in docs/quality.md
 ("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others;
-SET 3: those of split B again, to four more; SET 4: those of split A again, to four more; SET 5: those of split B, to four more. Each
-outlet wraps a story in its own template, written for this check and not used to write the patterns: a head, inserts between
-paragraphs, a tail, most lines with a slot (a name, a time, a date, an address) filled anew per
+SET 3: those of split B again, to four more; SETS 4 to 6: those of split A, B, A, to four more each.
+Each outlet wraps a story in its own template, written for this check and not used to write the
+patterns: a head, inserts between paragraphs, a tail, most lines with a slot (a name, a time, a date, an address) filled anew per
 story, some lines in only part of the stories. Story lines added to `clean` as well: a quote with a
 new speaker in 3 stories of each outlet, and "<name> told <outlet> on <day>." in a quarter of them.
 Seeded: the same file every run.
@@ -269,9 +269,45 @@ def wexcombe(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
 
 OUTLETS_5 = {"Kestrel Herald": kestrel, "Ashford Mercury": ashford, "Thornbury Post": thornbury,
              "Wexcombe Times": wexcombe}
+# Set 6, written after set 5 had been run once and before the fix its misses led to.
+def larkspur(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} | {f.pick(SECTIONS)} | {f.pick(CITIES)}", f"{f.date()} | {f.time()}",
+            f"Author: {f.name()}"]
+    mid = [f"Watch: {f.pick(CITIES)} residents react"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} covers the {f.pick(SECTIONS).lower()} beat.", f"Send tips to {outlet} at tips@larkspur.example",
+            "Privacy | Terms | Cookies"]
+    return head, mid, tail
+
+
+def millbrook(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"MILLBROOK NEWS — {f.pick(DAYS).upper()} EDITION", f"By {f.name()}, {f.pick(CITIES)}"]
+    mid = [f"Photo credit: {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"Copy edited by {f.name()}", f"{f.random.randint(2, 60)} people shared this story",
+            f"Millbrook News {f.random.randint(2003, 2006)}"]
+    return head, mid, tail
+
+
+def stonebridge(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(CITIES).upper()} ({outlet})", f"{f.name()} | {f.pick(SECTIONS)} desk"]
+    mid = [f"Read also: {f.pick(CITIES)} port strike enters second week"] if f.sometimes(0.5) else []
+    tail = [f"Reported by {f.name()}. Edited by {f.name()}.", f"Last updated {f.date()}",
+            f"© {outlet} and its licensors"]
+    return head, mid, tail
+
+
+def elmstead(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} Weekly", f"Issue {f.random.randint(100, 900)}, {f.pick(MONTHS)} {f.random.randint(2003, 2006)}"]
+    mid = [f"Sidebar: {f.name()} answers readers' questions"] if f.sometimes(0.4) else []
+    tail = [f"{f.name()} wrote this story with {f.name()}.", f"Letters to the editor: {f.name().split()[1].lower()}"
+            f"@elmstead.example", f"Subscribe to {outlet} Weekly"]
+    return head, mid, tail
+
+
+OUTLETS_6 = {"Larkspur Bulletin": larkspur, "Millbrook News": millbrook, "Stonebridge Daily": stonebridge,
+             "Elmstead Review": elmstead}
 SPLIT_A = ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire", "Northside Post"]
 SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, SPLIT_A), "3": (OUTLETS_3, HELD_OUT), "4": (OUTLETS_4, SPLIT_A),
-        "5": (OUTLETS_5, HELD_OUT)}
+        "5": (OUTLETS_5, HELD_OUT), "6": (OUTLETS_6, SPLIT_A)}
 
 
 def serve(record: dict, outlet: str, template, f: Filler, story_lines: list[str]) -> dict:
