@@ -22,9 +22,13 @@ from .boilerplate import headline_like
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-# A dateline alone on the first line ("Friday, January 4, 2019") restates `published`.
+# A dateline alone on a line at the head or tail ("Friday, January 4, 2019") restates `published`;
+# so does one with its place before it ("Oslo, September 22, 2004") or its time after it
+# ("November 7, 2004 at 11:53 AM ET"): page furniture, not the story.
 _DATE = r"(\w+ \d{1,2},? \d{4}|\d{1,2} \w+,? \d{4}|\d{4}-\d{2}-\d{2})"
-_DATELINE = r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?" + _DATE
+_DATELINE = (r"((?-i:[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}),\s+)?"
+             r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?" + _DATE +
+             r"(,?\s+(at\s+)?\d{1,2}[:.]\d{2}(\s*[ap]\.?m\.?)?(\s+[a-z]{2,4})?)?")
 
 # A line matching one of these, as a whole, is boilerplate wherever it stands at the head or tail.
 _EDGE_BOILERPLATE = [

@@ -109,3 +109,11 @@ def test_the_samples_photo_credits_and_review_banners_are_removed():
                       "2020.Image: Jo Jorgensen for President.\n\nFire at the cathedral (Photo by Jane Doe/AFP)\n\n"
                       "Photo: Reuters\n\nHe posted a photo: a cat on the roof, she said.").text == \
         "The march was peaceful.\n\nHe posted a photo: a cat on the roof, she said."
+
+
+def test_a_dateline_with_its_place_or_its_time_is_removed_at_the_head_and_a_story_that_opens_with_a_date_stays():
+    story = "The council met.\n\nIt voted on March 3, 2004 at 10:30 to close the line."
+    for dateline in ("Oslo, September 22, 2004", "November 7, 2004 at 11:53 AM", "LONDON, 3 March 2004, 10:30 GMT"):
+        assert clean_text(f"{dateline}\n\n{story}").text == story
+    opening = "March 3, 2004 was the day the line closed.\n\nThe council met."
+    assert clean_text(opening).text == opening
