@@ -8,10 +8,10 @@ SET 1 (default): the stories (`clean`) of the five dev outlets of split B in doc
 ("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others;
 SET 3: those of split B again, to four more; SETS 4 to 6: those of split A, B, A, to four more each.
 Each outlet wraps a story in its own template, written for this check and not used to write the
-patterns: a head, inserts between paragraphs, a tail, most lines with a slot (a name, a time, a date, an address) filled anew per
-story, some lines in only part of the stories. Story lines added to `clean` as well: a quote with a
-new speaker in 3 stories of each outlet, and "<name> told <outlet> on <day>." in a quarter of them.
-Seeded: the same file every run.
+patterns: a head, inserts between paragraphs, a tail, most lines with a slot (a name, a time, a
+date, an address) filled anew per story, some lines in only part of the stories. Story lines added
+to `clean` as well: a quote with a new speaker in 3 stories of each outlet, and "<name> told
+<outlet> on <day>." in a quarter of them. Seeded: the same file every run.
 """
 
 from __future__ import annotations
@@ -274,8 +274,8 @@ def larkspur(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
     head = [f"{outlet} | {f.pick(SECTIONS)} | {f.pick(CITIES)}", f"{f.date()} | {f.time()}",
             f"Author: {f.name()}"]
     mid = [f"Watch: {f.pick(CITIES)} residents react"] if f.sometimes(0.5) else []
-    tail = [f"{f.name()} covers the {f.pick(SECTIONS).lower()} beat.", f"Send tips to {outlet} at tips@larkspur.example",
-            "Privacy | Terms | Cookies"]
+    tail = [f"{f.name()} covers the {f.pick(SECTIONS).lower()} beat.",
+            f"Send tips to {outlet} at tips@larkspur.example", "Privacy | Terms | Cookies"]
     return head, mid, tail
 
 
@@ -296,7 +296,8 @@ def stonebridge(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]
 
 
 def elmstead(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
-    head = [f"{outlet} Weekly", f"Issue {f.random.randint(100, 900)}, {f.pick(MONTHS)} {f.random.randint(2003, 2006)}"]
+    head = [f"{outlet} Weekly",
+            f"Issue {f.random.randint(100, 900)}, {f.pick(MONTHS)} {f.random.randint(2003, 2006)}"]
     mid = [f"Sidebar: {f.name()} answers readers' questions"] if f.sometimes(0.4) else []
     tail = [f"{f.name()} wrote this story with {f.name()}.", f"Letters to the editor: {f.name().split()[1].lower()}"
             f"@elmstead.example", f"Subscribe to {outlet} Weekly"]

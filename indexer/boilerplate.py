@@ -4,9 +4,11 @@ not news.
 
 For every source (the `source` field, else the URL's domain) the index counts, per line key, in how
 many of the source's distinct stories it occurs. A line's keys are the whole normalised line, its
-label ("READ MORE:") when the rest is a headline, and its shape ("reporting by *") when it is a
-short formula around a slot: a name, a number, a date (see `shapes_of`). A key is learned boilerplate
-once it occurs in at least `MIN_STORIES` stories AND in at least `MIN_SHARE` of all the source's
+label ("READ MORE:") when the rest is a headline, its shape ("reporting by *") when it is a
+short formula around a slot: a name, a number, a date, or one changing word such as a section (see
+`shapes_of`), and its edge shapes when it is a byline or label with fewer fixed words ("Rosa Park,
+Lagos" -> "* , *", see `edge_shapes`), which remove a line at a story's head and tail only. A key
+is learned boilerplate once it occurs in at least `MIN_STORIES` stories AND in at least `MIN_SHARE` of all the source's
 stories: a template recurs across most stories of a source, while a quote that several stories
 carry recurs in a few. A line or label is removed anywhere; a shape at the head and tail of a
 story, where credits stand, and elsewhere only from a line that is no sentence (`SourceLines`). A
@@ -77,7 +79,7 @@ _SHAPE_FIXED_WORDS = (2, 8)
 _SHAPE_SEPARATED_WORDS = 8  # a line of names and dates between separators: "Jane Doe | March 3, 2004"
 # Lines of at most this many words also get shapes with one more slot (`_one_word_slots`): the
 # held-out credits and section lines run to 8; every word more adds keys (Reuters-21578, one source,
-# counted rows: 432k with no such shapes, 711k up to 8 words, 1.18M up to 16; docs/quality.md).
+# counted rows: 433k with no such shapes, 559k up to 8 words, 926k up to 16; docs/quality.md).
 _ONE_WORD_SLOT_WORDS = 8
 _SEPARATORS = {"|", "·", "•", ">", "›", "/", "—", "–"}
 _SHAPE_TOKEN = re.compile(r"@?[^\W_][\w'’.@-]*|[|·•>›/—–]")
@@ -155,15 +157,17 @@ def _one_word_slots(parts: list[str], tokens: int) -> list[str]:
     ("More sport news from the <outlet>" -> "more * news from the *", "<name> is a business
     correspondent" -> "* is a * correspondent"), so that a section or a beat that changes from
     story to story is a slot too. Only for a formula around a slot already (or in capitals): a
-    story's phrase with no name in it ("the company said.") gets no slot ("the * said"). A word next to a slot would only widen it: "* mln vs *" would
-    become "* vs *", which fits the figures of every results table ("Net 1.1 mln vs 829,000").
+    story's phrase with no name in it ("the company said.") gets no slot ("the * said"). A word
+    next to a slot would only widen it: "* mln vs *" would become "* vs *", which fits the
+    figures of every results table ("Net 1.1 mln vs 829,000").
     Each keeps a fixed word that is no function word, and the limits of any shape."""
     shapes = []
     for i, part in enumerate(parts):
         if part in _FUNCTION_WORDS or part in _SEPARATORS or "*" in parts[max(i - 1, 0):i + 2]:
             continue
         slotted = parts[:i] + ["*"] + parts[i + 1:]
-        if any(p not in _FUNCTION_WORDS | _SEPARATORS | {"*"} for p in slotted) and (shape := _shape(slotted, tokens)):
+        content = any(p not in _FUNCTION_WORDS | _SEPARATORS | {"*"} for p in slotted)
+        if content and (shape := _shape(slotted, tokens)):
             shapes.append(shape)
     return shapes
 
