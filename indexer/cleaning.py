@@ -163,6 +163,30 @@ def _strip_tail(lines: list[str], known: Callable[[str], bool]) -> None:
         break
 
 
+def _strip_head(lines: list[str], known: Callable[[str], bool], popped: bool) -> str:
+    """Pop boilerplate and the byline off the start of `lines`; return the byline's name, or "".
+    Past a removed line (`popped`: one was removed above already), one short headline-like line
+    standing between it and a line the patterns know goes too: an outlet's line not learned yet
+    ("<name> reports") does not shield the dateline under it. Not above a line known only by a
+    learned shape: a story's sentence may share one ("<name> told the Post on Monday."), and the
+    heading above it is the story's. A story's first paragraph is a sentence, never headline-like."""
+    author = ""
+    while lines:
+        if not lines[0] or known(lines[0]) or (not author and _BYLINE.match(lines[0])):
+            match = _BYLINE.match(lines[0]) if lines[0] else None
+            if match and not author and not known(lines[0]):
+                author = match.group("name").strip()
+            popped = popped or bool(lines[0])
+            lines.pop(0)
+            continue
+        below = next((i for i in range(1, len(lines)) if lines[i]), None)
+        if popped and headline_like(lines[0]) and below is not None and _is_edge_boilerplate(lines[below]):
+            del lines[:below]
+            continue
+        return author
+    return author
+
+
 def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> CleanedText:
     """Return the cleaned body of `raw` and the author named by a leading byline, if any.
 
@@ -175,6 +199,7 @@ def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> Cleane
     """
     text = _CONTROL_CHARS.sub("", raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.strip() for line in text.split("\n")]
+    first = next((line for line in lines if line), "")
     lines = [line for line in lines if not _anywhere_re.match(line)]
     if learned is not None:
         kept, i = [], 0
@@ -192,12 +217,7 @@ def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> Cleane
     def known(line: str) -> bool:
         return _is_edge_boilerplate(line) or (at_edge is not None and at_edge(line))
 
-    author = ""
-    while lines and (not lines[0] or known(lines[0]) or (not author and _BYLINE.match(lines[0]))):
-        match = _BYLINE.match(lines[0]) if lines[0] else None
-        if match and not author and not known(lines[0]):
-            author = match.group("name").strip()
-        lines.pop(0)
+    author = _strip_head(lines, known, popped=first != next((line for line in lines if line), ""))
     _strip_tail(lines, known)
 
     body = "\n".join(lines)

@@ -117,3 +117,14 @@ def test_a_dateline_with_its_place_or_its_time_is_removed_at_the_head_and_a_stor
         assert clean_text(f"{dateline}\n\n{story}").text == story
     opening = "March 3, 2004 was the day the line closed.\n\nThe council met."
     assert clean_text(opening).text == opening
+
+
+def test_one_unknown_short_line_at_the_head_does_not_shield_the_dateline_under_it():
+    story = "The council met.\n\nIt voted to close the line."
+    learned = {"Gazette / Sport"}.__contains__  # the outlet's head line, learned
+    raw = f"Gazette / Sport\n\nJo Ode reports\n\nNovember 7, 2004 at 11:53 AM\n\n{story}"
+    assert clean_text(raw, learned).text == story
+    # With nothing removed above it, a short first line is the story's (a heading), and so is
+    # what follows it.
+    heading = f"Sixways\n\nNovember 7, 2004 at 11:53 AM\n\n{story}"
+    assert clean_text(heading, learned).text == heading
