@@ -6,7 +6,7 @@ never seen, whose templates carry lines with a changing part (credits, timestamp
 
 SET 1 (default): the stories (`clean`) of the five dev outlets of split B in docs/quality.md
 ("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others;
-SET 3: those of split B again, to four more; SETS 4 to 6: those of split A, B, A, to four more each.
+SET 3: those of split B again, to four more; SETS 4 to 7: those of split A, B, A, B, to four more each.
 Each outlet wraps a story in its own template, written for this check and not used to write the
 patterns: a head, inserts between paragraphs, a tail, most lines with a slot (a name, a time, a
 date, an address) filled anew per story, some lines in only part of the stories. Story lines added
@@ -306,9 +306,46 @@ def elmstead(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
 
 OUTLETS_6 = {"Larkspur Bulletin": larkspur, "Millbrook News": millbrook, "Stonebridge Daily": stonebridge,
              "Elmstead Review": elmstead}
+# Set 7, written after set 6 had been run once and before the fixes its misses led to.
+def brackwater(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} — {f.pick(SECTIONS)}", f"{f.pick(DAYS)} {f.random.randint(1, 28)} {f.pick(MONTHS)}",
+            f"Words by {f.name()}"]
+    mid = [f"Pull quote: {f.pick(CITIES)} has waited long enough"] if f.sometimes(0.4) else []
+    tail = [f"{f.name()} is the {outlet}'s {f.pick(CITIES)} reporter.", "Was this article helpful? Yes | No",
+            f"{outlet} {f.random.randint(2003, 2006)}. Reuse with permission."]
+    return head, mid, tail
+
+
+def calder(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(SECTIONS).upper()} | {outlet.upper()}", f"{f.name()}, {f.name()} and {f.name()}"]
+    mid = [f"Gallery: {f.random.randint(5, 30)} photos from {f.pick(CITIES)}"] if f.sometimes(0.5) else []
+    tail = [f"Fact check by {f.name()}", f"Reprints: {f.random.randint(200, 999)}-{f.random.randint(1000, 9999)}",
+            f"Posted in {f.pick(SECTIONS)}, {f.pick(SECTIONS)}"]
+    return head, mid, tail
+
+
+def dunmore(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(CITIES)} | {f.time()}", f"{f.name()} for the {outlet}"]
+    mid = [f"Infographic: {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"Contributors: {f.name()}, {f.name()}", f"The {outlet} welcomes your letters.",
+            f"Page {f.random.randint(2, 40)}"]
+    return head, mid, tail
+
+
+def eastwick(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} Morning Edition", f"{f.date()} / {f.name()}"]
+    mid = [f"Related video: {f.pick(CITIES)} floods"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} ({f.name().split()[0].lower()}@eastwick.example)", f"Filed under {f.pick(SECTIONS)}",
+            "Join the conversation"]
+    return head, mid, tail
+
+
+OUTLETS_7 = {"Brackwater Echo": brackwater, "Calder Times": calder, "Dunmore Courier": dunmore,
+             "Eastwick Standard": eastwick}
 SPLIT_A = ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire", "Northside Post"]
 SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, SPLIT_A), "3": (OUTLETS_3, HELD_OUT), "4": (OUTLETS_4, SPLIT_A),
-        "5": (OUTLETS_5, HELD_OUT), "6": (OUTLETS_6, SPLIT_A)}
+        "5": (OUTLETS_5, HELD_OUT), "6": (OUTLETS_6, SPLIT_A),
+        "7": (OUTLETS_7, HELD_OUT)}
 
 
 def serve(record: dict, outlet: str, template, f: Filler, story_lines: list[str]) -> dict:
