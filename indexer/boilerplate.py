@@ -209,6 +209,7 @@ def edge_shapes(line: str) -> list[str]:
     - names and places parted by commas ("Rosa Park, Lagos", "Jane Doe, Staff Writer" -> "* , *");
     - a name, a comma and a role of at most 4 words, by the role's last word ("Jo Ode, business
       reporter" -> "* , * reporter");
+    - a name for an outlet ("Jo Ode for Harbour Times" -> "* for *"; with "the" it is a shape);
     - an all-capitals line of 2 to 6 words, by its first or its last word, whichever is no
       function word ("EXAMINER BUSINESS" -> "examiner *", "* business"): in capitals no word can
       be told for a name.
@@ -225,6 +226,9 @@ def edge_shapes(line: str) -> list[str]:
     if len(segments) == 2 and _name_only(segments[0]) and 0 < len(role) <= 4 and role[-1].islower() \
             and role[-1] not in _FUNCTION_WORDS:
         return [f"* , {'* ' * (len(role) > 1)}{role[-1]}"]
+    writer, _, outlet = line.rstrip(".").partition(" for ")
+    if outlet and _name_only(writer) and _name_only(outlet):
+        return ["* for *"]
     words = [token for token in _SHAPE_TOKEN.findall(line) if token not in _SEPARATORS]
     if any(c.islower() for c in line) or not 2 <= len(words) <= _SHORT_LINE_WORDS:
         return []

@@ -66,6 +66,10 @@ _EDGE_BOILERPLATE = [
     r"listen to (this|the) (article|story)\W*",
     r"\d+ min(ute)?s? read\W*",
     r"(published|updated)( on)? (\d{4}|" + _DATE + r")\W*",
+    # A wire dateline alone on its line: a place of up to 3 words in capitals, an agency of up to 3
+    # capitalised words in brackets ("TORONTO (Reuters) -"); a table's "WINNERS (six times)" or a
+    # heading's "U.S. POSTED PRICES REPORT (DLRS/BBL)" is neither.
+    r"(?-i:[A-Z][A-Z.'-]*(?: [A-Z][A-Z.'-]*){0,2}) \((?-i:[A-Z][\w.&'-]*(?: [A-Z][\w.&'-]*){0,2})\)\s*[-–—]?",
 ]
 # Editorial notices: corrections and updates announced at the head or tail of a story.
 _EDGE_BOILERPLATE += [

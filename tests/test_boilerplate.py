@@ -344,3 +344,14 @@ def test_the_last_wrapped_line_of_a_story_is_not_learned_by_its_last_word():
         learned.observe("Wire", f"w{n}", article(n))
     assert [clean_text(article(n), learned.for_source("Wire")).text for n in range(24)] == \
         [article(n) for n in range(24)]
+
+
+def test_a_byline_of_a_name_for_an_outlet_is_learned_at_the_head():
+    def article(n: int) -> str:
+        return "\n\n".join([f"{NAMES[n % 8]} for {CITIES[n % 7]} Gazette", *story(n)])
+
+    learned = LearnedBoilerplate()
+    for n in range(10):
+        learned.observe("Gazette", f"g{n}", article(n))
+    for n in range(10):
+        assert clean_text(article(n), learned.for_source("Gazette")).text == "\n\n".join(story(n))

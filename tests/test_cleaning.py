@@ -128,3 +128,11 @@ def test_one_unknown_short_line_at_the_head_does_not_shield_the_dateline_under_i
     # what follows it.
     heading = f"Sixways\n\nNovember 7, 2004 at 11:53 AM\n\n{story}"
     assert clean_text(heading, learned).text == heading
+
+
+def test_a_wire_dateline_alone_on_its_line_is_removed_at_the_head_and_a_table_line_in_brackets_stays():
+    story = "The council met.\n\nIt voted to close the line."
+    for dateline in ("TORONTO (Reuters) -", "NEW YORK (AP) —", "OSLO (Stonebridge Daily)"):
+        assert clean_text(f"{dateline}\n{story}").text == story
+    table = f"WINNERS (six times)\n{story}"
+    assert clean_text(table).text == table
