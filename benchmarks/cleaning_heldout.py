@@ -6,12 +6,12 @@ never seen, whose templates carry lines with a changing part (credits, timestamp
 
 SET 1 (default): the stories (`clean`) of the five dev outlets of split B in docs/quality.md
 ("Cleaning") dealt in file order to six new outlets; SET 2: those of split A, to four others;
-SET 3: those of split B again, to four more. Each outlet wraps a story in its own
-template, written for this check and not used to write the patterns: a head, inserts between
-paragraphs, a tail, most lines with a slot (a name, a time, a date, an address) filled anew per
-story, some lines in only part of the stories. Story lines added to `clean` as well: a quote with a
-new speaker in 3 stories of each outlet, and "<name> told <outlet> on <day>." in a quarter of them.
-Seeded: the same file every run.
+SET 3: those of split B again, to four more; SETS 4 to 7: those of split A, B, A, B, to four more each.
+Each outlet wraps a story in its own template, written for this check and not used to write the
+patterns: a head, inserts between paragraphs, a tail, most lines with a slot (a name, a time, a
+date, an address) filled anew per story, some lines in only part of the stories. Story lines added
+to `clean` as well: a quote with a new speaker in 3 stories of each outlet, and "<name> told
+<outlet> on <day>." in a quarter of them. Seeded: the same file every run.
 """
 
 from __future__ import annotations
@@ -192,9 +192,160 @@ def westgate(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
 
 OUTLETS_3 = {"Pinecrest Daily": pinecrest, "Fenland Voice": fenland, "Quarry Gazette": quarry,
              "Westgate Wire": westgate}
-SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire",
-                                                    "Northside Post"]),
-        "3": (OUTLETS_3, HELD_OUT)}
+# Set 4, written before the fixes that set 3's misses led to (docs/quality.md, "Held-out cleaning,
+# continued") and run only after them: the held-out measure of those fixes.
+def copperfield(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [outlet, f"{section} | {f.pick(CITIES)}", f"By {f.name()} | Published {f.date()}"]
+    mid = [f"Photograph by {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} covers {section.lower()} for the Courant.", "Have feedback? Email letters@copperfield.example",
+            f"Copyright {f.random.randint(2003, 2006)} {outlet} Inc."]
+    return head, mid, tail
+
+
+def lindenwood(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [f"EXAMINER {section.upper()}", f"{f.pick(DAYS)} {f.date()}", f"{f.name()} — {section} Editor"]
+    mid = [f"SEE ALSO: {f.pick(CITIES)} schools to reopen next week"] if f.sometimes(0.4) else []
+    tail = [f"— {f.name()}, with reporting from {f.pick(CITIES)}", "Print this page",
+            f"Tags: {section.lower()}, {f.pick(CITIES).lower()}"]
+    return head, mid, tail
+
+
+def marlowe(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [f"{outlet} › {section}", f"{f.name()}, {section.lower()} reporter", f"Updated {f.time()} {f.date()}"]
+    mid = [f"[Image: {f.name()}/{outlet}]"] if f.sometimes(0.5) else []
+    tail = [f"Read more about {section.lower()}", f"Sources: {f.name()}, {f.name()}",
+            "Terms of use | Privacy policy | Contact"]
+    return head, mid, tail
+
+
+def oakhaven(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(DAYS)}, {f.date()}", "SENTINEL STAFF REPORT"]
+    mid = ["Advertisement — story continues below"] if f.sometimes(0.6) else []
+    tail = [f"Contact reporter {f.name()} at {f.random.randint(200, 999)}-{f.random.randint(1000, 9999)}",
+            f"This article was reported by {f.name()} and edited by {f.name()}.",
+            f"{outlet}, {f.random.randint(2003, 2006)}"]
+    return head, mid, tail
+
+
+OUTLETS_4 = {"Copperfield Courant": copperfield, "Lindenwood Examiner": lindenwood, "Marlowe Tribune": marlowe,
+             "Oakhaven Sentinel": oakhaven}
+# Set 5, written after set 4 had been run once and before the fix its misses led to: the held-out
+# measure of that fix (docs/quality.md, "Held-out cleaning, continued").
+def kestrel(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    section = f.pick(SECTIONS)
+    head = [f"{outlet} / {section}", f"{f.name()} reports", f"{f.date()} at {f.time()}"]
+    mid = [f"Pic: {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"Follow our {section.lower()} coverage", f"Tips to {f.name().split()[0].lower()}@kestrel.example",
+            f"(c) {f.random.randint(2003, 2006)} {outlet}"]
+    return head, mid, tail
+
+
+def ashford(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet.upper()} · {f.pick(CITIES).upper()}", f"Posted by {f.name()}"]
+    mid = [f"Story continues after this {f.pick(['message', 'advert', 'video'])}"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} is {outlet}'s {f.pick(SECTIONS).lower()} editor.",
+            f"Comments ({f.random.randint(0, 90)})", "Back to top"]
+    return head, mid, tail
+
+
+def thornbury(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(SECTIONS)} news", f"{f.name()}, {f.pick(CITIES)} correspondent", f"{f.date()}"]
+    mid = [f"Audio: {f.name()} explains"] if f.sometimes(0.4) else []
+    tail = [f"More in {f.pick(SECTIONS)}", f"Additional writing by {f.name()}",
+            f"{outlet} is part of {f.name()} Media"]
+    return head, mid, tail
+
+
+def wexcombe(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(CITIES)}, {f.date()}", f"{f.name()} for {outlet}"]
+    mid = [f"Map: {f.pick(CITIES)} and surroundings"] if f.sometimes(0.5) else []
+    tail = [f"This piece was last reviewed by {f.name()}.", f"Found a mistake? Tell {f.name()}.",
+            "Newsletter | Podcasts | Events"]
+    return head, mid, tail
+
+
+OUTLETS_5 = {"Kestrel Herald": kestrel, "Ashford Mercury": ashford, "Thornbury Post": thornbury,
+             "Wexcombe Times": wexcombe}
+# Set 6, written after set 5 had been run once and before the fix its misses led to.
+def larkspur(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} | {f.pick(SECTIONS)} | {f.pick(CITIES)}", f"{f.date()} | {f.time()}",
+            f"Author: {f.name()}"]
+    mid = [f"Watch: {f.pick(CITIES)} residents react"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} covers the {f.pick(SECTIONS).lower()} beat.",
+            f"Send tips to {outlet} at tips@larkspur.example", "Privacy | Terms | Cookies"]
+    return head, mid, tail
+
+
+def millbrook(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"MILLBROOK NEWS — {f.pick(DAYS).upper()} EDITION", f"By {f.name()}, {f.pick(CITIES)}"]
+    mid = [f"Photo credit: {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"Copy edited by {f.name()}", f"{f.random.randint(2, 60)} people shared this story",
+            f"Millbrook News {f.random.randint(2003, 2006)}"]
+    return head, mid, tail
+
+
+def stonebridge(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(CITIES).upper()} ({outlet})", f"{f.name()} | {f.pick(SECTIONS)} desk"]
+    mid = [f"Read also: {f.pick(CITIES)} port strike enters second week"] if f.sometimes(0.5) else []
+    tail = [f"Reported by {f.name()}. Edited by {f.name()}.", f"Last updated {f.date()}",
+            f"© {outlet} and its licensors"]
+    return head, mid, tail
+
+
+def elmstead(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} Weekly",
+            f"Issue {f.random.randint(100, 900)}, {f.pick(MONTHS)} {f.random.randint(2003, 2006)}"]
+    mid = [f"Sidebar: {f.name()} answers readers' questions"] if f.sometimes(0.4) else []
+    tail = [f"{f.name()} wrote this story with {f.name()}.", f"Letters to the editor: {f.name().split()[1].lower()}"
+            f"@elmstead.example", f"Subscribe to {outlet} Weekly"]
+    return head, mid, tail
+
+
+OUTLETS_6 = {"Larkspur Bulletin": larkspur, "Millbrook News": millbrook, "Stonebridge Daily": stonebridge,
+             "Elmstead Review": elmstead}
+# Set 7, written after set 6 had been run once and before the fixes its misses led to.
+def brackwater(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} — {f.pick(SECTIONS)}", f"{f.pick(DAYS)} {f.random.randint(1, 28)} {f.pick(MONTHS)}",
+            f"Words by {f.name()}"]
+    mid = [f"Pull quote: {f.pick(CITIES)} has waited long enough"] if f.sometimes(0.4) else []
+    tail = [f"{f.name()} is the {outlet}'s {f.pick(CITIES)} reporter.", "Was this article helpful? Yes | No",
+            f"{outlet} {f.random.randint(2003, 2006)}. Reuse with permission."]
+    return head, mid, tail
+
+
+def calder(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(SECTIONS).upper()} | {outlet.upper()}", f"{f.name()}, {f.name()} and {f.name()}"]
+    mid = [f"Gallery: {f.random.randint(5, 30)} photos from {f.pick(CITIES)}"] if f.sometimes(0.5) else []
+    tail = [f"Fact check by {f.name()}", f"Reprints: {f.random.randint(200, 999)}-{f.random.randint(1000, 9999)}",
+            f"Posted in {f.pick(SECTIONS)}, {f.pick(SECTIONS)}"]
+    return head, mid, tail
+
+
+def dunmore(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{f.pick(CITIES)} | {f.time()}", f"{f.name()} for the {outlet}"]
+    mid = [f"Infographic: {f.name()}"] if f.sometimes(0.5) else []
+    tail = [f"Contributors: {f.name()}, {f.name()}", f"The {outlet} welcomes your letters.",
+            f"Page {f.random.randint(2, 40)}"]
+    return head, mid, tail
+
+
+def eastwick(f: Filler, outlet: str) -> tuple[list[str], list[str], list[str]]:
+    head = [f"{outlet} Morning Edition", f"{f.date()} / {f.name()}"]
+    mid = [f"Related video: {f.pick(CITIES)} floods"] if f.sometimes(0.5) else []
+    tail = [f"{f.name()} ({f.name().split()[0].lower()}@eastwick.example)", f"Filed under {f.pick(SECTIONS)}",
+            "Join the conversation"]
+    return head, mid, tail
+
+
+OUTLETS_7 = {"Brackwater Echo": brackwater, "Calder Times": calder, "Dunmore Courier": dunmore,
+             "Eastwick Standard": eastwick}
+SPLIT_A = ["Capital Herald", "Coastal News", "Harbor Times", "Metro Wire", "Northside Post"]
+SETS = {"1": (OUTLETS, HELD_OUT), "2": (OUTLETS_2, SPLIT_A), "3": (OUTLETS_3, HELD_OUT), "4": (OUTLETS_4, SPLIT_A),
+        "5": (OUTLETS_5, HELD_OUT), "6": (OUTLETS_6, SPLIT_A),
+        "7": (OUTLETS_7, HELD_OUT)}
 
 
 def serve(record: dict, outlet: str, template, f: Filler, story_lines: list[str]) -> dict:

@@ -4,9 +4,11 @@ not news.
 
 For every source (the `source` field, else the URL's domain) the index counts, per line key, in how
 many of the source's distinct stories it occurs. A line's keys are the whole normalised line, its
-label ("READ MORE:") when the rest is a headline, and its shape ("reporting by *") when it is a
-short formula around a slot: a name, a number, a date (see `shapes_of`). A key is learned boilerplate
-once it occurs in at least `MIN_STORIES` stories AND in at least `MIN_SHARE` of all the source's
+label ("READ MORE:") when the rest is a headline, its shape ("reporting by *") when it is a
+short formula around a slot: a name, a number, a date, or one changing word such as a section (see
+`shapes_of`), and its edge shapes when it is a byline or label with fewer fixed words ("Rosa Park,
+Lagos" -> "* , *", see `edge_shapes`), which remove a line at a story's head and tail only. A key
+is learned boilerplate once it occurs in at least `MIN_STORIES` stories AND in at least `MIN_SHARE` of all the source's
 stories: a template recurs across most stories of a source, while a quote that several stories
 carry recurs in a few. A line or label is removed anywhere; a shape at the head and tail of a
 story, where credits stand, and elsewhere only from a line that is no sentence (`SourceLines`). A
@@ -55,6 +57,10 @@ _SENTENCE_END = re.compile(r"[.!…][\"'’”)\]]*$")
 _SHAPE_MAX_WORDS = 16
 _SHAPE_FIXED_WORDS = (2, 8)
 _SHAPE_SEPARATED_WORDS = 8  # a line of names and dates between separators: "Jane Doe | March 3, 2004"
+# Lines of at most this many words also get shapes with one more slot (`_one_word_slots`): the
+# held-out credits and section lines run to 8; every word more adds keys (Reuters-21578, one source,
+# counted rows: 433k with no such shapes, 559k up to 8 words, 926k up to 16; docs/quality.md).
+_ONE_WORD_SLOT_WORDS = 8
 _SEPARATORS = {"|", "·", "•", ">", "›", "/", "—", "–"}
 _SHAPE_TOKEN = re.compile(r"@?[^\W_][\w'’.@-]*|[|·•>›/—–]")
 _QUOTES = re.compile(r"[\"“”«»„]")
@@ -100,7 +106,8 @@ def _is_slot(word: str) -> bool:
     return word[0].isupper() and word.casefold() not in _FUNCTION_WORDS
 
 
-def _shape(tokens: list[str], first_is_slot: bool) -> str | None:
+def _parts(tokens: list[str], first_is_slot: bool) -> list[str]:
+    """The line's fixed words (casefolded) and separators, every run of slots as one "*"."""
     parts: list[str] = []
     for i, token in enumerate(tokens):
         if token in _SEPARATORS:
@@ -112,27 +119,101 @@ def _shape(tokens: list[str], first_is_slot: bool) -> str | None:
                 parts.append("*")
         else:
             parts.append(token.casefold())
+    return parts
+
+
+def _shape(parts: list[str], tokens: int) -> str | None:
+    """The shape the parts of a line of `tokens` tokens make, None when they are no formula (see
+    `shapes_of`)."""
     fixed = sum(part != "*" and part not in _SEPARATORS for part in parts)
-    separated = any(part in _SEPARATORS for part in parts) and len(tokens) <= _SHAPE_SEPARATED_WORDS
+    separated = any(part in _SEPARATORS for part in parts) and tokens <= _SHAPE_SEPARATED_WORDS
     if "*" not in parts or fixed > _SHAPE_FIXED_WORDS[1] or (fixed < _SHAPE_FIXED_WORDS[0] and not separated):
         return None
     return " ".join(parts)
 
 
+def _one_word_slots(parts: list[str], tokens: int) -> list[str]:
+    """The shapes with one more slot: a fixed word that is no function word and touches no slot
+    ("More sport news from the <outlet>" -> "more * news from the *", "<name> is a business
+    correspondent" -> "* is a * correspondent"), so that a section or a beat that changes from
+    story to story is a slot too. Only for a formula around a slot already (or in capitals): a
+    story's phrase with no name in it ("the company said.") gets no slot ("the * said"). A word
+    next to a slot would only widen it: "* mln vs *" would become "* vs *", which fits the
+    figures of every results table ("Net 1.1 mln vs 829,000").
+    Each keeps a fixed word that is no function word, and the limits of any shape."""
+    shapes = []
+    for i, part in enumerate(parts):
+        if part in _FUNCTION_WORDS or part in _SEPARATORS or "*" in parts[max(i - 1, 0):i + 2]:
+            continue
+        slotted = parts[:i] + ["*"] + parts[i + 1:]
+        content = any(p not in _FUNCTION_WORDS | _SEPARATORS | {"*"} for p in slotted)
+        if content and (shape := _shape(slotted, tokens)):
+            shapes.append(shape)
+    return shapes
+
+
 def shapes_of(line: str) -> list[str]:
     """The line's shapes: its fixed words and separators, with every run of names, numbers and
     dates as one slot ("Reporting by Priya Nair and Tom Ode" -> "reporting by *", "Jane Doe |
-    March 3, 2004" -> "* | *"). A capitalised first word may be fixed ("Reporting") or a name
-    ("Oslo bureau"), so there are two shapes when it is capitalised. None for a line that is no
-    formula: no slot, more than 8 fixed words, fewer than 2 without a separator, more than 16
-    words, all capitals, or a quotation (a quote with a new speaker each time stays a quote)."""
+    March 3, 2004" -> "* | *"), and the same with one more fixed word as a slot (see
+    `_one_word_slots`). A capitalised first word may be fixed ("Reporting") or a name ("Oslo
+    bureau"), so there are two shapes when it is capitalised. In an all-capitals line no word can be
+    told for a name, so its words are fixed and only the one-word slots count ("WESTGATE WIRE —
+    BUSINESS" -> "westgate wire — *"). None for a line that is no formula: no slot, more than 8
+    fixed words, fewer than 2 without a separator, more than 16 words, or a quotation (a quote with
+    a new speaker each time stays a quote)."""
     line = unicodedata.normalize("NFKC", line.strip())
-    tokens = [token.rstrip(".'’-") for token in _SHAPE_TOKEN.findall(line)]
+    capitals = not any(c.islower() for c in line)
+    tokens = [token.rstrip(".'’-") for token in _SHAPE_TOKEN.findall(line.casefold() if capitals else line)]
     words = [token for token in tokens if token not in _SEPARATORS]
-    if not words or len(words) > _SHAPE_MAX_WORDS or _QUOTES.search(line) or not any(c.islower() for c in line):
+    if not words or len(words) > _SHAPE_MAX_WORDS or _QUOTES.search(line):
         return []
-    variants = (False, True) if _is_slot(words[0]) and not tokens[0][0].isdigit() else (False,)
-    return list(dict.fromkeys(shape for first in variants if (shape := _shape(tokens, first)) is not None))
+    shapes = []
+    for first in (False, True) if _is_slot(words[0]) and not tokens[0][0].isdigit() else (False,):
+        parts = _parts(tokens, first)
+        shapes += [shape for shape in [_shape(parts, len(tokens))] if shape is not None and not capitals]
+        if len(words) <= _ONE_WORD_SLOT_WORDS and ("*" in parts or capitals):
+            shapes += _one_word_slots(parts, len(tokens))
+    return list(dict.fromkeys(shapes))
+
+
+def _name_only(segment: str) -> bool:
+    """Whether a part of a line is a name or a place alone: at most 4 words, every one a slot."""
+    tokens = [token.rstrip(".'’-") for token in _SHAPE_TOKEN.findall(segment)]
+    return 0 < len(tokens) <= 4 and _parts(tokens, True) == ["*"]
+
+
+def edge_shapes(line: str) -> list[str]:
+    """Shapes of furniture with too few fixed words to be a shape anywhere, learned like shapes but
+    removing a line only at a story's head and tail, where bylines and section labels stand:
+    - names and places parted by commas ("Rosa Park, Lagos", "Jane Doe, Staff Writer" -> "* , *");
+    - a name, a comma and a role of at most 4 words, by the role's last word ("Jo Ode, business
+      reporter" -> "* , * reporter");
+    - a name for an outlet ("Jo Ode for Harbour Times" -> "* for *"; with "the" it is a shape);
+    - an all-capitals line of 2 to 6 words, by its first or its last word, whichever is no
+      function word ("EXAMINER BUSINESS" -> "examiner *", "* business"): in capitals no word can
+      be told for a name.
+    None for a line with a figure or a quotation: a score ("Arsenal 3, Everton 0") is a story's
+    line. A line's first or last word alone is no shape in mixed case: a hard-wrapped story's
+    lines end in "the company said." in a fifth of its stories (Reuters-21578)."""
+    line = unicodedata.normalize("NFKC", line.strip())
+    if _QUOTES.search(line) or any(c.isdigit() for c in line):
+        return []
+    segments = [segment.strip() for segment in line.rstrip(".").split(",")]
+    if len(segments) > 1 and all(map(_name_only, segments)):
+        return [" , ".join(["*"] * len(segments))]
+    role = [token.rstrip(".'’-") for token in _SHAPE_TOKEN.findall(segments[-1])]
+    if len(segments) == 2 and _name_only(segments[0]) and 0 < len(role) <= 4 and role[-1].islower() \
+            and role[-1] not in _FUNCTION_WORDS:
+        return [f"* , {'* ' * (len(role) > 1)}{role[-1]}"]
+    writer, _, outlet = line.rstrip(".").partition(" for ")
+    if outlet and _name_only(writer) and _name_only(outlet):
+        return ["* for *"]
+    words = [token for token in _SHAPE_TOKEN.findall(line) if token not in _SEPARATORS]
+    if any(c.islower() for c in line) or not 2 <= len(words) <= _SHORT_LINE_WORDS:
+        return []
+    first, last = words[0].casefold(), words[-1].casefold()
+    return [f"{first} *"] * (first not in _FUNCTION_WORDS) + [f"* {last}"] * (last not in _FUNCTION_WORDS)
 
 
 def _hash(name: str) -> int:
@@ -153,14 +234,16 @@ def line_keys(line: str) -> list[int]:
     return [_hash(name) for name in names]
 
 
-def shape_keys(line: str) -> list[int]:
-    """The keys of the line's shapes (see `shapes_of`), which remove it at a story's head and tail."""
-    return [_hash("shape:" + shape) for shape in shapes_of(line)]
+def shape_keys(line: str, edge: bool = False) -> list[int]:
+    """The keys of the line's shapes (see `shapes_of`), which remove it at a story's head and tail;
+    with `edge` also its edge shapes (see `edge_shapes`), which remove it there only."""
+    edges = edge_shapes(line) if edge else []
+    return [_hash("shape:" + shape) for shape in shapes_of(line)] + [_hash("edge:" + shape) for shape in edges]
 
 
 def text_keys(text: str) -> set[int]:
     """Every key counted for a text: its lines' keys and shapes, each once."""
-    return {key for line in text.split("\n") for key in (*line_keys(line), *shape_keys(line))}
+    return {key for line in text.split("\n") for key in (*line_keys(line), *shape_keys(line, edge=True))}
 
 
 def story_key(text: str) -> str:
@@ -205,7 +288,7 @@ class SourceLines:
         return self.learned.is_boilerplate(self.source, line, shapes=headline_like(line))
 
     def at_edge(self, line: str) -> bool:
-        return self.learned.is_boilerplate(self.source, line, shapes=True)
+        return self.learned.is_boilerplate(self.source, line, shapes=True, edge=True)
 
 
 class LearnedBoilerplate:
@@ -284,10 +367,10 @@ class LearnedBoilerplate:
         conn.executemany(catalog.COUNT_LINE, [(source, key) for key in observed.keys])
         conn.execute(catalog.COUNT_SOURCE, (source, observed.version))
 
-    def is_boilerplate(self, source: str, line: str, shapes: bool = False) -> bool:
-        """Whether `line` (or its "LABEL:", or with `shapes` its shape) recurs in enough of
-        `source`'s stories to be template."""
-        keys = set(line_keys(line) + (shape_keys(line) if shapes else []))
+    def is_boilerplate(self, source: str, line: str, shapes: bool = False, edge: bool = False) -> bool:
+        """Whether `line` (or its "LABEL:", or with `shapes` its shape, with `edge` its edge shapes
+        too) recurs in enough of `source`'s stories to be template."""
+        keys = set(line_keys(line) + (shape_keys(line, edge) if shapes else []))
         if not keys:
             return False
         counts = self._counts(source)

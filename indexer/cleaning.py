@@ -22,9 +22,13 @@ from .boilerplate import headline_like
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-# A dateline alone on the first line ("Friday, January 4, 2019") restates `published`.
+# A dateline alone on a line at the head or tail ("Friday, January 4, 2019") restates `published`;
+# so does one with its place before it ("Oslo, September 22, 2004") or its time after it
+# ("November 7, 2004 at 11:53 AM ET"): page furniture, not the story.
 _DATE = r"(\w+ \d{1,2},? \d{4}|\d{1,2} \w+,? \d{4}|\d{4}-\d{2}-\d{2})"
-_DATELINE = r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?" + _DATE
+_DATELINE = (r"((?-i:[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}),\s+)?"
+             r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?" + _DATE +
+             r"(,?\s+(at\s+)?\d{1,2}[:.]\d{2}(\s*[ap]\.?m\.?)?(\s+[a-z]{2,4})?)?")
 
 # A line matching one of these, as a whole, is boilerplate wherever it stands at the head or tail.
 _EDGE_BOILERPLATE = [
@@ -62,6 +66,10 @@ _EDGE_BOILERPLATE = [
     r"listen to (this|the) (article|story)\W*",
     r"\d+ min(ute)?s? read\W*",
     r"(published|updated)( on)? (\d{4}|" + _DATE + r")\W*",
+    # A wire dateline alone on its line: a place of up to 3 words in capitals, an agency of up to 3
+    # capitalised words in brackets ("TORONTO (Reuters) -"); a table's "WINNERS (six times)" or a
+    # heading's "U.S. POSTED PRICES REPORT (DLRS/BBL)" is neither.
+    r"(?-i:[A-Z][A-Z.'-]*(?: [A-Z][A-Z.'-]*){0,2}) \((?-i:[A-Z][\w.&'-]*(?: [A-Z][\w.&'-]*){0,2})\)\s*[-–—]?",
 ]
 # Editorial notices: corrections and updates announced at the head or tail of a story.
 _EDGE_BOILERPLATE += [
@@ -159,6 +167,30 @@ def _strip_tail(lines: list[str], known: Callable[[str], bool]) -> None:
         break
 
 
+def _strip_head(lines: list[str], known: Callable[[str], bool], popped: bool) -> str:
+    """Pop boilerplate and the byline off the start of `lines`; return the byline's name, or "".
+    Past a removed line (`popped`: one was removed above already), one short headline-like line
+    standing between it and a line the patterns know goes too: an outlet's line not learned yet
+    ("<name> reports") does not shield the dateline under it. Not above a line known only by a
+    learned shape: a story's sentence may share one ("<name> told the Post on Monday."), and the
+    heading above it is the story's. A story's first paragraph is a sentence, never headline-like."""
+    author = ""
+    while lines:
+        if not lines[0] or known(lines[0]) or (not author and _BYLINE.match(lines[0])):
+            match = _BYLINE.match(lines[0]) if lines[0] else None
+            if match and not author and not known(lines[0]):
+                author = match.group("name").strip()
+            popped = popped or bool(lines[0])
+            lines.pop(0)
+            continue
+        below = next((i for i in range(1, len(lines)) if lines[i]), None)
+        if popped and headline_like(lines[0]) and below is not None and _is_edge_boilerplate(lines[below]):
+            del lines[:below]
+            continue
+        return author
+    return author
+
+
 def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> CleanedText:
     """Return the cleaned body of `raw` and the author named by a leading byline, if any.
 
@@ -171,6 +203,7 @@ def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> Cleane
     """
     text = _CONTROL_CHARS.sub("", raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.strip() for line in text.split("\n")]
+    first = next((line for line in lines if line), "")
     lines = [line for line in lines if not _anywhere_re.match(line)]
     if learned is not None:
         kept, i = [], 0
@@ -188,12 +221,7 @@ def clean_text(raw: str, learned: Callable[[str], bool] | None = None) -> Cleane
     def known(line: str) -> bool:
         return _is_edge_boilerplate(line) or (at_edge is not None and at_edge(line))
 
-    author = ""
-    while lines and (not lines[0] or known(lines[0]) or (not author and _BYLINE.match(lines[0]))):
-        match = _BYLINE.match(lines[0]) if lines[0] else None
-        if match and not author and not known(lines[0]):
-            author = match.group("name").strip()
-        lines.pop(0)
+    author = _strip_head(lines, known, popped=first != next((line for line in lines if line), ""))
     _strip_tail(lines, known)
 
     body = "\n".join(lines)

@@ -109,3 +109,30 @@ def test_the_samples_photo_credits_and_review_banners_are_removed():
                       "2020.Image: Jo Jorgensen for President.\n\nFire at the cathedral (Photo by Jane Doe/AFP)\n\n"
                       "Photo: Reuters\n\nHe posted a photo: a cat on the roof, she said.").text == \
         "The march was peaceful.\n\nHe posted a photo: a cat on the roof, she said."
+
+
+def test_a_dateline_with_its_place_or_its_time_is_removed_at_the_head_and_a_story_that_opens_with_a_date_stays():
+    story = "The council met.\n\nIt voted on March 3, 2004 at 10:30 to close the line."
+    for dateline in ("Oslo, September 22, 2004", "November 7, 2004 at 11:53 AM", "LONDON, 3 March 2004, 10:30 GMT"):
+        assert clean_text(f"{dateline}\n\n{story}").text == story
+    opening = "March 3, 2004 was the day the line closed.\n\nThe council met."
+    assert clean_text(opening).text == opening
+
+
+def test_one_unknown_short_line_at_the_head_does_not_shield_the_dateline_under_it():
+    story = "The council met.\n\nIt voted to close the line."
+    learned = {"Gazette / Sport"}.__contains__  # the outlet's head line, learned
+    raw = f"Gazette / Sport\n\nJo Ode reports\n\nNovember 7, 2004 at 11:53 AM\n\n{story}"
+    assert clean_text(raw, learned).text == story
+    # With nothing removed above it, a short first line is the story's (a heading), and so is
+    # what follows it.
+    heading = f"Sixways\n\nNovember 7, 2004 at 11:53 AM\n\n{story}"
+    assert clean_text(heading, learned).text == heading
+
+
+def test_a_wire_dateline_alone_on_its_line_is_removed_at_the_head_and_a_table_line_in_brackets_stays():
+    story = "The council met.\n\nIt voted to close the line."
+    for dateline in ("TORONTO (Reuters) -", "NEW YORK (AP) —", "OSLO (Stonebridge Daily)"):
+        assert clean_text(f"{dateline}\n{story}").text == story
+    table = f"WINNERS (six times)\n{story}"
+    assert clean_text(table).text == table
