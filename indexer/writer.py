@@ -219,15 +219,15 @@ def pool_sentences(tokenizer, p: PreparedArticle) -> None:
     embedded.tokens = None
 
 
-def progress_bar(total: int | None, shown: bool):
-    """A tqdm bar on stderr counting input items (articles and problems) out of `total`, with a
-    rate and an ETA; a count can be fractional (a part of an article's passages embedded), shown
-    rounded."""
+def progress_bar(total: int | None, shown: bool, desc: str = "indexing", unit: str = "items"):
+    """A tqdm bar on stderr counting `unit` (by default input items: articles and problems) out of
+    `total`, with a rate and an ETA; a count can be fractional (a part of an article's passages
+    embedded), shown rounded."""
     from tqdm import tqdm
 
-    return tqdm(desc="indexing", total=total, unit=" items", disable=not shown, dynamic_ncols=True,
+    return tqdm(desc=desc, total=total, unit=f" {unit}", disable=not shown, dynamic_ncols=True,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:,.0f}/{total_fmt} [{elapsed}<{remaining}, "
-                           "{rate_noinv_fmt}]" if total else "{desc}: {n:,.0f} items [{elapsed}, {rate_noinv_fmt}]")
+                           "{rate_noinv_fmt}]" if total else "{desc}: {n:,.0f} " + unit + " [{elapsed}, {rate_noinv_fmt}]")
 
 
 def close_progress_bar(bar) -> None:
@@ -270,8 +270,10 @@ class IndexWriter:
                  backend: str | None = None, index_type: str | None = None, rebuild: bool = False,
                  max_tokens: int | None = None, overlap: int = 1, title_tokens: int = 32, commit_chunks: int = 256,
                  max_article_chars: int = MAX_ARTICLE_CHARS,
-                 repair: bool = False, optimize: bool = False, merges: bool = True, interleave: bool = False):
+                 repair: bool = False, optimize: bool = False, merges: bool = True, interleave: bool = False,
+                 progress: bool = False):
         self.dir = Path(index_dir)
+        self._progress = progress  # a bar for the open's long work: rewriting the lexical index
         self.conn = self._reader = self.lexical = self._merger = None
         if interleave and encoder is None:
             # Loaded before the lock: seconds (a minute on a loaded machine) that other processes'
@@ -427,12 +429,16 @@ class IndexWriter:
         passages than the database, or to upgrade a format-1 or format-2 index (an FTS5 table, or a
         schema without the fields of facets). Reads every passage's text; embeds nothing."""
         self.lexical.delete_all()
+        # Minutes at a million passages: the bar says how far it is (store.read_counts costs no scan).
+        bar = progress_bar(store.read_counts(self.conn)["passages"], self._progress, "lexical index", "passages")
         # An article's key is the id of its first passage, as `_publish` gives it.
         rows = self.conn.execute(catalog.LEXICAL_SOURCE_ROWS)
         for chunk_id, text, position, article_id, key, title, source, published, author, metadata in rows:
             self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published,
                              article_id=article_id, article_key=key, author=author, metadata=json.loads(metadata),
                              position=position)
+            bar.update()
+        close_progress_bar(bar)
         self._commit_lexical()
         with self.conn:
             self.conn.execute(catalog.DROP_FTS)

@@ -236,7 +236,7 @@ def cmd_index(args) -> int:
     with open_writer(args.index, args.model, shards=args.shards, backend=args.backend, max_tokens=args.max_tokens,
                      overlap=args.overlap, title_tokens=args.title_tokens, commit_chunks=args.commit_every,
                      repair=args.repair, index_type=args.index_type, rebuild=args.rebuild, optimize=args.optimize,
-                     max_article_chars=args.max_article_chars, interleave=True) as writer:
+                     max_article_chars=args.max_article_chars, interleave=True, progress=not args.quiet) as writer:
         try:
             if args.ray or args.ray_address:
                 from indexer.writing import index_with_ray

@@ -1,4 +1,5 @@
 import json
+import re
 import socket
 import sqlite3
 import threading
@@ -573,5 +574,8 @@ def test_a_lexical_index_written_before_the_article_key_serves_as_it_is_and_a_re
 
     status, _, err = run_cli(capsys, "index", "--repair", "--index", writable_index)
     assert status == 0, err
+    passages = store.read_counts(store.connect(writable_index, readonly=True))["passages"]
+    bars = [line for line in re.split(r"[\r\n]", err) if line.startswith("lexical index:")]
+    assert bars and all(f"/{passages} [" in line for line in bars), err  # the rewrite shows a total
     assert has_article_keys(folder)
     assert _counts(writable_index, encoder) == expected
