@@ -1,4 +1,4 @@
-"""The vector merge policy (indexer.vectors.plan_merge) over a long run of small writes, simulated on
+"""The vector merge policy (indexer.merge_policy.plan_merge) over a long run of small writes, simulated on
 segment sizes alone (no vectors, no model): how many segments a query visits, and how many times
 each written vector is copied by merges.
 
@@ -20,7 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from indexer.vectors import Segment, plan_merge  # noqa: E402
+from indexer.merge_policy import plan_merge  # noqa: E402
+from indexer.vectors import Segment  # noqa: E402
 
 
 def simulate(start: int, writes: int, seed: int = 0) -> dict:

@@ -4,7 +4,7 @@
     merger.wake()                 # after each committed batch or removal
     merger.close()                # finishes the merges planned, then stops
 
-A merge (indexer.vectors.plan_merge) reads its vectors in a read transaction, writes its segment
+A merge (indexer.merge_policy.plan_merge) reads its vectors in a read transaction, writes its segment
 file without any lock, and takes SQLite's write lock (BEGIN IMMEDIATE) only for the moment that
 publishes it. So a request or a batch commit never waits for a merge, only, at most, for that one
 short transaction. A merge does not take the index's file lock (indexer.store.write_lock) either:

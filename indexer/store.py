@@ -41,6 +41,7 @@ import numpy as np
 
 from . import catalog
 from .files import write_atomically
+from .story_rows import stories_of, story_members
 from .vectors import FOLDER as VECTOR_SEGMENTS
 
 FORMAT_VERSION = 3
@@ -54,38 +55,6 @@ VECTORS = "vectors.faiss"  # format 2's one vectors file, replaced by segments o
 LEXICAL = "lexical"
 LOCK = ".lock"
 BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for a lock inside SQLite
-
-def new_story_id(article_id: str) -> str:
-    """The id of the story that `article_id` starts (opaque; also the story of an article not yet
-    assigned one, a story of its own)."""
-    import hashlib
-
-    return "story-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
-
-
-def stories_of(conn: sqlite3.Connection, article_ids: list[str]) -> dict[str, str]:
-    """{article id: story id} of those of `article_ids` assigned a story; empty for an index made
-    before stories existed, whose read-only database lacks the table."""
-    if not article_ids or not conn.execute(catalog.TABLE_EXISTS, ("stories",)).fetchone():
-        return {}
-    found = {}
-    for i in range(0, len(article_ids), catalog.IN_LIMIT):
-        part = article_ids[i:i + catalog.IN_LIMIT]
-        found.update(conn.execute(catalog.placeholders(catalog.STORIES_OF, len(part)), part).fetchall())
-    return found
-
-
-def story_members(conn: sqlite3.Connection, story_id: str) -> list[str]:
-    """The ids of the articles of one story (by the story's index: never a scan)."""
-    if not conn.execute(catalog.TABLE_EXISTS, ("stories",)).fetchone():
-        return []
-    return [row[0] for row in conn.execute(catalog.STORY_MEMBERS, (story_id,))]
-
-
-def set_story(conn: sqlite3.Connection, article_id: str, story_id: str) -> None:
-    """Put one article in a story, inside the caller's transaction."""
-    conn.execute(catalog.SET_STORY, (article_id, story_id))
-
 
 class StoreError(RuntimeError):
     """The index directory is missing, damaged, locked or of another format. The message says

@@ -8,7 +8,7 @@ In the spirit of Lucene's segments, a write never rewrites what is there:
 - each committed batch of the writer adds one small segment, holding only its own vectors;
 - a removed passage becomes a tombstone (indexer.tombstones): readers skip its vector, and it
   leaves the files when its segment is merged;
-- segments are merged by size, after Lucene's TieredMergePolicy (`plan_merge`): MERGE_FACTOR
+- segments are merged by size, after Lucene's TieredMergePolicy (indexer.merge_policy): MERGE_FACTOR
   neighbours of similar size become one, never a segment with others many times smaller, never
   past MAX_MERGED vectors, so a vector is copied a few times in its life whatever the archive's
   size; a segment whose passages are mostly tombstones is rewritten alone without them. A merge
@@ -36,15 +36,12 @@ import numpy as np
 
 from . import catalog, checksums
 from .files import write_atomically
+from .merge_policy import plan_merge
 from .tombstones import read_tombstones, tombstones_since
 # Imported from here by the writer, the merger and tests written before the tombstones left this
 # module for indexer.tombstones (other branches were editing them at the time).
 from .catalog import TOMBSTONES_SCHEMA  # noqa: F401
 from .tombstones import add_tombstones, create_tombstones, forget_lexical, lexical_deletes  # noqa: F401
-
-# Over 600 lines, on purpose for now: faiss has one owner, so the segment reader, the segment
-# writer and their FAISS calls stay together. The merge policy (`plan_merge` and its constants, 70
-# lines, no FAISS) is what can leave next, once tests/test_merges.py patches it where it lives.
 
 FOLDER = "vectors"
 INDEX_TYPES = ("auto", "flat", "ivf-sq8")
@@ -57,26 +54,6 @@ IVF_MIN = 10_000  # fewer vectors than this train IVF poorly, and exact search i
 # vectors the set is made from, 320 → .956 at 3.7 ms, 384 → .957 at 4.4 ms; 398 bytes per vector
 # against 1,544 for exact search at 50–57 ms. 320 keeps recall above .95 with room.
 IVF_NPROBE = 320
-# Segments of similar size merge this many at a time (Lucene's segments per tier and merge
-# factor): a query visits ~10 segments per tier of size.
-MERGE_FACTOR = 10
-# Segments below this many vectors count as this many when sizes are compared (Lucene's floor
-# segment size): one-article writes make segments of 1-10 passages, which merge together at once.
-FLOOR_SEGMENT = 10
-# No merge writes a segment of more vectors than this (Lucene's max merged segment size), and a
-# segment of over half of it joins no merge but the rewrite of its own tombstones: merged segments
-# stay exact search (FLAT_LIMIT), the merge thread never trains IVF, and no merge rewrites the
-# archive. `index --optimize` makes one segment of any size.
-MAX_MERGED = 200_000
-# Past this many segments the least skewed run of neighbours merges even when sizes differ (Lucene
-# merges once the segment count is over its budget). benchmarks/merge_policy.py, 6,000 writes of
-# 1-8 passages with a delete every sixth after a 1M- (or 212-) passage optimized segment: at most
-# 28 (25) segments, each written vector copied 3.6 (3.7) times; the 1M segment is never rewritten,
-# the 212 one first at write 225 (docs/benchmarks.md, "Size-tiered vector merges").
-MAX_SEGMENTS = 30
-# A segment is rewritten without its tombstones once they are this share of it (Lucene's
-# deletes-pct-allowed is 20–33%).
-TOMBSTONE_SHARE = 0.25
 # Tombstoned passages stay in the lexical index and in old segment files this long after they
 # left, so that a request reading an older generation finds everything it was promised
 # (docs/reliability.md, "Snapshots").
@@ -409,43 +386,6 @@ def stored_vectors(conn: sqlite3.Connection, dimension: int, first: int = 0,
     for i, row in enumerate(rows):
         vectors[i] = np.frombuffer(row[1], dtype=np.float32)
     return ids, vectors
-
-
-def plan_merge(segments: list[Segment], tombstoned: dict[str, int]) -> tuple[int, int] | None:
-    """The slice [start, end) of neighbouring segments (in id order) to merge next, or None.
-    `tombstoned` counts the tombstones inside each segment's range. In order:
-
-    - a segment whose tombstones are TOMBSTONE_SHARE of it or more, rewritten alone;
-    - the MERGE_FACTOR neighbours of least total size whose live sizes (floored at FLOOR_SEGMENT)
-      are within a factor of MERGE_FACTOR of each other, none over MAX_MERGED / 2 and the sum
-      not over MAX_MERGED;
-    - over MAX_SEGMENTS segments, the run of 2..MERGE_FACTOR neighbours (longest first) whose
-      largest is the least share of the total (Lucene's skew), within the same size limits."""
-    for i, segment in enumerate(segments):
-        if segment.count and tombstoned.get(segment.file, 0) >= TOMBSTONE_SHARE * segment.count:
-            return i, i + 1
-    live = [max(s.count - tombstoned.get(s.file, 0), 0) for s in segments]
-
-    def fits(start: int, end: int) -> bool:
-        run = live[start:end]
-        return max(run) <= MAX_MERGED // 2 and sum(run) <= MAX_MERGED
-
-    best = None
-    for start in range(len(segments) - MERGE_FACTOR + 1):
-        floored = [max(n, FLOOR_SEGMENT) for n in live[start:start + MERGE_FACTOR]]
-        if fits(start, start + MERGE_FACTOR) and max(floored) <= MERGE_FACTOR * min(floored):
-            best = min(best or (sum(floored), start), (sum(floored), start))
-    if best is not None:
-        return best[1], best[1] + MERGE_FACTOR
-    if len(segments) <= MAX_SEGMENTS:
-        return None
-    for length in range(MERGE_FACTOR, 1, -1):
-        runs = [(max(live[i:i + length]) / max(sum(live[i:i + length]), 1), i)
-                for i in range(len(segments) - length + 1) if fits(i, i + length)]
-        if runs:
-            start = min(runs)[1]
-            return start, start + length
-    return None
 
 
 class VectorWriter:

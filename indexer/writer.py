@@ -879,7 +879,7 @@ class IndexWriter:
 
     def write_stories(self, assign) -> dict[str, str]:
         """Assign stories in one transaction that publishes a generation: `assign(conn)` puts
-        articles in stories (store.set_story) through `conn`, which sees its own assignments, and
+        articles in stories (indexer.story_rows.set_story) through `conn`, which sees its own assignments, and
         returns {article id: story id}, which this returns."""
         with self._holding(lexical=False), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import catalog, store
+from indexer import catalog, store, story_rows
 from indexer.highlights import best_sentences
 from indexer.lexical import CollectionStats, match_counts, search_matching, text_scores
 
@@ -259,7 +259,7 @@ class LocalReader:
         """The story id of each of `article_ids` (search_api.stories); an article not assigned
         one is a story of its own."""
         found = self.snapshot.stories_of(article_ids)
-        return {a: found.get(a) or store.new_story_id(a) for a in article_ids}
+        return {a: found.get(a) or story_rows.new_story_id(a) for a in article_ids}
 
     def story_members(self, story_id: str) -> list[str]:
         """The ids of the articles of a story that were assigned to it."""

@@ -8,7 +8,7 @@ An article written joins the story of its best same-story match (`related`, scop
 read side's own decision), or starts a story of its own when it has none. Written articles are
 assigned in the order they were written, so a report joins a story that an earlier report of the
 same batch started. Each costs one related lookup, whatever the archive's size. A story id is
-opaque (`indexer.store.new_story_id`); an article never assigned one (indexed before stories
+opaque (`indexer.story_rows.new_story_id`); an article never assigned one (indexed before stories
 existed) is a story of its own until it is written again.
 
 Stories are kept for unsharded indexes: a sharded index's writer has no `write_stories`, and its
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from indexer import store
+from indexer import story_rows
 
 from .related import related
 
@@ -64,18 +64,18 @@ def assign_stories(reader, writer, article_ids: list[str]) -> dict[str, str]:
             if article_id not in found:  # removed since it was written
                 continue
             matches = found[article_id]
-            stories = store.stories_of(conn, matches)
+            stories = story_rows.stories_of(conn, matches)
             # A match of this run not assigned yet has no story to join; an older one never
             # assigned (indexed before stories existed) is a story of its own, written down here.
             best = next((m for m in matches if m in stories or m not in waiting), None)
             if best is None:
-                story = store.new_story_id(article_id)
+                story = story_rows.new_story_id(article_id)
             elif best in stories:
                 story = stories[best]
             else:
-                story = store.new_story_id(best)
-                store.set_story(conn, best, story)
-            store.set_story(conn, article_id, story)
+                story = story_rows.new_story_id(best)
+                story_rows.set_story(conn, best, story)
+            story_rows.set_story(conn, article_id, story)
             assigned[article_id] = story
         return assigned
 

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from indexer import store, vectors
+from indexer import merge_policy, store, vectors
 from indexer.article import Article
 from indexer.writer import IndexWriter
 from search_api.live import LiveIndex
@@ -31,15 +31,15 @@ def segment(name: str, count: int) -> vectors.Segment:
 def test_the_optimized_segment_joins_no_merge_of_segments_many_times_smaller():
     # After --optimize (212 passages), 9 one-article writes: the old policy merged the 10.
     layout = [segment("optimized", 212)] + [segment(f"small-{n}", 3) for n in range(9)]
-    assert vectors.plan_merge(layout, {}) is None
+    assert merge_policy.plan_merge(layout, {}) is None
     # Ten small ones merge with each other, and the optimized segment stays out of it.
-    assert vectors.plan_merge(layout + [segment("small-9", 2)], {}) == (1, 11)
+    assert merge_policy.plan_merge(layout + [segment("small-9", 2)], {}) == (1, 11)
     # A segment over half the largest merge joins none, however many small ones gather beside it.
-    large = [segment("large", vectors.MAX_MERGED // 2 + 1)] + [segment(f"s{n}", 100) for n in range(40)]
-    span = vectors.plan_merge(large, {})
+    large = [segment("large", merge_policy.MAX_MERGED // 2 + 1)] + [segment(f"s{n}", 100) for n in range(40)]
+    span = merge_policy.plan_merge(large, {})
     assert span is not None and span[0] >= 1
     # A segment mostly tombstones is rewritten alone.
-    assert vectors.plan_merge(layout, {"small-4": 1}) == (5, 6)
+    assert merge_policy.plan_merge(layout, {"small-4": 1}) == (5, 6)
 
 
 def test_thirty_posts_after_optimize_leave_the_optimized_segment_untouched(writable_index, encoder):
@@ -65,7 +65,7 @@ def test_thirty_posts_after_optimize_leave_the_optimized_segment_untouched(writa
 
 
 def test_a_merge_runs_while_searches_and_a_post_complete_without_waiting(writable_index, encoder, monkeypatch):
-    monkeypatch.setattr(vectors, "MERGE_FACTOR", 3)  # three one-article writes call for a merge
+    monkeypatch.setattr(merge_policy, "MERGE_FACTOR", 3)  # three one-article writes call for a merge
     merging_now, release = threading.Event(), threading.Event()
     write_segment = vectors.VectorWriter.write_segment
 
