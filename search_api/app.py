@@ -11,6 +11,7 @@ a background task notices new generations on disk and swaps them in (see `search
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import sqlite3
@@ -189,6 +190,10 @@ def _lifespan(index_dir: str | Path, encoder, writable: bool, options: dict):
         index = await asyncio.to_thread(LiveIndex, index_dir, encoder, writable=writable, **options)
         # Warm up: the first real query should be as fast as the rest.
         await asyncio.to_thread(_warm_up, index)
+        # What start-up built (the models, the index's readers) lives as long as the server: out of
+        # the collector's sight, a full collection of a writing server at 1M passages takes ~0 ms
+        # instead of ~200 (docs/benchmarks.md, "Looking for the 13-16 s write at 1M").
+        gc.freeze()
         app.state.index = index
         vectors = await asyncio.to_thread(lambda: index.searcher.vector_count)  # a remote call with Ray Serve
         log.info("serving %s: %d vectors, model %s", index.dir, vectors, index.searcher.manifest["model"]["name"])

@@ -1,5 +1,6 @@
 """The real app over a real small index, through FastAPI's TestClient (httpx)."""
 
+import gc
 import shutil
 import threading
 import time
@@ -31,6 +32,16 @@ def client(sample_index, encoder):
 def write_client(writable_index, encoder):
     with TestClient(create_app(writable_index, encoder=encoder, api_key=KEY)) as client:
         yield client
+
+
+def test_what_start_up_built_is_kept_out_of_the_garbage_collector(writable_index, encoder):
+    """A writing server freezes what its start-up built (models, readers, the write side): the
+    garbage collector's full passes then walk only what requests make (docs/benchmarks.md)."""
+    gc.unfreeze()  # another app of this test process may have frozen its own start-up
+    with TestClient(create_app(writable_index, encoder=encoder, api_key=KEY)) as started:
+        assert started.get("/readyz").status_code == 200
+        assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()
+        assert started.post("/articles", json=NEW_ARTICLE, headers=auth()).status_code == 200
 
 
 def auth(key=KEY):
