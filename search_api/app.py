@@ -192,7 +192,8 @@ def _lifespan(index_dir: str | Path, encoder, writable: bool, options: dict):
         await asyncio.to_thread(_warm_up, index)
         # What start-up built (the models, the index's readers) lives as long as the server: out of
         # the collector's sight, a full collection of a writing server at 1M passages takes ~0 ms
-        # instead of ~200 (docs/benchmarks.md, "Looking for the 13-16 s write at 1M").
+        # instead of ~200 (docs/benchmarks.md, "Looking for the 13-16 s write at 1M"). Frozen once:
+        # start-up's objects in a cycle that a later generation replaces are kept, once, not per write.
         gc.freeze()
         app.state.index = index
         vectors = await asyncio.to_thread(lambda: index.searcher.vector_count)  # a remote call with Ray Serve
