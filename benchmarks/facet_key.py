@@ -48,14 +48,15 @@ def recorded_calls(index: Path, questions: int, mode: str) -> list[tuple]:
 def exact_articles(reader, query: str, filters, options: dict) -> int:
     """The exact number of articles of a match set, from the keyed copy's article keys."""
     from indexer import lexical
+    from indexer.lexical import queries
     from search_api.query import typed_words
 
     words, prefix = typed_words(query)
     index = reader.lexical_index
     condition = None
     if options["minimum"] is not None:
-        condition = lexical._words_condition(index, words, prefix, options["typos"], options["minimum"], None, None)
-    found = lexical._set_query(index, condition, options["among"], **filters.conditions())
+        condition = queries._words_condition(index, words, prefix, options["typos"], options["minimum"], None, None)
+    found = queries._set_query(index, condition, options["among"], **filters.conditions())
     if found is None:
         return 0
     passages = index.searcher.search(found, 1, count=True).count

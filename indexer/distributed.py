@@ -31,7 +31,7 @@ from pathlib import Path
 from . import catalog
 from .extras import import_ray
 from .inputs import Problem, read_path, walk_paths
-from .writer import IndexSummary, embed_articles, pool_sentences, prepare_article
+from .batches import IndexSummary, embed_articles, pool_sentences, prepare_article
 
 # Articles per embed call in an actor: a few hundred passages, like the local writer's batches.
 EMBED_BATCH = 64
@@ -91,7 +91,7 @@ class _Embedder:
         self.chunker = _Chunkers.get(model_location, chunker_settings)
 
     def __call__(self, batch: dict) -> dict:
-        from .writer import PreparedArticle
+        from .batches import PreparedArticle
 
         started = time.perf_counter()
         items = [pickle.loads(payload) for payload in batch["payload"]]

@@ -7,7 +7,8 @@ probability when their similarity is above ~0.7, so finding the candidates of a 
 few indexed SQLite lookups, not a scan. An article joins the group of its most similar
 candidate whose estimated similarity reaches `THRESHOLD`, else founds a group of its own
 (`new_group_id`). When a member is updated or removed, the other members of its group are
-grouped again, as if each were added anew (see `indexer.writer`).
+grouped again, as if each were added anew. `duplicate_group` and `regroup` do both in the
+index's database, for `IndexWriter` (indexer.writer), inside its transactions.
 
 The same wire story under another headline, with the outlet's own boilerplate and a trimmed last
 paragraph, keeps most of its shingles (the headline is not part of the text compared, boilerplate
@@ -18,10 +19,13 @@ written independently share few 5-word runs and stay far below it.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 
+from . import catalog
 from .words import WORD
 
 NUM_PERM = 128
@@ -70,3 +74,49 @@ def band_keys(sig: np.ndarray) -> list[int]:
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity of the texts behind two signatures."""
     return float(np.mean(a == b))
+
+
+def duplicate_group(sources: list[sqlite3.Connection], article_id: str, minhash: np.ndarray, keys: list[int],
+                    exclude: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """The group of the most similar indexed article at or above the threshold (other than
+    `article_id` and those in `exclude`) in the databases `sources` (an index, or every shard of a
+    sharded one), else None."""
+    where = " OR ".join(catalog.BAND_MATCH for _ in keys)
+    params = [value for band, key in enumerate(keys) for value in (band, key)]
+    candidates = [row for conn in sources for row in conn.execute(
+        catalog.BAND_CANDIDATES.format(where), [*params, article_id])]
+    best, group = THRESHOLD, None
+    for other_id, other, other_group in candidates:
+        if other_id in exclude:
+            continue
+        score = similarity(minhash, np.frombuffer(other, dtype=np.uint32))
+        if score >= best:
+            best, group = score, other_group
+    return group
+
+
+def regroup(conn: sqlite3.Connection, sources: list[sqlite3.Connection], group: str, leaving: str,
+            bump_generation: Callable[[sqlite3.Connection], None]) -> None:
+    """Group the other members of `group` again now that `leaving` has left it (updated or
+    removed): each, in id order, as if it were added anew, matched only against articles
+    already settled, so that none stays grouped with a text it no longer resembles. Members
+    may live in any of `sources`; those in `conn` are changed inside the caller's transaction,
+    those in another shard's database in a transaction of their own that `bump_generation`
+    publishes."""
+    members = sorted((row[0], row[1], row[2], source) for source in sources for row in source.execute(
+        catalog.GROUP_MEMBERS, (group, leaving)))
+    unsettled = {member[0] for member in members}
+    for article_id, minhash, content_hash, source in members:
+        unsettled.discard(article_id)
+        sig = np.frombuffer(minhash, dtype=np.uint32)
+        regrouped = (duplicate_group(sources, article_id, sig, band_keys(sig), unsettled)
+                     or new_group_id(article_id, content_hash))
+        if source is conn:  # inside the caller's transaction
+            conn.execute(catalog.SET_DUPLICATE_GROUP, (regrouped, article_id))
+        else:
+            # Another shard's database: a transaction of its own that is a new generation of
+            # that shard, so its readers see the change with the generation, not inside one.
+            with source:
+                source.execute("BEGIN IMMEDIATE")
+                source.execute(catalog.SET_DUPLICATE_GROUP, (regrouped, article_id))
+                bump_generation(source)

@@ -26,7 +26,9 @@ from .article import Article
 from .models import load_encoder
 from .partition import PARTITION, shard_of
 from .inputs import Problem
-from .writer import IndexSummary, IndexWriter, _now, close_progress_bar, progress_bar
+from .batches import IndexSummary
+from .progress import close_progress_bar, progress_bar
+from .writer import IndexWriter, _now
 
 TRAINED = "ivf-trained.faiss"
 # Articles handed to a shard's writer at a time: enough for its embedding batches to fill.

@@ -12,231 +12,41 @@ it replaces as tombstones, and names the new segment. So a write costs what it c
 article's rows, one small segment, a few lexical documents. The writing of one batch runs on a
 second thread while the next one is embedded. A run that is killed keeps every committed batch;
 a rerun skips the articles already indexed because their content hash is unchanged.
+
+`IndexWriter` holds the opening of an index, the write lock and its interleaving, and adding,
+removing, publishing and saving. Around it: the batches it writes and their preparation
+(indexer.batches), progress bars (indexer.progress), near-duplicate grouping
+(indexer.duplicates), re-cleaning (indexer.recleaning), and keeping the lexical index in step
+with the database (indexer.lexical_upkeep).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from . import boilerplate, catalog, duplicates, store
-from .boilerplate import LearnedBoilerplate, Observation, source_of
+from . import boilerplate, catalog, duplicates, lexical_upkeep, store
+from .boilerplate import LearnedBoilerplate, source_of
 from .article import MAX_ARTICLE_CHARS, Article, normalize_date
-from .chunking import Chunk, Chunker, split_sentences
-from .cleaning import clean_text
-from .highlights import pooled_sentence_vectors
-from .lexical import LexicalReader, LexicalWriter
-from .lexical import damaged_files as lexical_damaged
-from .lexical import exists as lexical_exists
-from .lexical import has_article_keys
+from .batches import EmbeddedChunks, IndexSummary, PreparedArticle, embed_articles, pool_sentences, prepare_article
+from .chunking import Chunker
+from .lexical import LexicalWriter
 from .merging import Merger
 from .models import PROBE_SENTENCES, Encoder, check_backend, check_model, load_encoder, prepare_query_model
 from .inputs import Problem
+from .progress import close_progress_bar, progress_bar
+from .recleaning import reclean
 from .vectors import FOLDER as VECTORS_FOLDER
 from .vectors import (INDEX_TYPES, IVF_NPROBE, RETENTION_SECONDS, VectorWriter, add_tombstones,
-                      check_segment, create_tombstones, describe, forget_lexical,
-                      read_index, read_tombstones)
-from .wording import counted
-
-
-# Problems a summary keeps; the rest are counted, and each is still given to `on_problem` as it
-# comes (the CLI prints them all), so a run over a million bad records does not hold them all.
-KEPT_PROBLEMS = 1000
-
-
-@dataclass
-class IndexSummary:
-    """What one `add` did. `problems` are the first KEPT_PROBLEMS records skipped, each with where
-    and why; `skipped` counts them all. `on_problem`, when set, is called with each as it comes."""
-
-    indexed: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    chunks: int = 0
-    seconds: float = 0.0
-    problems: list[Problem] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)  # ids of the articles indexed or updated, in order
-    phases: dict[str, float] = field(default_factory=dict)  # seconds per stage, where a run reports them
-    dropped: int = 0  # problems counted but not kept in `problems`
-    on_problem: Callable[[Problem], None] | None = field(default=None, repr=False)
-
-    @property
-    def skipped(self) -> int:
-        return len(self.problems) + self.dropped
-
-    def report(self, problem: Problem) -> None:
-        """Count `problem`, give it to `on_problem`, and keep it while fewer than KEPT_PROBLEMS are."""
-        if self.on_problem is not None:
-            self.on_problem(problem)
-        if len(self.problems) < KEPT_PROBLEMS:
-            self.problems.append(problem)
-        else:
-            self.dropped += 1
-
-    def merge(self, other: IndexSummary) -> None:
-        """Add the counts and problems of `other` (another add, another shard) to this summary;
-        `other`'s problems were given to its own `on_problem` already."""
-        self.indexed += other.indexed
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.chunks += other.chunks
-        kept = other.problems[:max(0, KEPT_PROBLEMS - len(self.problems))]
-        self.problems += kept
-        self.dropped += other.skipped - len(kept)
-        self.written += other.written
-
-    def __str__(self) -> str:
-        rate = self.chunks / self.seconds if self.seconds else 0.0
-        return (f"{self.indexed:,} indexed, {self.updated:,} updated, {self.unchanged:,} unchanged, "
-                f"{self.skipped:,} skipped; {counted(self.chunks, 'passage')} embedded in {self.seconds:.1f} s "
-                f"({rate:.1f} passages/s)")
-
-
-@dataclass
-class EmbeddedChunks:
-    """The model's output for the chunks of one or more articles, in chunk order: the embedded
-    texts (title context + passage), their vectors, and either the token embeddings or, once
-    pooled (`pool_sentences`), each chunk's sentence spans and int8 sentence vectors."""
-
-    texts: list[str]
-    vectors: np.ndarray
-    tokens: list[np.ndarray] | None = None
-    spans: list[list[tuple[int, int]]] | None = None
-    sentence_vectors: list[np.ndarray] | None = None
-
-    @staticmethod
-    def concat(parts: list[EmbeddedChunks]) -> EmbeddedChunks:
-        pooled = all(part.spans is not None for part in parts)
-        return EmbeddedChunks(
-            [text for part in parts for text in part.texts],
-            np.concatenate([part.vectors for part in parts]) if parts else np.zeros((0, 0), np.float32),
-            None if pooled else [t for part in parts for t in part.tokens],
-            [s for part in parts for s in part.spans] if pooled else None,
-            [v for part in parts for v in part.sentence_vectors] if pooled else None)
-
-
-@dataclass
-class PreparedArticle:
-    """An article cleaned, chunked and fingerprinted, ready to embed (`embedded` once it is)."""
-
-    article: Article
-    text: str
-    author: str
-    chunks: list[Chunk]
-    content_hash: str
-    is_update: bool
-    minhash: np.ndarray
-    embedded: EmbeddedChunks | None = None
-    observed: Observation | None = None  # what LearnedBoilerplate.observe counted
-    cleaned_with: int | None = None  # the source's template version it was cleaned with; None: patterns only
-
-    @property
-    def id(self) -> str:
-        return self.article.id
-
-
-def unindexable(article: Article, max_article_chars: int = MAX_ARTICLE_CHARS) -> Problem | None:
-    """Why `prepare_article` would refuse `article`, or None: for callers that must check a whole
-    batch before writing any of it (POST /articles writes all of a request or nothing)."""
-    if len(article.text) > max_article_chars:
-        return Problem(article.origin, f"article '{article.id}' has {len(article.text):,} characters of text, over "
-                                       f"the limit of {max_article_chars:,} (--max-article-chars); not indexed")
-    if not clean_text(article.text).text:
-        return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")
-    return None
-
-
-def prepare_article(article: Article, chunker: Chunker, max_article_chars: int,
-                    is_update: bool, learned: LearnedBoilerplate | None = None) -> PreparedArticle | Problem:
-    """Clean and chunk one article (no model call); a Problem when it cannot be indexed. With
-    `learned`, the article's lines are counted for its source first, and the lines learned as that
-    source's boilerplate are removed too."""
-    if problem := unindexable(article, max_article_chars):
-        return problem
-    source = source_of(article.source, article.url)
-    observed = learned.observe(source, article.id, article.text) if learned else None
-    # Cleaned again: cleaning costs ~0.1 ms per article, next to ~1 s of embedding.
-    cleaned = clean_text(article.text, learned.for_source(source) if learned else None)
-    if not cleaned.text:
-        return Problem(article.origin, f"article '{article.id}' has no text left after removing boilerplate")
-    chunks = chunker.chunk(cleaned.text, article.title)
-    return PreparedArticle(article, cleaned.text, article.author or cleaned.author, chunks, article.content_hash(),
-                           is_update, duplicates.signature(cleaned.text), observed=observed,
-                           cleaned_with=learned.version(source) if learned else None)
-
-
-# Texts per model call: one forward batch (about 1.3 s at 25 passages/s), so that a progress bar
-# moves that often rather than once a commit (256 passages).
-EMBED_GROUP = 32
-
-
-def embed_articles(encoder: Encoder, chunker: Chunker, batch: list[PreparedArticle],
-                   done: Callable[[float], None] | None = None) -> None:
-    """Embed the chunks of every article of `batch` (title + text; see `Chunker.embedded_text`) and
-    set each article's `embedded` (token embeddings not yet pooled). The texts are embedded longest
-    first in groups of EMBED_GROUP: the order and batches that sentence-transformers makes of one
-    call, so the padding and the work are the same, and `done(articles)`, when given, is called
-    after each group with the share of the batch's articles it embedded (a chunk is 1/chunks of its
-    article)."""
-    texts = [chunker.embedded_text(p.article.title, c.text) for p in batch for c in p.chunks]
-    shares = [1 / len(p.chunks) for p in batch for _ in p.chunks]
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    vectors, tokens = np.zeros((len(texts), encoder.dimension), np.float32), [None] * len(texts)
-    for start in range(0, len(order), EMBED_GROUP):
-        group = order[start:start + EMBED_GROUP]
-        group_vectors, group_tokens = encoder.encode_with_tokens([texts[i] for i in group])
-        for i, vector, token in zip(group, group_vectors, group_tokens):
-            vectors[i], tokens[i] = vector, token
-        if done is not None:
-            done(sum(shares[i] for i in group))
-    start = 0
-    for p in batch:
-        end = start + len(p.chunks)
-        p.embedded = EmbeddedChunks(texts[start:end], vectors[start:end], tokens[start:end])
-        start = end
-
-
-def pool_sentences(tokenizer, p: PreparedArticle) -> None:
-    """Replace the token embeddings of `p.embedded` by each chunk's sentence spans and pooled
-    int8 sentence vectors (see indexer.highlights)."""
-    embedded = p.embedded
-    offsets = tokenizer(embedded.texts, return_offsets_mapping=True)["offset_mapping"] if embedded.texts else []
-    embedded.spans = [split_sentences(chunk.text) for chunk in p.chunks]
-    embedded.sentence_vectors = [
-        pooled_sentence_vectors(tokens, token_offsets, len(text) - len(chunk.text), spans)
-        for tokens, token_offsets, text, chunk, spans
-        in zip(embedded.tokens, offsets, embedded.texts, p.chunks, embedded.spans)]
-    embedded.tokens = None
-
-
-def progress_bar(total: int | None, shown: bool, desc: str = "indexing", unit: str = "items"):
-    """A tqdm bar on stderr counting `unit` (by default input items: articles and problems) out of
-    `total`, with a rate and an ETA; a count can be fractional (a part of an article's passages
-    embedded), shown rounded."""
-    from tqdm import tqdm
-
-    return tqdm(desc=desc, total=total, unit=f" {unit}", disable=not shown, dynamic_ncols=True,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:,.0f}/{total_fmt} [{elapsed}<{remaining}, "
-                           "{rate_noinv_fmt}]" if total else "{desc}: {n:,.0f} " + unit + " [{elapsed}, {rate_noinv_fmt}]")
-
-
-def close_progress_bar(bar) -> None:
-    """Close `bar` at the count it reached: a total counted ahead (see `inputs.count_records`) can
-    be a little off, and the last line must not say 99% or 101% of a finished run."""
-    if bar.total is not None and round(bar.n) != bar.total:
-        bar.total = round(bar.n)
-    bar.n = round(bar.n)
-    bar.close()
+                      check_segment, create_tombstones, describe, read_index)
 
 
 def _now() -> str:
@@ -373,26 +183,13 @@ class IndexWriter:
                 raise store.StoreError(
                     f"{len(lost)} vector segment(s) of {self.dir} are missing or cut short ({lost[0]}); rebuild them "
                     f"from the database (nothing is re-embedded) with: article-search index --repair --index {self.dir}")
-        folder = self.dir / store.LEXICAL
-        if (repair or rebuild) and lexical_exists(folder) and lexical_damaged(folder):
-            shutil.rmtree(folder)  # files failing their checksums: written anew below from the database
-        if self.manifest.get("format_version") in store.UPGRADABLE_VERSIONS and folder.exists():
-            shutil.rmtree(folder)  # an older lexical schema: written anew below from the database
-        elif (repair or rebuild) and lexical_exists(folder) and not has_article_keys(folder):
-            # Written before articles were counted by a number (indexer.lexical.ARTICLE_KEY): it
-            # still serves as it is; a repair or a rebuild writes it anew to gain the key.
-            shutil.rmtree(folder)
-        existed = lexical_exists(folder)
-        try:
-            self.lexical = LexicalWriter(folder)
-        except ValueError:  # damaged: it is written anew below from the database, which holds all it held
-            shutil.rmtree(folder)
-            existed, self.lexical = False, LexicalWriter(folder)
+        self.lexical, existed = lexical_upkeep.open_lexical(self.dir / store.LEXICAL, self.manifest, repair or rebuild)
         upgrade = self.manifest.get("format_version") != store.FORMAT_VERSION
-        if rebuild or upgrade or not existed or self._lexical_out_of_step():
-            self._rebuild_lexical()
+        if rebuild or upgrade or not existed or lexical_upkeep.out_of_step(self.conn, self.lexical.folder):
+            lexical_upkeep.rewrite(self.conn, self.lexical, self._progress)
+            self.manifest["format_version"] = store.FORMAT_VERSION
         else:
-            self._drop_unpublished_lexical()
+            lexical_upkeep.drop_unpublished(self.lexical, self._next_chunk_id())
         boilerplate.migrate(self.conn)  # an index made before learned boilerplate (or its versions) gains its tables
         self._reader = store.connect(self.dir, readonly=True)
         self.boilerplate = LearnedBoilerplate(self._reader)  # read and counted on the reading thread
@@ -401,55 +198,10 @@ class IndexWriter:
         self.duplicate_sources: list[sqlite3.Connection] = [self.conn]
         self._dirty = self._rebuild or repaired or upgrade
 
-    def _lexical_out_of_step(self) -> bool:
-        """Whether the lexical index misses a batch (a run killed between the database's commit and
-        its own), or holds other passages than the last save counted (a folder or a database
-        restored from another time)."""
-        if store.db_generation(self.conn, "lexical_generation") != store.db_generation(self.conn):
-            return True
-        passages = store.read_counts(self.conn)["passages"]  # kept by each batch: no scan per writer open
-        held = passages + len(read_tombstones(self.conn, "lexical"))
-        return LexicalReader(self.lexical.folder).passages < held
-
     def _next_chunk_id(self) -> int:
         """The id the next chunk gets: ids are never reused, since engines keep removed ones a while."""
         row = self.conn.execute(catalog.NEWEST_CHUNK).fetchone()
         return (row[0] if row else 0) + 1
-
-    def _drop_unpublished_lexical(self) -> None:
-        """Remove the lexical documents of a batch committed to the lexical index by a run killed
-        before the transaction that would have published it: their ids will be given again."""
-        orphans = LexicalReader(self.lexical.folder).ids_from(self._next_chunk_id())
-        if orphans:
-            self.lexical.delete(orphans)
-            self.lexical.commit()
-
-    def _rebuild_lexical(self) -> None:
-        """Write the lexical index anew from the database: when it is missing, damaged or holds fewer
-        passages than the database, or to upgrade a format-1 or format-2 index (an FTS5 table, or a
-        schema without the fields of facets). Reads every passage's text; embeds nothing."""
-        self.lexical.delete_all()
-        # Minutes at a million passages: the bar says how far it is (store.read_counts costs no scan).
-        bar = progress_bar(store.read_counts(self.conn)["passages"], self._progress, "lexical index", "passages")
-        # An article's key is the id of its first passage, as `_publish` gives it.
-        rows = self.conn.execute(catalog.LEXICAL_SOURCE_ROWS)
-        for chunk_id, text, position, article_id, key, title, source, published, author, metadata in rows:
-            self.lexical.add(chunk_id=chunk_id, title=title, text=text, source=source, published=published,
-                             article_id=article_id, article_key=key, author=author, metadata=json.loads(metadata),
-                             position=position)
-            bar.update()
-        close_progress_bar(bar)
-        self._commit_lexical()
-        with self.conn:
-            self.conn.execute(catalog.DROP_FTS)
-        forget_lexical(self.conn)
-        self.manifest["format_version"] = store.FORMAT_VERSION
-
-    def _commit_lexical(self) -> None:
-        """Commit the rebuilt lexical index and record that it holds the database's current generation."""
-        self.lexical.commit()
-        with self.conn:
-            self.conn.execute(catalog.META_SET, (catalog.LEXICAL_GENERATION, str(store.db_generation(self.conn))))
 
     def _new_manifest(self) -> dict:
         return {
@@ -520,7 +272,7 @@ class IndexWriter:
                 self.lexical = LexicalWriter(self.dir / store.LEXICAL)
                 # Another process's writer killed between its lexical commit and its transaction
                 # left passages whose ids this writer is about to give.
-                self._drop_unpublished_lexical()
+                lexical_upkeep.drop_unpublished(self.lexical, self._next_chunk_id())
             yield
         finally:
             self._let_go()
@@ -640,7 +392,7 @@ class IndexWriter:
             flush(pending)
             if in_flight is not None:
                 in_flight.result()
-            self._reclean(summary)
+            reclean(self, summary)
         finally:
             # An interrupted run still finishes the write in flight: it is one transaction, and
             # its batch is embedded already.
@@ -667,62 +419,6 @@ class IndexWriter:
             p.observed = self.boilerplate.observe(source_of(p.article.source, p.article.url), p.id, p.article.text)
             p.cleaned_with = 0
         return p
-
-    def _reclean(self, summary: IndexSummary) -> None:
-        """Clean again the stored articles cleaned with an older template version than their
-        source's current one, whichever run learned the new line (this one, or one killed before
-        it got here), and rewrite those whose text changes; only their passages whose text changed
-        are embedded again (the others keep their stored vectors). Each counts as updated. Reads
-        only those articles (`cleaned_with` by source and version), never a whole source."""
-        for source, version in boilerplate.sources_behind(self._reader):
-            is_learned = self.boilerplate.for_source(source)
-            batch: list[PreparedArticle] = []
-            unchanged = []
-            for article_id in boilerplate.articles_behind(self._reader, source, version):
-                row = self._reader.execute(catalog.STORED_ARTICLE, (article_id,)).fetchone()
-                if not (text := clean_text(row[6], is_learned).text) or text == row[6]:
-                    unchanged.append(article_id)
-                    continue
-                article = Article(row[0], row[1], text, row[2], row[3] or "", row[4], row[5], json.loads(row[7]))
-                p = PreparedArticle(article, text, row[4], self.chunker.chunk(text, article.title), row[8], True,
-                                    duplicates.signature(text), cleaned_with=version)
-                p.embedded = self._embed_changed_chunks(p)
-                batch.append(p)
-                if sum(len(p.chunks) for p in batch) >= self.commit_chunks:
-                    self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
-                    batch = []
-            if batch:
-                self._write(batch, EmbeddedChunks.concat([p.embedded for p in batch]), summary)
-            with self._holding(lexical=False), self.conn:
-                self.conn.execute("BEGIN IMMEDIATE")
-                for article_id in unchanged:
-                    boilerplate.record_cleaning(self.conn, article_id, source, version)
-                boilerplate.mark_recleaned(self.conn, source, version)
-
-    def _embed_changed_chunks(self, p: PreparedArticle) -> EmbeddedChunks:
-        """`p`'s embedded chunks, pooled: those whose embedded text an indexed chunk of the article
-        has already are taken from the database, the others embedded now."""
-        stored = {self.chunker.embedded_text(p.article.title, text): (vector, json.loads(spans), sentences)
-                  for text, vector, spans, sentences in self._reader.execute(catalog.STORED_CHUNKS, (p.id,))}
-        texts = [self.chunker.embedded_text(p.article.title, chunk.text) for chunk in p.chunks]
-        changed = PreparedArticle(p.article, p.text, p.author, [c for c, t in zip(p.chunks, texts) if t not in stored],
-                                  p.content_hash, True, p.minhash)
-        if changed.chunks:
-            embed_articles(self.encoder, self.chunker, [changed])
-            pool_sentences(self.encoder.tokenizer, changed)
-            fresh = iter(zip(changed.embedded.vectors, changed.embedded.spans, changed.embedded.sentence_vectors))
-        parts = []
-        dimension = self.encoder.dimension
-        for text in texts:
-            if text in stored:
-                vector, spans, sentences = stored[text]
-                parts.append((np.frombuffer(vector, dtype=np.float32),
-                              [tuple(span) for span in spans],
-                              np.frombuffer(sentences, dtype=np.int8).reshape(len(spans), dimension)))
-            else:
-                parts.append(next(fresh))
-        return EmbeddedChunks(texts, np.stack([vector for vector, _, _ in parts]).astype(np.float32), None,
-                              [spans for _, spans, _ in parts], [sentences for _, _, sentences in parts])
 
     def _embed(self, batch: list[PreparedArticle], done: Callable[[float], None] | None = None) -> EmbeddedChunks:
         """The model's part of a batch: vectors and token embeddings of every chunk (title + text).
@@ -812,54 +508,15 @@ class IndexWriter:
         before = self.conn.execute(catalog.DUPLICATE_GROUP, (a.id,)).fetchone()
         self.conn.execute(catalog.DELETE_BANDS, (a.id,))
         keys = duplicates.band_keys(p.minhash)
-        group = self._duplicate_group(a.id, p.minhash, keys) or duplicates.new_group_id(a.id, p.content_hash)
+        group = (duplicates.duplicate_group(self.duplicate_sources, a.id, p.minhash, keys)
+                 or duplicates.new_group_id(a.id, p.content_hash))
         self.conn.execute(catalog.UPSERT_ARTICLE, (
             a.id, a.title, a.url, normalize_date(a.published), p.author, a.source, p.text,
             json.dumps(a.metadata, ensure_ascii=False), p.content_hash, _now(), p.minhash.tobytes(), group))
         self.conn.executemany(catalog.INSERT_BAND, [(band, key, a.id) for band, key in enumerate(keys)])
         if before is not None:  # an update: the copies of its old text may no longer be copies of it
-            self._regroup(before[0], a.id)
+            duplicates.regroup(self.conn, self.duplicate_sources, before[0], a.id, self._bump_generation)
         return int(before is None)
-
-    def _duplicate_group(self, article_id: str, minhash: np.ndarray, keys: list[int],
-                         exclude: frozenset[str] | set[str] = frozenset()) -> str | None:
-        """The group of the most similar indexed article at or above the threshold (other than
-        `article_id` and those in `exclude`), else None."""
-        where = " OR ".join(catalog.BAND_MATCH for _ in keys)
-        params = [value for band, key in enumerate(keys) for value in (band, key)]
-        candidates = [row for conn in self.duplicate_sources for row in conn.execute(
-            catalog.BAND_CANDIDATES.format(where), [*params, article_id])]
-        best, group = duplicates.THRESHOLD, None
-        for other_id, other, other_group in candidates:
-            if other_id in exclude:
-                continue
-            score = duplicates.similarity(minhash, np.frombuffer(other, dtype=np.uint32))
-            if score >= best:
-                best, group = score, other_group
-        return group
-
-    def _regroup(self, group: str, leaving: str) -> None:
-        """Group the other members of `group` again now that `leaving` has left it (updated or
-        removed): each, in id order, as if it were added anew, matched only against articles
-        already settled, so that none stays grouped with a text it no longer resembles. Members
-        may live in other shards (see `duplicate_sources`)."""
-        members = sorted((row[0], row[1], row[2], conn) for conn in self.duplicate_sources for row in conn.execute(
-            catalog.GROUP_MEMBERS, (group, leaving)))
-        unsettled = {member[0] for member in members}
-        for article_id, minhash, content_hash, conn in members:
-            unsettled.discard(article_id)
-            signature = np.frombuffer(minhash, dtype=np.uint32)
-            regrouped = (self._duplicate_group(article_id, signature, duplicates.band_keys(signature), unsettled)
-                         or duplicates.new_group_id(article_id, content_hash))
-            if conn is self.conn:  # inside the caller's transaction
-                conn.execute(catalog.SET_DUPLICATE_GROUP, (regrouped, article_id))
-            else:
-                # Another shard's database: a transaction of its own that is a new generation of
-                # that shard, so its readers see the change with the generation, not inside one.
-                with conn:
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.execute(catalog.SET_DUPLICATE_GROUP, (regrouped, article_id))
-                    self._bump_generation(conn)
 
     def _delete_chunks(self, article_id: str) -> int:
         """Delete an article's chunks, inside the caller's transaction, and say how many; the
@@ -879,7 +536,7 @@ class IndexWriter:
 
     def write_stories(self, assign) -> dict[str, str]:
         """Assign stories in one transaction that publishes a generation: `assign(conn)` puts
-        articles in stories (indexer.story_rows.set_story) through `conn`, which sees its own assignments, and
+        articles in stories (story_rows.set_story) through `conn`, which sees its own assignments, and
         returns {article id: story id}, which this returns."""
         with self._holding(lexical=False), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -892,13 +549,7 @@ class IndexWriter:
         """Delete from the lexical index the passages removed more than RETENTION_SECONDS ago: no
         request reads a generation that old (docs/reliability.md, "Snapshots")."""
         self._next_purge = time.monotonic() + RETENTION_SECONDS
-        cutoff = time.time() - RETENTION_SECONDS
-        old = [row[0] for row in self.conn.execute(catalog.LEXICAL_TOMBSTONES_BEFORE, (cutoff,))]
-        if not old:
-            return
-        self.lexical.delete(old)
-        self.lexical.commit()
-        forget_lexical(self.conn, old)
+        lexical_upkeep.purge_tombstones(self.conn, self.lexical, time.time() - RETENTION_SECONDS)
 
     # -- removing --------------------------------------------------------------------------------
 
@@ -914,7 +565,7 @@ class IndexWriter:
                     continue
                 store.adjust_counts(self.conn, articles=-1, passages=-self._delete_chunks(article_id))
                 self.conn.execute(catalog.DELETE_ARTICLE, (article_id,))
-                self._regroup(group[0], article_id)
+                duplicates.regroup(self.conn, self.duplicate_sources, group[0], article_id, self._bump_generation)
                 removed_ids.append(article_id)
             if removed_ids:
                 self._bump_generation()

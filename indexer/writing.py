@@ -5,9 +5,9 @@ and from nowhere else on the write side (tests/test_layers.py holds search_api t
 The modules behind it hold the code; this one only names what the read side may call:
 
 - input: `Article`, `Problem`, `read_paths`, `count_records`, `record_limit`, `article_from_record`
-  (indexer.inputs), `unindexable` (indexer.writer: why an article cannot be indexed);
+  (indexer.inputs), `unindexable` (indexer.batches: why an article cannot be indexed);
 - writing: `open_writer` (indexer.sharding: an `IndexWriter` or a sharded one), `IndexWriter`,
-  `IndexSummary` (indexer.writer), `mergers` (indexer.merging: background vector merges),
+  `IndexSummary` (indexer.batches), `mergers` (indexer.merging: background vector merges),
   `index_with_ray` (indexer.distributed);
 - cleaning, for its evaluation: `clean_text` (indexer.cleaning), `LearnedBoilerplate`,
   `source_of`, `MIN_SHARE`, `MIN_STORIES` (indexer.boilerplate).
@@ -25,7 +25,8 @@ from .distributed import index_with_ray
 from .merging import mergers
 from .inputs import Problem, article_from_record, count_records, read_paths, record_limit
 from .sharding import open_writer
-from .writer import IndexSummary, IndexWriter, unindexable
+from .batches import IndexSummary, unindexable
+from .writer import IndexWriter
 
 __all__ = ["Article", "IndexSummary", "IndexWriter", "LearnedBoilerplate", "MIN_SHARE", "MIN_STORIES", "Problem",
            "article_from_record", "clean_text", "count_records", "index_with_ray", "mergers", "open_writer",

@@ -8,13 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from indexer import store, vectors
+from indexer import lexical_upkeep, store, vectors
 from indexer.models import ModelError, TorchEncoder
 from indexer.lexical import LexicalReader
 from indexer.article import Article
 from indexer.chunking import Chunker
 from indexer.inputs import read_paths
-from indexer.writer import EmbeddedChunks, IndexWriter, embed_articles, pool_sentences, prepare_article
+from indexer.batches import EmbeddedChunks, embed_articles, pool_sentences, prepare_article
+from indexer.writer import IndexWriter
 from search_api.searcher import Searcher
 
 from conftest import write_jsonl
@@ -493,7 +494,7 @@ def test_a_writer_that_fails_lets_go_of_its_locks(writable_index, encoder, monke
         raise OSError("no space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(IndexWriter, "_lexical_out_of_step", fail)
+        patched.setattr(lexical_upkeep, "out_of_step", fail)
         with pytest.raises(OSError):
             IndexWriter(writable_index, encoder=encoder)
     writer = IndexWriter(writable_index, encoder=encoder, rebuild=True)

@@ -5,7 +5,8 @@ among several reported while the rest is indexed."""
 import re
 
 from indexer.inputs import count_records, read_paths
-from indexer.writer import KEPT_PROBLEMS, IndexWriter
+from indexer.batches import KEPT_PROBLEMS
+from indexer.writer import IndexWriter
 
 from conftest import write_jsonl
 

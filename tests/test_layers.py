@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FACE = "indexer.writing"
 # The write side behind the face: reading input files, cleaning them, writing, sharding, merging
 # and distributing the writes, and the pipeline steps they run.
-WRITE_SIDE = {"indexer.article", "indexer.boilerplate", "indexer.chunking", "indexer.cleaning",
-              "indexer.distributed", "indexer.duplicates", "indexer.merging", "indexer.page_dates",
-              "indexer.inputs", "indexer.sharding", "indexer.writer"}
+WRITE_SIDE = {"indexer.article", "indexer.batches", "indexer.boilerplate", "indexer.chunking",
+              "indexer.cleaning", "indexer.distributed", "indexer.duplicates", "indexer.lexical_upkeep",
+              "indexer.merging", "indexer.page_dates", "indexer.inputs", "indexer.progress",
+              "indexer.recleaning", "indexer.sharding", "indexer.writer"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -134,9 +134,10 @@ def test_marking_words_survives_the_stems_cache_emptying_meanwhile(monkeypatch):
     """The cache of stems is emptied when full, by whichever marking fills it (another request's
     thread in a server): words looked up before that must still be marked, not a KeyError (500)."""
     from indexer import lexical
+    from indexer.lexical import marking
 
-    monkeypatch.setattr(lexical, "_STEMS", {})
-    monkeypatch.setattr(lexical, "_STEMS_LIMIT", 3)
+    monkeypatch.setattr(marking, "_STEMS", {})
+    monkeypatch.setattr(marking, "_STEMS_LIMIT", 3)
     assert lexical.TermMarker(["bridge"]).spans("bridge") == [[0, 6]]  # "bridge" is cached now
     # Three new words overflow the cache, which empties while "bridge" is still to be marked.
     assert lexical.TermMarker(["bridges"]).spans("old bridge cables snapped") == [[4, 10]]
