@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from .integrity import FOOTER_MAGIC, commit_files, damaged_files
 from .marking import TermMarker
-from .queries import distinct_words, match_counts, scores_among, search_matching
+from .queries import match_counts, search_matching
 from .reader import LexicalReader, QUERY_STATISTICS_KEPT
 from .schema import (ARTICLE_ID_TEXT, ARTICLE_KEY, BUILT_IN_FACETS, FACET_NAME, MAX_FACET_LIST,
                      MAX_FACET_VALUE_CHARS, MAX_TOKEN_CHARS, TOKENIZER, WORDS_TOKENIZER, day_number, exists,
@@ -54,6 +54,6 @@ __all__ = ["ARTICLE_ID_TEXT", "ARTICLE_KEY", "BM25_B", "BM25_K1", "BUILT_IN_FACE
            "FACET_NAME", "FOOTER_MAGIC", "FUZZY_WEIGHT", "LexicalReader", "LexicalWriter", "MAX_FACET_LIST",
            "MAX_FACET_VALUE_CHARS", "MAX_TOKEN_CHARS", "PREFIX_EXPANSIONS", "PREFIX_WEIGHT",
            "QUERY_STATISTICS_KEPT", "TOKENIZER", "TermMarker", "WORDS_TOKENIZER", "WordMatch", "commit_files",
-           "damaged_files", "day_number", "distinct_words", "exists", "facet_values", "has_article_keys",
-           "match_counts", "near_miss_terms", "scores_among", "search_matching", "terms_of", "text_scores",
+           "damaged_files", "day_number", "exists", "facet_values", "has_article_keys",
+           "match_counts", "near_miss_terms", "search_matching", "terms_of", "text_scores",
            "typo_budget", "within_edits"]

@@ -1,5 +1,5 @@
 """Match sets over a `LexicalReader`: the lexical side of a match decision (search_api.matching:
-`search_matching`, `scores_among`, `distinct_words`, `match_counts`) and the set that facets and
+`search_matching`, `match_counts`) and the set that facets and
 totals count (`_set_query`), with the facet aggregations (`_facet_aggregation`, `_facet_counts`).
 """
 
@@ -67,12 +67,6 @@ def _words_condition(reader: LexicalReader, words: list[str], prefix: str | None
     return tantivy.Query.boolean_query(should, minimum_number_should_match=max(1, min(minimum, len(should))))
 
 
-def distinct_words(reader: LexicalReader, words: list[str], prefix: str | None) -> int:
-    """How many words `_words_condition` counts for a query (repeated terms once)."""
-    seen = {tuple(reader.terms([w])) for w in words}
-    return len(seen) + (1 if prefix else 0)
-
-
 def search_matching(reader: LexicalReader, words: list[str], depth: int, *, prefix: str | None = None,
                     typos: bool = False, minimum: int = 1, collection: CollectionStats | None = None,
                     source: str | None = None, date_from: str | None = None, date_to: str | None = None,
@@ -94,21 +88,6 @@ def search_matching(reader: LexicalReader, words: list[str], depth: int, *, pref
         hits = reader.searcher.search(reader._visible(query), depth, count=False, order_by_field="day", order=order).hits
     ids = reader.searcher.fast_field_values("chunk_id", [address for _, address in hits])
     return [(int(chunk_id), float(score or 0)) for (score, _), chunk_id in zip(hits, ids)]
-
-
-def scores_among(reader: LexicalReader, words: list[str], chunk_ids: Iterable[int], *, prefix: str | None = None,
-                 typos: bool = False, collection: CollectionStats | None = None) -> dict[int, float]:
-    """BM25 (as `search` scores it: any of the words) of those of `chunk_ids` that hold a query word."""
-    chunk_ids = [int(i) for i in chunk_ids]
-    own = reader.statistics(list(collection.doc_freqs)) if collection is not None else None
-    query = reader._match_query(words, prefix, typos, collection, own)
-    if query is None or not chunk_ids:
-        return {}
-    query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, tantivy.Query.const_score_query(
-        tantivy.Query.term_set_query(reader.schema, "chunk_id", chunk_ids), 0.0))])
-    hits = reader.searcher.search(reader._visible(query), len(chunk_ids), count=False).hits
-    ids = reader.searcher.fast_field_values("chunk_id", [address for _, address in hits])
-    return {int(chunk_id): float(score) for (score, _), chunk_id in zip(hits, ids)}
 
 
 def _set_query(reader: LexicalReader, condition, among: Iterable[int] | None, source: str | None,
