@@ -2,6 +2,7 @@
 
     python benchmarks/wal_soak.py --writes 1000 --readers 4          # on a copy of an index of 60 sample articles
     python benchmarks/wal_soak.py --index index --writes 20000       # on a copy of another index
+    python benchmarks/wal_soak.py --writes 20000 --minutes 120       # whichever comes first
 
 One writer POSTs a new article at a time (every fifth write deletes an earlier one instead), while
 `--readers` clients search without pause. Every `--every` writes it prints the sizes of the
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--every", type=int, default=100, help="print sizes every N writes")
+    parser.add_argument("--minutes", type=float, help="stop after this long even if --writes is not reached")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,10 +96,13 @@ def main() -> None:
         for thread in threads:
             thread.start()
         rng = random.Random(0)
-        largest, rows, started = 0, [], time.monotonic()
+        largest, rows, started, done = 0, [], time.monotonic(), 0
         try:
             with httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {KEY}"}) as http:
                 for number in range(1, args.writes + 1):
+                    if args.minutes and time.monotonic() - started > args.minutes * 60:
+                        break
+                    done = number
                     if number % 5 == 0:
                         response = http.delete(f"/articles/soak-{number - 4}")
                     else:
@@ -119,7 +124,7 @@ def main() -> None:
                 thread.join(timeout=60)
             process.terminate()
             process.wait(timeout=30)
-        print(json.dumps({"writes": args.writes, "readers": args.readers, "searches": sum(searches),
+        print(json.dumps({"writes": done, "readers": args.readers, "searches": sum(searches),
                           "largest_wal_mb": round(largest / 1e6, 2), "final_wal_mb": round(sizes(index)[1] / 1e6, 2),
                           "outside_truncate_checkpoint_busy": busy, "failures": len(failures),
                           "seconds": round(time.monotonic() - started, 1)}, indent=2))
